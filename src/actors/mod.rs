@@ -1,0 +1,131 @@
+//! The reference CDex actors: correct implementations the harness plays as counterparts,
+//! runs as stand-ins for a system under test (`cdex-harness run` with no target), and serves
+//! standalone (`cdex-harness simulate`). Each can be made deliberately faulty, by named
+//! faults, so the tests can prove every check fails when it should.
+
+pub mod information_client;
+pub mod information_server;
+pub mod store;
+
+use crate::mock::Handler;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What a client-role actor is asked to do: one `CDEX_ACTION` with its parameters.
+#[derive(Debug, Clone)]
+pub struct ActionRequest {
+    pub action: String,
+    pub scenario: String,
+    /// FHIR base URL to act against (the harness's mock server).
+    pub base_url: String,
+    /// The step's `with:` parameters, rendered.
+    pub with: BTreeMap<String, String>,
+    /// The suggested payload, rendered.
+    pub payload: Option<Value>,
+    /// Every scenario variable.
+    pub vars: BTreeMap<String, String>,
+}
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A reference actor that initiates exchanges when asked.
+pub trait ClientActor: Send + Sync {
+    fn perform(&self, req: ActionRequest) -> BoxFuture<Result<(), String>>;
+}
+
+/// Named faults switched on, per actor.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(BTreeMap<String, BTreeSet<String>>);
+
+impl Faults {
+    /// Parse `actor:fault` items, checking each against the actor's declared faults.
+    pub fn parse(items: &[String]) -> Result<Faults, String> {
+        let mut f = Faults::default();
+        for item in items {
+            let (actor, fault) = item
+                .split_once(':')
+                .ok_or_else(|| format!("fault `{item}` should be written ACTOR:FAULT"))?;
+            let spec =
+                find(actor).ok_or_else(|| format!("unknown actor `{actor}` in fault `{item}`"))?;
+            if !spec.faults.iter().any(|(n, _)| *n == fault) {
+                let known: Vec<&str> = spec.faults.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "actor `{actor}` has no fault `{fault}` (it has: {})",
+                    known.join(", ")
+                ));
+            }
+            f.0.entry(actor.to_string())
+                .or_default()
+                .insert(fault.to_string());
+        }
+        Ok(f)
+    }
+
+    pub fn for_actor(&self, actor: &str) -> BTreeSet<String> {
+        self.0.get(actor).cloned().unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|s| s.is_empty())
+    }
+}
+
+type ServerFactory = fn(&Value, BTreeSet<String>) -> Result<Arc<dyn Handler>, String>;
+type ClientFactory = fn(&Value, BTreeSet<String>) -> Result<Arc<dyn ClientActor>, String>;
+
+/// One reference actor: how to build its server side and/or client side, and its faults.
+pub struct ActorSpec {
+    pub name: &'static str,
+    pub server: Option<ServerFactory>,
+    pub client: Option<ClientFactory>,
+    /// (fault name, what goes wrong)
+    pub faults: &'static [(&'static str, &'static str)],
+}
+
+/// Every reference actor.
+pub fn registry() -> &'static [ActorSpec] {
+    static REGISTRY: &[ActorSpec] = &[
+        ActorSpec {
+            name: "information-server",
+            server: Some(information_server::build),
+            client: None,
+            faults: information_server::FAULTS,
+        },
+        ActorSpec {
+            name: "information-client",
+            server: None,
+            client: Some(information_client::build),
+            faults: information_client::FAULTS,
+        },
+    ];
+    REGISTRY
+}
+
+pub fn find(name: &str) -> Option<&'static ActorSpec> {
+    registry().iter().find(|a| a.name == name)
+}
+
+/// Settings of one reference actor from a pack's `reference:` section, rendered with the
+/// given variables.
+pub fn settings(
+    reference: &BTreeMap<String, Value>,
+    actor: &str,
+    vars: &crate::scenario::template::Vars,
+) -> Result<Value, String> {
+    match reference.get(actor) {
+        Some(v) => crate::scenario::template::render_json(v, vars),
+        None => Ok(Value::Object(Default::default())),
+    }
+}
+
+/// (actor, action) for every action a reference client actor performs.
+pub fn action_table() -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for a in information_client::ACTIONS {
+        rows.push(("information-client".to_string(), a.to_string()));
+    }
+    rows
+}

@@ -1,0 +1,251 @@
+//! An in-memory FHIR resource store with the few search parameters the reference actors
+//! need. One store per reference actor instance, so scenarios never see each other's data.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Search parameters the store understands, and the elements each one looks at.
+/// (`_id` and `_lastUpdated` are handled separately.)
+pub const SEARCH_PARAMS: &[(&str, &[&str])] = &[
+    ("patient", &["subject", "patient", "for"]),
+    ("subject", &["subject", "for"]),
+    ("identifier", &["identifier"]),
+    ("status", &["status"]),
+    ("based-on", &["basedOn"]),
+    ("owner", &["owner"]),
+    ("requester", &["requester"]),
+    ("focus", &["focus"]),
+    ("recipient", &["recipient"]),
+    ("sender", &["sender"]),
+    ("code", &["code"]),
+];
+
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub version: u64,
+    pub resource: Value,
+}
+
+#[derive(Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    /// (type, id) -> resource
+    items: BTreeMap<(String, String), Stored>,
+}
+
+impl Store {
+    /// Create with a server-assigned id. Returns the stored resource.
+    pub fn create(&self, rtype: &str, mut resource: Value) -> Stored {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.next_id += 1;
+        let id = format!("{}-{}", rtype.to_ascii_lowercase(), inner.next_id);
+        stamp(&mut resource, &id, 1);
+        let stored = Stored {
+            version: 1,
+            resource,
+        };
+        inner.items.insert((rtype.to_string(), id), stored.clone());
+        stored
+    }
+
+    /// Create or replace at a client-chosen id. Returns the stored resource and whether it
+    /// was created.
+    pub fn put(&self, rtype: &str, id: &str, mut resource: Value) -> (Stored, bool) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (rtype.to_string(), id.to_string());
+        let version = inner.items.get(&key).map(|s| s.version + 1).unwrap_or(1);
+        stamp(&mut resource, id, version);
+        let stored = Stored { version, resource };
+        inner.items.insert(key, stored.clone());
+        (stored, version == 1)
+    }
+
+    pub fn read(&self, rtype: &str, id: &str) -> Option<Stored> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .items
+            .get(&(rtype.to_string(), id.to_string()))
+            .cloned()
+    }
+
+    pub fn delete(&self, rtype: &str, id: &str) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .items
+            .remove(&(rtype.to_string(), id.to_string()))
+            .is_some()
+    }
+
+    /// Search one type. Unknown parameters are returned so the caller can report them.
+    pub fn search(&self, rtype: &str, params: &[(String, String)]) -> (Vec<Value>, Vec<String>) {
+        let mut unknown = Vec::new();
+        for (k, _) in params {
+            let name = k.split(':').next().unwrap_or("");
+            if !name.starts_with('_')
+                && !SEARCH_PARAMS.iter().any(|(p, _)| *p == name)
+                && !unknown.contains(k)
+            {
+                unknown.push(k.clone());
+            }
+        }
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let hits = inner
+            .items
+            .iter()
+            .filter(|((t, _), _)| t == rtype)
+            .filter(|(_, s)| params.iter().all(|(k, v)| matches(&s.resource, k, v)))
+            .map(|(_, s)| s.resource.clone())
+            .collect();
+        (hits, unknown)
+    }
+}
+
+fn stamp(resource: &mut Value, id: &str, version: u64) {
+    if let Some(obj) = resource.as_object_mut() {
+        obj.insert("id".into(), Value::String(id.to_string()));
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let meta = obj.entry("meta").or_insert_with(|| json!({}));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("versionId".into(), Value::String(version.to_string()));
+            m.insert("lastUpdated".into(), Value::String(now));
+        }
+    }
+}
+
+/// Does a resource match one search parameter (comma = OR)?
+fn matches(resource: &Value, key: &str, value: &str) -> bool {
+    let name = key.split(':').next().unwrap_or("");
+    match name {
+        "_id" => value
+            .split(',')
+            .any(|v| resource.get("id").and_then(Value::as_str) == Some(v)),
+        "_lastUpdated" => last_updated_matches(resource, value),
+        n if n.starts_with('_') => true, // result parameters (_count, _sort...) do not filter
+        _ => {
+            let Some((_, elements)) = SEARCH_PARAMS.iter().find(|(p, _)| *p == name) else {
+                return true; // unknown parameters are ignored, as FHIR servers do by default
+            };
+            value.split(',').any(|v| {
+                elements
+                    .iter()
+                    .any(|e| element_matches(resource.get(*e), v))
+            })
+        }
+    }
+}
+
+fn element_matches(element: Option<&Value>, wanted: &str) -> bool {
+    let Some(el) = element else { return false };
+    match el {
+        Value::Array(items) => items.iter().any(|i| element_matches(Some(i), wanted)),
+        Value::String(s) => s == wanted,
+        Value::Object(o) => {
+            // Reference: `Patient/1` or just `1`.
+            if let Some(r) = o.get("reference").and_then(Value::as_str) {
+                return r == wanted
+                    || r.rsplit('/').next() == Some(wanted)
+                    || r.ends_with(&format!("/{wanted}"));
+            }
+            // Identifier: `system|value` or `value`.
+            if let Some(v) = o.get("value").and_then(Value::as_str) {
+                let system = o.get("system").and_then(Value::as_str).unwrap_or("");
+                return match wanted.split_once('|') {
+                    Some((s, val)) => (s.is_empty() || s == system) && val == v,
+                    None => wanted == v,
+                };
+            }
+            // CodeableConcept: `system|code` or `code`.
+            if let Some(codings) = o.get("coding").and_then(Value::as_array) {
+                return codings.iter().any(|c| {
+                    let code = c.get("code").and_then(Value::as_str).unwrap_or("");
+                    let system = c.get("system").and_then(Value::as_str).unwrap_or("");
+                    match wanted.split_once('|') {
+                        Some((s, val)) => (s.is_empty() || s == system) && val == code,
+                        None => wanted == code,
+                    }
+                });
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+fn last_updated_matches(resource: &Value, value: &str) -> bool {
+    let Some(lu) = resource
+        .pointer("/meta/lastUpdated")
+        .and_then(Value::as_str)
+    else {
+        return false;
+    };
+    let (op, date) = match value.get(..2) {
+        Some(p @ ("gt" | "ge" | "lt" | "le" | "eq")) => (p, &value[2..]),
+        _ => ("eq", value),
+    };
+    let (Ok(a), Ok(b)) = (
+        chrono::DateTime::parse_from_rfc3339(lu),
+        chrono::DateTime::parse_from_rfc3339(date),
+    ) else {
+        return false;
+    };
+    match op {
+        "gt" => a > b,
+        "ge" => a >= b,
+        "lt" => a < b,
+        "le" => a <= b,
+        _ => a == b,
+    }
+}
+
+/// Parse `a=1&b=2` (percent- and plus-decoding).
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_read_search() {
+        let s = Store::default();
+        let c = s.create(
+            "Condition",
+            json!({"resourceType":"Condition","subject":{"reference":"Patient/p1"},
+            "identifier":[{"system":"urn:x","value":"v1"}]}),
+        );
+        let id = c.resource["id"].as_str().unwrap().to_string();
+        assert!(s.read("Condition", &id).is_some());
+        assert_eq!(s.search("Condition", &parse_query("patient=p1")).0.len(), 1);
+        assert_eq!(
+            s.search("Condition", &parse_query("patient=Patient%2Fp1"))
+                .0
+                .len(),
+            1
+        );
+        assert_eq!(
+            s.search("Condition", &parse_query("identifier=urn:x|v1"))
+                .0
+                .len(),
+            1
+        );
+        assert_eq!(
+            s.search("Condition", &parse_query("identifier=urn:y|v1"))
+                .0
+                .len(),
+            0
+        );
+        assert_eq!(
+            s.search("Condition", &parse_query("bogus=1")).1,
+            vec!["bogus".to_string()]
+        );
+    }
+}

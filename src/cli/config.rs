@@ -1,0 +1,42 @@
+//! The config file (`--config FILE`): settings for one system under test, so a vendor's CI
+//! keeps patient ids, tokens and addresses out of the command line.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Every key is optional; command-line options win over the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub listen: Option<String>,
+    pub trigger: Option<String>,
+    pub timeout: Option<String>,
+    pub scenarios: Option<String>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Headers sent with every request (values are treated as secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Names of variables (here or in the pack) whose values are secrets.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+pub fn load(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read config file: {e}", path.display()))?;
+    serde_saphyr::from_str(&text).map_err(|e| {
+        let loc = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        format!(
+            "{}{loc}: {}",
+            path.display(),
+            crate::scenario::load::saphyr_message(&e)
+        )
+    })
+}

@@ -1,0 +1,179 @@
+//! `cdex-harness list`, `requirements` and `check`.
+
+use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, PackArgs};
+use crate::catalog::coverage::coverage;
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum What {
+    Scenarios,
+    Actors,
+    Requirements,
+    Actions,
+    Faults,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// What to list
+    #[arg(value_enum, default_value = "scenarios")]
+    pub what: What,
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RequirementsArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when any requirement is not covered by an assertion
+    #[arg(long)]
+    pub strict: bool,
+}
+
+fn json_out(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+pub fn list(args: ListArgs) -> i32 {
+    let Some((catalog, pack)) = super::load(&args.pack, Vec::new()) else {
+        return EXIT_USAGE;
+    };
+    match args.what {
+        What::Scenarios => {
+            if args.json {
+                let rows: Vec<serde_json::Value> = pack
+                    .scenarios
+                    .iter()
+                    .map(|s| serde_json::json!({"id": s.id, "title": s.title, "actor": s.actor, "plays": s.plays, "options": s.options, "file": s.file, "steps": s.steps.len()}))
+                    .collect();
+                json_out(&rows);
+            } else {
+                for s in &pack.scenarios {
+                    println!("{:<40} {:<22} {}", s.id, s.actor, s.title);
+                }
+                println!(
+                    "\n{} scenario(s) in {}",
+                    pack.scenarios.len(),
+                    pack.root.display()
+                );
+            }
+        }
+        What::Actors => {
+            if args.json {
+                json_out(&catalog.actors);
+            } else {
+                for (name, a) in &catalog.actors {
+                    let n = pack.scenarios.iter().filter(|s| &s.actor == name).count();
+                    let reference = match crate::actors::find(name) {
+                        Some(spec) => match (spec.server.is_some(), spec.client.is_some()) {
+                            (true, true) => "reference: server+client",
+                            (true, false) => "reference: server",
+                            (false, true) => "reference: client",
+                            _ => "reference: -",
+                        },
+                        None => "no reference actor",
+                    };
+                    println!(
+                        "{name:<28} {n:>3} scenario(s)  harness plays {:<24} {reference}",
+                        a.counterpart
+                    );
+                }
+            }
+        }
+        What::Requirements => {
+            if args.json {
+                json_out(&catalog.requirements);
+            } else {
+                for r in &catalog.requirements {
+                    println!("{:<20} {:<8} {:<24} {}", r.id, r.verb, r.actor, r.text);
+                }
+            }
+        }
+        What::Actions => {
+            let rows = crate::actors::action_table();
+            if args.json {
+                json_out(&rows);
+            } else {
+                for (actor, action) in rows {
+                    println!("{action:<28} performed by {actor}");
+                }
+                println!("\nsee docs/actions.md for the environment each action receives");
+            }
+        }
+        What::Faults => {
+            let rows: Vec<(String, String, String)> = crate::actors::registry()
+                .iter()
+                .flat_map(|a| {
+                    a.faults
+                        .iter()
+                        .map(move |(f, d)| (a.name.to_string(), f.to_string(), d.to_string()))
+                })
+                .collect();
+            if args.json {
+                json_out(&rows);
+            } else {
+                for (a, f, d) in rows {
+                    println!("{:<44} {d}", format!("{a}:{f}"));
+                }
+            }
+        }
+    }
+    EXIT_PASS
+}
+
+pub fn requirements(args: RequirementsArgs) -> i32 {
+    let Some((catalog, pack)) = super::load(&args.pack, Vec::new()) else {
+        return EXIT_USAGE;
+    };
+    let cov = coverage(&catalog, &pack);
+    if args.json {
+        json_out(&cov);
+    } else {
+        for r in &cov.requirements {
+            let mark = if r.assertions.is_empty() {
+                "NOT COVERED"
+            } else {
+                "covered"
+            };
+            println!("{} [{}] {} — {}", r.id, r.verb, r.actor, mark);
+            println!("    {}", r.text);
+            println!("    source: {}", r.source);
+            for a in &r.assertions {
+                println!("    proved by: {a}");
+            }
+        }
+        println!(
+            "\ncoverage: {}/{} requirements covered by at least one assertion ({:.0}%)",
+            cov.covered, cov.total, cov.percent
+        );
+    }
+    if args.strict && cov.covered < cov.total {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+pub fn check(pack: PackArgs) -> i32 {
+    match super::load(&pack, Vec::new()) {
+        Some((_, p)) => {
+            println!(
+                "ok: {} scenario(s) in {} load without problems",
+                p.scenarios.len(),
+                p.root.display()
+            );
+            EXIT_PASS
+        }
+        None => EXIT_USAGE,
+    }
+}

@@ -1,0 +1,117 @@
+//! The command line: `run`, `list`, `requirements`, `simulate`, `check`.
+
+pub mod config;
+pub mod list;
+pub mod run;
+pub mod simulate;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit codes.
+pub const EXIT_PASS: i32 = 0;
+pub const EXIT_FAIL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+/// The reports could not be written (unwritable folder, full disk).
+pub const EXIT_IO: i32 = 3;
+/// The run was interrupted (Ctrl-C, SIGTERM); the reports hold what was done.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cdex-harness",
+    version,
+    about = "Conformance test harness and simulator for the HL7 Da Vinci CDex FHIR guide"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run scenarios: against the built-in reference actors (no target), a server under test
+    /// (--target), or a client under test (--listen, with --trigger or a person).
+    Run(run::RunArgs),
+    /// List scenarios, actors, requirements, actions or faults.
+    List(list::ListArgs),
+    /// Show the requirement catalog and which assertions cover each requirement.
+    Requirements(list::RequirementsArgs),
+    /// Run a reference actor on its own, logging and validating every exchange live.
+    Simulate(simulate::SimulateArgs),
+    /// Check the scenario pack without running anything (exit 2 on problems).
+    Check(PackArgs),
+}
+
+/// Where the scenarios and the catalog are.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PackArgs {
+    /// Scenario pack folder [default: ./scenarios, else the one shipped with the source]
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// Requirement catalog [default: ./catalog/requirements.yaml, else the shipped one]
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+impl PackArgs {
+    pub fn scenario_dir(&self) -> PathBuf {
+        if let Some(d) = &self.scenarios {
+            return d.clone();
+        }
+        let local = PathBuf::from("scenarios");
+        if local.is_dir() {
+            return local;
+        }
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    }
+}
+
+/// Parse arguments and run; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => rt.block_on(run::run(args)),
+        Command::List(args) => list::list(args),
+        Command::Requirements(args) => list::requirements(args),
+        Command::Simulate(args) => rt.block_on(simulate::simulate(args)),
+        Command::Check(args) => list::check(args),
+    }
+}
+
+/// Load the catalog and the pack, printing every problem; `None` means exit 2.
+pub fn load(
+    pack: &PackArgs,
+    extra_vars: Vec<String>,
+) -> Option<(crate::catalog::Catalog, crate::scenario::Pack)> {
+    let catalog_path = crate::catalog::locate(pack.catalog.as_deref());
+    let catalog = match crate::catalog::Catalog::load(&catalog_path) {
+        Ok(c) => c,
+        Err(d) => {
+            eprintln!("{d}");
+            return None;
+        }
+    };
+    let opts = crate::scenario::load::LoadOptions { extra_vars };
+    match crate::scenario::load_pack(&pack.scenario_dir(), &catalog, &opts) {
+        Ok(p) => Some((catalog, p)),
+        Err(d) => {
+            eprintln!("{d}");
+            eprintln!(
+                "\n{} problem(s) in the scenario pack; nothing was run.",
+                d.0.len()
+            );
+            None
+        }
+    }
+}

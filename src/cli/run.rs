@@ -1,0 +1,292 @@
+//! `cdex-harness run`.
+
+use super::{EXIT_USAGE, PackArgs, config};
+use crate::actors::Faults;
+use crate::report::{self, ReportPaths};
+use crate::runner::{self, RunConfig, Sut};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Only scenarios whose system under test is this actor (see `list actors`)
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Option<String>,
+    /// FHIR base URL of the server under test (the harness plays the client)
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Address of the harness's own FHIR endpoint, for a client under test [default: 127.0.0.1:0]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Command (run through `sh -c`) that makes the client under test act; see docs/actions.md
+    #[arg(long, value_name = "CMD")]
+    pub trigger: Option<String>,
+    /// Settings for the system under test (YAML: target, vars, headers, secrets...)
+    #[arg(long, value_name = "FILE", env = "CDEX_HARNESS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Set a scenario variable (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Send a header with every request, e.g. 'Authorization: Bearer X' (repeatable; redacted)
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Limit for each request and each wait, e.g. 10s, 500ms [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Folder for report.html, junit.xml and results.json
+    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
+    pub out: PathBuf,
+    /// Write the JUnit XML here instead
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write the HTML report here instead
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Write the JSON results here instead
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Only scenarios whose id matches (substring, or `*` wildcards; repeatable)
+    #[arg(long = "scenario", value_name = "PATTERN")]
+    pub scenario: Vec<String>,
+    /// Switch on a fault of a reference actor, ACTOR:FAULT (repeatable; see `list faults`)
+    #[arg(long = "fault", value_name = "ACTOR:FAULT")]
+    pub faults: Vec<String>,
+    /// Show every exchange in the console
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn usage(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    EXIT_USAGE
+}
+
+/// `NAME=VALUE`
+pub fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--var `{s}` should be NAME=VALUE"))?;
+    if k.trim().is_empty() {
+        return Err(format!("--var `{s}` has no name"));
+    }
+    Ok((k.trim().to_string(), v.to_string()))
+}
+
+/// `Name: value`
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once(':')
+        .ok_or_else(|| "--header should be 'Name: value'".to_string())?;
+    if k.trim().is_empty() || k.contains(char::is_whitespace) {
+        return Err("--header has no valid name; write 'Name: value'".to_string());
+    }
+    Ok((k.trim().to_string(), v.trim().to_string()))
+}
+
+pub async fn run(mut args: RunArgs) -> i32 {
+    let cfg_file = match &args.config {
+        Some(p) => match config::load(p) {
+            Ok(c) => c,
+            Err(e) => return usage(e),
+        },
+        None => config::Config::default(),
+    };
+    // The command line wins over the config file.
+    args.actor = args.actor.or(cfg_file.actor.clone());
+    args.target = args.target.or(cfg_file.target.clone());
+    args.listen = args.listen.or(cfg_file.listen.clone());
+    args.trigger = args.trigger.or(cfg_file.trigger.clone());
+    args.timeout = args.timeout.or(cfg_file.timeout.clone());
+    if args.pack.scenarios.is_none() {
+        args.pack.scenarios = cfg_file.scenarios.as_ref().map(PathBuf::from);
+    }
+    let mut vars: BTreeMap<String, String> = cfg_file.vars.clone();
+    for v in &args.vars {
+        match parse_var(v) {
+            Ok((k, v)) => {
+                vars.insert(k, v);
+            }
+            Err(e) => return usage(e),
+        }
+    }
+    let mut headers: Vec<(String, String)> = cfg_file.headers.clone().into_iter().collect();
+    for h in &args.headers {
+        match parse_header(h) {
+            Ok(kv) => headers.push(kv),
+            Err(e) => return usage(e),
+        }
+    }
+    let timeout = match args.timeout.as_deref().map(humantime::parse_duration) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return usage(format!("--timeout: {e}")),
+        None => std::time::Duration::from_secs(10),
+    };
+    let listen: SocketAddr = match args.listen.as_deref().unwrap_or("127.0.0.1:0").parse() {
+        Ok(a) => a,
+        Err(e) => return usage(format!("--listen: {e} (write e.g. 127.0.0.1:8090)")),
+    };
+    if !listen.ip().is_loopback() {
+        eprintln!(
+            "warning: the harness's endpoint will listen on {listen}, reachable from other machines, not just this one"
+        );
+    }
+    if let Some(t) = &args.target {
+        if !(t.starts_with("http://") || t.starts_with("https://")) {
+            return usage(format!("--target `{t}` must be an http:// or https:// URL"));
+        }
+    }
+    let external = args.target.is_some() || args.listen.is_some() || args.trigger.is_some();
+    if external && !args.faults.is_empty() {
+        return usage(
+            "--fault applies to the built-in reference actors only (no --target, --listen or --trigger)",
+        );
+    }
+    let sut = if external {
+        Sut::External {
+            target: args.target.clone(),
+            trigger: args.trigger.clone(),
+        }
+    } else {
+        match Faults::parse(&args.faults) {
+            Ok(f) => Sut::Reference(f),
+            Err(e) => return usage(e),
+        }
+    };
+
+    let Some((catalog, pack)) = super::load(&args.pack, vars.keys().cloned().collect()) else {
+        return EXIT_USAGE;
+    };
+    if let Some(a) = &args.actor {
+        if !catalog.actors.contains_key(a) {
+            let known: Vec<&String> = catalog.actors.keys().collect();
+            return usage(format!("unknown actor `{a}`; known actors: {known:?}"));
+        }
+    }
+    let selected = runner::select(&pack, args.actor.as_deref(), &args.scenario);
+    if selected.is_empty() {
+        return usage("no scenario matches the selection (see `cdex-harness list scenarios`)");
+    }
+
+    let mut cfg = RunConfig::new(sut);
+    cfg.listen = listen;
+    cfg.timeout = timeout;
+    cfg.vars = vars;
+    cfg.headers = headers;
+    cfg.secrets = cfg_file
+        .secrets
+        .iter()
+        .filter_map(|n| cfg.vars.get(n).cloned())
+        .collect();
+    let verbose = args.verbose;
+    let total = selected.len();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    cfg.on_scenario = Some(Arc::new(move |s| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        eprintln!(
+            "  [{n}/{total}] {:<8} {} ({:.0} ms)",
+            s.status.as_str(),
+            s.id,
+            s.duration_ms
+        );
+    }));
+
+    let (cancel_tx, cancel_rx) = runner::cancel_pair();
+    tokio::spawn(async move {
+        interrupted().await;
+        eprintln!(
+            "\ninterrupted: finishing the current exchange and writing the reports (again to quit at once)"
+        );
+        let _ = cancel_tx.send(true);
+        interrupted().await;
+        std::process::exit(130);
+    });
+
+    eprintln!(
+        "cdex-harness: running {total} scenario(s) against {}",
+        describe(&cfg.sut)
+    );
+    let results = runner::run(&pack, &selected, &catalog, &cfg, cancel_rx).await;
+    eprintln!();
+    if let Err(e) = report::console::print(&results, verbose) {
+        eprintln!("warning: the console summary could not be printed: {e}");
+    }
+
+    let paths = ReportPaths {
+        html: Some(
+            args.html
+                .clone()
+                .unwrap_or_else(|| args.out.join("report.html")),
+        ),
+        junit: Some(
+            args.junit
+                .clone()
+                .unwrap_or_else(|| args.out.join("junit.xml")),
+        ),
+        json: Some(
+            args.json
+                .clone()
+                .unwrap_or_else(|| args.out.join("results.json")),
+        ),
+    };
+    match report::write_all(&results, &paths) {
+        Ok(written) => {
+            for p in written {
+                eprintln!("wrote {}", p.display());
+            }
+        }
+        Err(e) => {
+            eprintln!("error: the reports could not be written: {e:#}");
+            return super::EXIT_IO;
+        }
+    }
+    if results.interrupted {
+        return super::EXIT_INTERRUPTED;
+    }
+    results.exit_code()
+}
+
+fn describe(sut: &Sut) -> String {
+    match sut {
+        Sut::Reference(f) if f.is_empty() => "the built-in reference actors".into(),
+        Sut::Reference(_) => "the built-in reference actors, with faults".into(),
+        Sut::External {
+            target: Some(t), ..
+        } => t.clone(),
+        Sut::External {
+            target: None,
+            trigger: Some(_),
+        } => "a client under test (driven by --trigger)".into(),
+        Sut::External {
+            target: None,
+            trigger: None,
+        } => "a client under test (driven by hand)".into(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

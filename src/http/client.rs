@@ -1,0 +1,144 @@
+//! The harness as an HTTP client of a system under test (reqwest over rustls).
+
+use super::{MAX_BODY_BYTES, Message, RawExchange};
+use crate::results::Direction;
+use std::time::{Duration, Instant};
+
+/// A request ready to go.
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest {
+    pub method: String,
+    pub url: String,
+    /// Path relative to the base (for display and path assertions).
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+/// Install the process-wide TLS crypto provider (ring) once.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl HttpClient {
+    pub fn new() -> anyhow::Result<Self> {
+        init_tls();
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("cdex-harness/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(HttpClient { inner })
+    }
+
+    /// Send a request; never fails: a transport problem is recorded in the exchange.
+    pub async fn send(&self, req: OutgoingRequest, timeout: Duration) -> RawExchange {
+        let at = chrono::Utc::now();
+        let start = Instant::now();
+        let request = Message {
+            method: Some(req.method.clone()),
+            url: Some(req.url.clone()),
+            path: Some(req.path.clone()),
+            status: None,
+            headers: req.headers.clone(),
+            body: req.body.clone().unwrap_or_default(),
+            truncated: false,
+        };
+        let outcome = tokio::time::timeout(timeout, self.exchange(req)).await;
+        let (response, error) = match outcome {
+            Ok(Ok(resp)) => (Some(resp), None),
+            Ok(Err(e)) => (None, Some(e)),
+            Err(_) => (
+                None,
+                Some(format!(
+                    "no complete response within {}",
+                    humantime::format_duration(timeout)
+                )),
+            ),
+        };
+        RawExchange {
+            direction: Direction::Outgoing,
+            at,
+            duration: start.elapsed(),
+            request,
+            response,
+            error,
+        }
+    }
+
+    async fn exchange(&self, req: OutgoingRequest) -> Result<Message, String> {
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut builder = self.inner.request(method, &req.url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(b) = req.body {
+            builder = builder.body(b);
+        }
+        let mut resp = builder.send().await.map_err(describe)?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = resp.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                let room = MAX_BODY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Message {
+            method: None,
+            url: None,
+            path: None,
+            status: Some(status),
+            headers,
+            body,
+            truncated,
+        })
+    }
+}
+
+/// A transport error in words, with its underlying cause.
+fn describe(e: reqwest::Error) -> String {
+    use std::error::Error;
+    let what = if e.is_connect() {
+        "could not connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "the request failed"
+    };
+    let mut cause = String::new();
+    let mut src = e.source();
+    while let Some(s) = src {
+        cause = s.to_string();
+        src = s.source();
+    }
+    if cause.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {cause}")
+    }
+}

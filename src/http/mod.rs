@@ -1,0 +1,66 @@
+//! HTTP on the harness's client side: raw messages as seen on the wire, the client that
+//! sends them, and redaction of secrets before anything reaches the results.
+
+pub mod client;
+pub mod redact;
+
+use crate::results::Direction;
+use std::time::Duration;
+
+/// Largest body the harness reads from a peer; a larger one is cut off and reported.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// An HTTP request or response as the harness saw it, with the raw body.
+#[derive(Debug, Clone, Default)]
+pub struct Message {
+    pub method: Option<String>,
+    /// Full URL (requests).
+    pub url: Option<String>,
+    /// Path and query relative to the FHIR base, without a leading `/` (requests).
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body was larger than [`MAX_BODY_BYTES`] and was cut off.
+    pub truncated: bool,
+}
+
+impl Message {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON, if it is JSON.
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        if self.body.is_empty() {
+            return Err("the body is empty".into());
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let snippet: String = String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(80)
+                .collect();
+            format!("the body is not JSON ({e}); it starts with {snippet:?}")
+        })
+    }
+
+    /// Just the path part (no query) relative to the base.
+    pub fn path_only(&self) -> &str {
+        let p = self.path.as_deref().unwrap_or("");
+        p.split('?').next().unwrap_or("")
+    }
+}
+
+/// One request and its response (or the transport error that stopped it).
+#[derive(Debug, Clone)]
+pub struct RawExchange {
+    pub direction: Direction,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub duration: Duration,
+    pub request: Message,
+    pub response: Option<Message>,
+    pub error: Option<String>,
+}

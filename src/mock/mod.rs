@@ -1,0 +1,44 @@
+//! The harness as an HTTP server: a mock FHIR endpoint that records every exchange and
+//! answers through a [`Handler`] (a reference actor), or with a canned answer a scenario gives.
+
+pub mod recorder;
+pub mod server;
+
+use crate::http::Message;
+
+pub use recorder::Recorder;
+pub use server::MockServer;
+
+/// Something that answers FHIR requests: the reference actors implement it.
+pub trait Handler: Send + Sync {
+    /// Answer one request. `req.path` is relative to the FHIR base.
+    fn handle(&self, req: &Message) -> Message;
+
+    /// Put a resource in place for the peer to pull (a scenario's `serve` step). Returns the
+    /// resource's `Type/id`.
+    fn seed(&self, resource: serde_json::Value) -> Result<String, String>;
+}
+
+/// A FHIR JSON response.
+pub fn fhir_response(status: u16, body: &serde_json::Value) -> Message {
+    Message {
+        status: Some(status),
+        headers: vec![(
+            "Content-Type".into(),
+            "application/fhir+json; charset=utf-8".into(),
+        )],
+        body: serde_json::to_vec_pretty(body).unwrap_or_default(),
+        ..Message::default()
+    }
+}
+
+/// An OperationOutcome response with one issue.
+pub fn outcome(status: u16, code: &str, text: &str) -> Message {
+    fhir_response(
+        status,
+        &serde_json::json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{ "severity": "error", "code": code, "diagnostics": text }]
+        }),
+    )
+}

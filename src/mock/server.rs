@@ -1,0 +1,264 @@
+//! The mock FHIR endpoint (axum): every request is recorded, then answered by a canned
+//! response a scenario registered, or by the current [`Handler`].
+
+use super::{Handler, Recorder};
+use crate::http::{MAX_BODY_BYTES, Message, RawExchange};
+use crate::results::Direction;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// A canned answer for requests matching a method and path pattern.
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub response: Message,
+}
+
+struct Shared {
+    handler: RwLock<Arc<dyn Handler>>,
+    recorder: Arc<Recorder>,
+    overrides: Mutex<Vec<Override>>,
+    base_url: String,
+}
+
+/// A running mock server. Dropping it stops it.
+pub struct MockServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl MockServer {
+    /// Bind `addr` (port 0 for any free port) and serve with `handler`.
+    pub async fn start(addr: SocketAddr, handler: Arc<dyn Handler>) -> std::io::Result<MockServer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            handler: RwLock::new(handler),
+            recorder: Arc::new(Recorder::default()),
+            overrides: Mutex::new(Vec::new()),
+            base_url: format!("http://{addr}"),
+        });
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(MockServer {
+            shared,
+            addr,
+            stop: Some(tx),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The FHIR base URL (no path prefix).
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.shared.recorder
+    }
+
+    /// Answer with a different actor from now on (a fresh one per scenario).
+    pub fn set_handler(&self, handler: Arc<dyn Handler>) {
+        *self
+            .shared
+            .handler
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = handler;
+    }
+
+    pub fn handler(&self) -> Arc<dyn Handler> {
+        self.shared
+            .handler
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn push_override(&self, o: Override) {
+        self.shared
+            .overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(o);
+    }
+
+    pub fn clear_overrides(&self) {
+        self.shared
+            .overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Does a request path (relative, no query) match a pattern where `*` is one segment?
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern = pattern
+        .trim_start_matches('/')
+        .split('?')
+        .next()
+        .unwrap_or("");
+    let path = path.trim_start_matches('/');
+    let p: Vec<&str> = pattern.split('/').collect();
+    let a: Vec<&str> = path.split('/').collect();
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| *p == "*" || p == a)
+}
+
+/// Does a request (path and query, relative) match a pattern? The path part must match
+/// segment by segment; every `name=value` in the pattern's query must be in the request's.
+pub fn request_matches(pattern: &str, path_and_query: &str) -> bool {
+    let (ppath, pquery) = pattern.split_once('?').unwrap_or((pattern, ""));
+    let (apath, aquery) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    if !path_matches(ppath, apath) {
+        return false;
+    }
+    let actual: Vec<(String, String)> = form_urlencoded::parse(aquery.as_bytes())
+        .into_owned()
+        .collect();
+    form_urlencoded::parse(pquery.as_bytes())
+        .into_owned()
+        .all(|want| actual.contains(&want))
+}
+
+async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
+    let at = chrono::Utc::now();
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut request = Message {
+        method: Some(parts.method.as_str().to_string()),
+        url: Some(format!("{}{}", shared.base_url, path_and_query)),
+        path: Some(path_and_query.trim_start_matches('/').to_string()),
+        status: None,
+        headers,
+        body: Vec::new(),
+        truncated: false,
+    };
+    let (response, error) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            request.body = bytes.to_vec();
+            (answer(&shared, &request), None)
+        }
+        Err(e) => {
+            let msg = format!("request body unreadable or larger than {MAX_BODY_BYTES} bytes: {e}");
+            request.truncated = true;
+            (super::outcome(413, "too-costly", &msg), Some(msg))
+        }
+    };
+    shared.recorder.record(RawExchange {
+        direction: Direction::Incoming,
+        at,
+        duration: start.elapsed(),
+        request,
+        response: Some(response.clone()),
+        error,
+    });
+    to_axum(response)
+}
+
+fn answer(shared: &Shared, request: &Message) -> Message {
+    let canned = {
+        let overrides = shared.overrides.lock().unwrap_or_else(|p| p.into_inner());
+        overrides
+            .iter()
+            .find(|o| {
+                o.method
+                    .as_deref()
+                    .is_none_or(|m| Some(m) == request.method.as_deref())
+                    && o.path
+                        .as_deref()
+                        .is_none_or(|p| path_matches(p, request.path_only()))
+            })
+            .map(|o| o.response.clone())
+    };
+    if let Some(r) = canned {
+        return r;
+    }
+    let handler = shared
+        .handler
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    handler.handle(request)
+}
+
+fn to_axum(m: Message) -> Response<Body> {
+    let mut resp = Response::new(Body::from(m.body));
+    *resp.status_mut() =
+        StatusCode::from_u16(m.status.unwrap_or(200)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in m.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.headers_mut().append(name, value);
+        }
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_matches;
+
+    #[test]
+    fn patterns() {
+        assert!(path_matches("Condition", "Condition"));
+        assert!(path_matches("/Condition/*", "Condition/123"));
+        assert!(!path_matches("Condition/*", "Condition"));
+        assert!(!path_matches("Condition", "Observation"));
+        assert!(super::request_matches(
+            "Condition?patient=p1",
+            "Condition?_count=5&patient=p1"
+        ));
+        assert!(super::request_matches(
+            "Condition?patient=p%7C1",
+            "Condition?patient=p|1"
+        ));
+        assert!(!super::request_matches("Condition?patient=p1", "Condition"));
+        assert!(super::request_matches("Condition", "Condition?patient=p1"));
+    }
+}

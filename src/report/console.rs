@@ -1,0 +1,356 @@
+//! The console summary printed at the end of a run.
+//!
+//! One line per scenario (symbol, status word, id, title, duration); under each scenario that
+//! did not simply pass, an indented line per problem (failed, errored or warned assertion,
+//! step that did not run and why); then a totals line and a final `PASS`/`FAIL` verdict line.
+//! With `verbose`, every exchange is listed too, bodies cut at about 2 KB.
+//!
+//! Control characters in model text are shown as `\u{..}` escapes, so a hostile server
+//! cannot drive the terminal with escape sequences.
+
+use super::format::{self, direction_label, status_symbol};
+use crate::results::{
+    AssertionResult, Exchange, HttpMessage, RunResults, ScenarioResult, Status, StepResult,
+};
+use anstyle::{AnsiColor, Style};
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+
+/// Bodies longer than this are cut in verbose output.
+const MAX_BODY_BYTES: usize = 2048;
+/// Expected and actual values longer than this are cut in problem lines.
+const MAX_VALUE_CHARS: usize = 120;
+
+/// The summary as plain text (no ANSI escapes).
+pub fn render(results: &RunResults, verbose: bool) -> String {
+    Console { color: false }.render(results, verbose)
+}
+
+/// The summary with ANSI color escapes. Write it through an `anstream` stream (as [`print()`]
+/// does) so the escapes are dropped when `NO_COLOR` is set or the output is not a terminal.
+pub fn render_styled(results: &RunResults, verbose: bool) -> String {
+    Console { color: true }.render(results, verbose)
+}
+
+/// Print the summary to stdout, in color when stdout is a terminal and `NO_COLOR` is unset.
+pub fn print(results: &RunResults, verbose: bool) -> io::Result<()> {
+    let mut out = anstream::stdout();
+    out.write_all(render_styled(results, verbose).as_bytes())?;
+    out.flush()
+}
+
+fn status_style(status: Status) -> Style {
+    let color = match status {
+        Status::Passed => AnsiColor::Green,
+        Status::Warned => AnsiColor::Yellow,
+        Status::Failed | Status::Errored => AnsiColor::Red,
+        Status::Skipped | Status::NotRun => AnsiColor::BrightBlack,
+    };
+    let style = Style::new().fg_color(Some(color.into()));
+    if status.is_blocking() {
+        style.bold()
+    } else {
+        style
+    }
+}
+
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+
+/// Builds the text, with or without color.
+struct Console {
+    color: bool,
+}
+
+impl Console {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn status(&self, status: Status) -> String {
+        let text = format!("{} {:<7}", status_symbol(status), status.as_str());
+        self.paint(status_style(status), &text)
+    }
+
+    fn render(&self, r: &RunResults, verbose: bool) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} {} · target {}",
+            self.paint(BOLD, &clean(&r.tool.name)),
+            clean(&r.tool.version),
+            clean(&r.target)
+        );
+        let _ = writeln!(
+            out,
+            "{}",
+            self.paint(
+                DIM,
+                &format!(
+                    "started {} · took {}",
+                    clean(&r.started_at),
+                    format::duration(r.duration_ms)
+                )
+            )
+        );
+        out.push('\n');
+
+        let id_width = r
+            .scenarios
+            .iter()
+            .map(|s| clean(&s.id).chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(40);
+        for s in &r.scenarios {
+            self.scenario(&mut out, s, id_width, verbose);
+        }
+        if !r.scenarios.is_empty() {
+            out.push('\n');
+        }
+        if r.interrupted {
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(
+                    status_style(Status::Failed),
+                    "Run interrupted: not every scenario ran."
+                )
+            );
+        }
+        let _ = writeln!(out, "{}", totals(r));
+        let verdict = format::verdict(r);
+        let style = if verdict == "PASS" {
+            status_style(Status::Passed)
+        } else {
+            status_style(Status::Failed)
+        };
+        let _ = writeln!(out, "{}", self.paint(style.bold(), verdict));
+        out
+    }
+
+    fn scenario(&self, out: &mut String, s: &ScenarioResult, id_width: usize, verbose: bool) {
+        let _ = writeln!(
+            out,
+            "{}  {:<id_width$}  {}  {}",
+            self.status(s.status),
+            clean(&s.id),
+            clean(&s.title),
+            self.paint(DIM, &format!("({})", format::duration(s.duration_ms)))
+        );
+        if let Some(m) = &s.message {
+            let _ = writeln!(out, "    ↳ {}", flat(m));
+        }
+        for st in &s.steps {
+            self.step_problems(out, st);
+        }
+        if verbose {
+            for st in &s.steps {
+                self.step_exchanges(out, st);
+            }
+        }
+    }
+
+    /// Lines for a step that did not pass (with its reason) and its non-passing assertions.
+    fn step_problems(&self, out: &mut String, st: &StepResult) {
+        if let (false, Some(m)) = (st.status == Status::Passed, &st.message) {
+            let _ = writeln!(
+                out,
+                "    {} {} step {}: {}",
+                self.paint(status_style(st.status), status_symbol(st.status)),
+                st.status.as_str(),
+                clean(&st.id),
+                flat(m)
+            );
+        }
+        for a in &st.assertions {
+            if matches!(a.status, Status::Failed | Status::Warned | Status::Errored) {
+                self.assertion(out, &st.id, a);
+            }
+        }
+    }
+
+    fn assertion(&self, out: &mut String, step: &str, a: &AssertionResult) {
+        let mut line = format!("step {} ", clean(step));
+        let _ = write!(
+            line,
+            "[{} {}] ",
+            a.requirement
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), clean),
+            a.severity.as_str()
+        );
+        let _ = write!(line, "{}: {}", clean(&a.kind), flat(&a.description));
+        match (&a.expected, &a.actual) {
+            (Some(e), Some(g)) => {
+                let _ = write!(line, " — expected {}, got {}", short(e), short(g));
+            }
+            (Some(e), None) => {
+                let _ = write!(line, " — expected {}", short(e));
+            }
+            (None, Some(g)) => {
+                let _ = write!(line, " — got {}", short(g));
+            }
+            (None, None) => {}
+        }
+        if let Some(m) = &a.message {
+            let _ = write!(line, ": {}", flat(m));
+        }
+        let _ = writeln!(
+            out,
+            "    {} {} {line}",
+            self.paint(status_style(a.status), status_symbol(a.status)),
+            a.status.as_str()
+        );
+    }
+
+    /// Verbose listing of a step's exchanges.
+    fn step_exchanges(&self, out: &mut String, st: &StepResult) {
+        if st.exchanges.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "    {}",
+            self.paint(
+                DIM,
+                &format!(
+                    "step {} ({}) {}",
+                    clean(&st.id),
+                    clean(&st.kind),
+                    st.status.as_str()
+                )
+            )
+        );
+        for x in &st.exchanges {
+            self.exchange(out, x);
+        }
+    }
+
+    fn exchange(&self, out: &mut String, x: &Exchange) {
+        let req = &x.request;
+        let status = match (&x.response, &x.error) {
+            (Some(resp), _) => resp
+                .status
+                .map_or_else(|| "?".to_owned(), |s| s.to_string()),
+            (None, Some(_)) => "no response".to_owned(),
+            (None, None) => "-".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "      {}  {} {} → {}  {}",
+            direction_label(x.direction),
+            clean(req.method.as_deref().unwrap_or("?")),
+            clean(req.url.as_deref().unwrap_or("?")),
+            status,
+            self.paint(DIM, &format!("({})", format::duration(x.duration_ms)))
+        );
+        self.message(out, req, '>');
+        if let Some(resp) = &x.response {
+            self.message(out, resp, '<');
+        }
+        if let Some(e) = &x.error {
+            let _ = writeln!(
+                out,
+                "        {} transport error: {}",
+                self.paint(status_style(Status::Errored), "!"),
+                flat(e)
+            );
+        }
+    }
+
+    fn message(&self, out: &mut String, m: &HttpMessage, mark: char) {
+        for (name, value) in &m.headers {
+            let _ = writeln!(out, "        {mark} {}: {}", clean(name), clean(value));
+        }
+        let Some(body) = m.body.as_deref().filter(|b| !b.is_empty()) else {
+            return;
+        };
+        let (shown, cut) = format::truncate(body, MAX_BODY_BYTES);
+        for line in shown.lines() {
+            let _ = writeln!(out, "        {mark} {}", clean(line));
+        }
+        if cut || m.body_truncated {
+            let _ = writeln!(
+                out,
+                "        {mark} {}",
+                self.paint(DIM, &format!("… (body truncated, {} bytes)", body.len()))
+            );
+        }
+    }
+}
+
+/// `12 scenarios: 10 passed, 1 failed · 40 assertions (2 failed) · requirements 9/9 covered, 1 failing`.
+fn totals(r: &RunResults) -> String {
+    let s = &r.summary;
+    let mut parts = vec![format!("{} passed", s.passed)];
+    for (n, word) in [
+        (s.failed, "failed"),
+        (s.errored, "errored"),
+        (s.warned, "warned"),
+        (s.skipped, "skipped"),
+        (s.not_run, "not run"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    let mut line = format!(
+        "{}: {}",
+        plural(s.scenarios, "scenario", "scenarios"),
+        parts.join(", ")
+    );
+    let _ = write!(
+        line,
+        " · {}",
+        plural(s.assertions, "assertion", "assertions")
+    );
+    let mut bad = Vec::new();
+    if s.assertions_failed > 0 {
+        bad.push(format!("{} failed", s.assertions_failed));
+    }
+    if s.assertions_warned > 0 {
+        bad.push(format!("{} warned", s.assertions_warned));
+    }
+    if !bad.is_empty() {
+        let _ = write!(line, " ({})", bad.join(", "));
+    }
+    let _ = write!(
+        line,
+        " · requirements {}/{} covered",
+        s.requirements_covered, s.requirements
+    );
+    if s.requirements_failed > 0 {
+        let _ = write!(line, ", {} failing", s.requirements_failed);
+    }
+    line
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Model text on one line: runs of whitespace (newlines included) become one space.
+fn flat(s: &str) -> String {
+    clean(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A value on one line, cut to [`MAX_VALUE_CHARS`] characters.
+fn short(s: &str) -> String {
+    let flat = flat(s);
+    if flat.chars().count() <= MAX_VALUE_CHARS {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(MAX_VALUE_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Model text made safe for a terminal: see [`format::visible_controls`].
+fn clean(s: &str) -> String {
+    format::visible_controls(s, false)
+}

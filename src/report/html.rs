@@ -1,0 +1,391 @@
+//! The HTML report: one self-contained page (inline CSS, no scripts, no external resources).
+//!
+//! The page is rendered by a Handlebars template (`templates/report.html.hbs`, embedded in the
+//! binary) from a view built here in Rust, so the template only loops and prints. Every value
+//! from the model goes through Handlebars' HTML escaping (`{{ }}`; the template never uses
+//! `{{{ }}}`), and the page carries a Content-Security-Policy forbidding scripts and any
+//! fetch, as a second line of defence.
+
+use super::format::{self, direction_label, status_symbol};
+use super::pretty_json::pretty_json;
+use crate::results::{
+    AssertionResult, Exchange, HttpMessage, RequirementResult, RunResults, ScenarioResult, Status,
+    StepResult,
+};
+use handlebars::Handlebars;
+use serde::Serialize;
+use std::collections::HashMap;
+
+const TEMPLATE: &str = include_str!("templates/report.html.hbs");
+
+/// The HTML page. The template is embedded and covered by tests, so rendering cannot fail
+/// unless there is a bug; should it ever, the page says so (escaped) rather than panicking.
+/// Use [`try_render`] to get the error instead.
+pub fn render(results: &RunResults) -> String {
+    try_render(results).unwrap_or_else(|e| {
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><meta charset=\"utf-8\"><title>Report error</title>\
+             <p>The HTML report could not be rendered: {}</p></html>\n",
+            handlebars::html_escape(&format!("{e:#}"))
+        )
+    })
+}
+
+/// The HTML page, or the template error.
+pub fn try_render(results: &RunResults) -> anyhow::Result<String> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(escape);
+    hb.register_template_string("report", TEMPLATE)?;
+    Ok(hb.render("report", &Page::new(results))?)
+}
+
+/// HTML-escape a value, first making control characters and bidirectional overrides visible
+/// (see [`format::visible_controls`]), so nothing in the page is hidden or reordered.
+fn escape(s: &str) -> String {
+    handlebars::html_escape(&format::visible_controls(s, true))
+}
+
+/// A status as shown: symbol and word, so it never relies on color alone. The word doubles as
+/// the CSS class suffix (`status-failed`).
+#[derive(Serialize)]
+struct Pill {
+    symbol: &'static str,
+    word: &'static str,
+}
+
+impl From<Status> for Pill {
+    fn from(s: Status) -> Self {
+        Pill {
+            symbol: status_symbol(s),
+            word: s.as_str(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Count {
+    label: &'static str,
+    value: String,
+    class: &'static str,
+}
+
+#[derive(Serialize)]
+struct KeyValue<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    tool: &'a str,
+    version: &'a str,
+    schema_version: u32,
+    target: &'a str,
+    started_at: &'a str,
+    duration: String,
+    verdict: &'static str,
+    verdict_class: &'static str,
+    interrupted: bool,
+    counts: Vec<Count>,
+    requirements: Vec<Requirement<'a>>,
+    scenarios: Vec<Scenario<'a>>,
+}
+
+#[derive(Serialize)]
+struct Requirement<'a> {
+    id: &'a str,
+    actor: &'a str,
+    verb: &'a str,
+    text: &'a str,
+    source: &'a str,
+    status: Pill,
+    evidence: Vec<Evidence<'a>>,
+}
+
+#[derive(Serialize)]
+struct Evidence<'a> {
+    scenario: &'a str,
+    step: &'a str,
+    status: Pill,
+    /// In-page link target of the step, when that step is in this report.
+    anchor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Scenario<'a> {
+    anchor: String,
+    id: &'a str,
+    title: &'a str,
+    file: &'a str,
+    actor: &'a str,
+    plays: &'a str,
+    options: String,
+    status: Pill,
+    duration: String,
+    message: Option<&'a str>,
+    /// Open by default: failed, errored and warned scenarios.
+    open: bool,
+    /// Shown in the summary line of a collapsed scenario: its message (why it did not run).
+    summary_note: Option<&'a str>,
+    steps: Vec<Step<'a>>,
+}
+
+#[derive(Serialize)]
+struct Step<'a> {
+    anchor: String,
+    id: &'a str,
+    title: &'a str,
+    kind: &'a str,
+    status: Pill,
+    duration: String,
+    message: Option<&'a str>,
+    assertions: Vec<Assertion<'a>>,
+    captures: Vec<KeyValue<'a>>,
+    exchanges: Vec<ExchangeView<'a>>,
+}
+
+#[derive(Serialize)]
+struct Assertion<'a> {
+    kind: &'a str,
+    description: &'a str,
+    requirement: Option<&'a str>,
+    severity: &'static str,
+    status: Pill,
+    expected: Option<&'a str>,
+    actual: Option<&'a str>,
+    message: Option<&'a str>,
+    /// Show expected, actual and message (the assertion did not pass).
+    detail: bool,
+}
+
+#[derive(Serialize)]
+struct ExchangeView<'a> {
+    direction: &'static str,
+    at: &'a str,
+    duration: String,
+    method: &'a str,
+    url: &'a str,
+    status: String,
+    error: Option<&'a str>,
+    request: Message<'a>,
+    response: Option<Message<'a>>,
+    /// Open by default when its step did not pass.
+    open: bool,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    headers: Vec<KeyValue<'a>>,
+    body: Option<String>,
+    body_is_json: bool,
+    body_truncated: bool,
+}
+
+impl<'a> Page<'a> {
+    fn new(r: &'a RunResults) -> Self {
+        let verdict = format::verdict(r);
+        // scenario id -> (scenario index, step id -> step index), for evidence links.
+        let index: HashMap<&str, (usize, HashMap<&str, usize>)> = r
+            .scenarios
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let steps = s
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(j, st)| (st.id.as_str(), j))
+                    .collect();
+                (s.id.as_str(), (i, steps))
+            })
+            .collect();
+        Page {
+            tool: &r.tool.name,
+            version: &r.tool.version,
+            schema_version: r.schema_version,
+            target: &r.target,
+            started_at: &r.started_at,
+            duration: format::duration(r.duration_ms),
+            verdict,
+            verdict_class: if verdict == "PASS" { "pass" } else { "fail" },
+            interrupted: r.interrupted,
+            counts: counts(r),
+            requirements: r
+                .requirements
+                .iter()
+                .map(|q| requirement(q, &index))
+                .collect(),
+            scenarios: r
+                .scenarios
+                .iter()
+                .enumerate()
+                .map(|(i, s)| scenario(i, s))
+                .collect(),
+        }
+    }
+}
+
+fn counts(r: &RunResults) -> Vec<Count> {
+    let s = &r.summary;
+    let count = |label, value: usize, class| Count {
+        label,
+        value: value.to_string(),
+        class,
+    };
+    vec![
+        count("Scenarios", s.scenarios, "total"),
+        count("Passed", s.passed, "passed"),
+        count("Warned", s.warned, "warned"),
+        count("Failed", s.failed, "failed"),
+        count("Errored", s.errored, "errored"),
+        count("Skipped", s.skipped, "skipped"),
+        count("Not run", s.not_run, "not-run"),
+        count("Assertions", s.assertions, "total"),
+        count("Assertions failed", s.assertions_failed, "failed"),
+        count("Assertions warned", s.assertions_warned, "warned"),
+        Count {
+            label: "Requirements covered",
+            value: format!("{} / {}", s.requirements_covered, s.requirements),
+            class: "total",
+        },
+        count("Requirements failing", s.requirements_failed, "failed"),
+    ]
+}
+
+fn requirement<'a>(
+    q: &'a RequirementResult,
+    index: &HashMap<&str, (usize, HashMap<&str, usize>)>,
+) -> Requirement<'a> {
+    Requirement {
+        id: &q.id,
+        actor: &q.actor,
+        verb: &q.verb,
+        text: &q.text,
+        source: &q.source,
+        status: q.status.into(),
+        evidence: q
+            .evidence
+            .iter()
+            .map(|e| Evidence {
+                scenario: &e.scenario,
+                step: &e.step,
+                status: e.status.into(),
+                anchor: index.get(e.scenario.as_str()).map(|(i, steps)| {
+                    match steps.get(e.step.as_str()) {
+                        Some(j) => step_anchor(*i, *j),
+                        None => scenario_anchor(*i),
+                    }
+                }),
+            })
+            .collect(),
+    }
+}
+
+fn scenario_anchor(i: usize) -> String {
+    format!("sc-{i}")
+}
+
+fn step_anchor(i: usize, j: usize) -> String {
+    format!("sc-{i}-st-{j}")
+}
+
+fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
+    let open = matches!(s.status, Status::Failed | Status::Errored | Status::Warned);
+    Scenario {
+        anchor: scenario_anchor(i),
+        id: &s.id,
+        title: &s.title,
+        file: &s.file,
+        actor: &s.actor,
+        plays: &s.plays,
+        options: if s.options.is_empty() {
+            "none".to_owned()
+        } else {
+            s.options.join(", ")
+        },
+        status: s.status.into(),
+        duration: format::duration(s.duration_ms),
+        message: s.message.as_deref(),
+        open,
+        summary_note: if open { None } else { s.message.as_deref() },
+        steps: s
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(j, st)| step(step_anchor(i, j), st))
+            .collect(),
+    }
+}
+
+fn step(anchor: String, st: &StepResult) -> Step<'_> {
+    let open = !matches!(st.status, Status::Passed);
+    Step {
+        anchor,
+        id: &st.id,
+        title: &st.title,
+        kind: &st.kind,
+        status: st.status.into(),
+        duration: format::duration(st.duration_ms),
+        message: st.message.as_deref(),
+        assertions: st.assertions.iter().map(assertion).collect(),
+        captures: st
+            .captures
+            .iter()
+            .map(|(k, v)| KeyValue { name: k, value: v })
+            .collect(),
+        exchanges: st.exchanges.iter().map(|x| exchange(x, open)).collect(),
+    }
+}
+
+fn assertion(a: &AssertionResult) -> Assertion<'_> {
+    Assertion {
+        kind: &a.kind,
+        description: &a.description,
+        requirement: a.requirement.as_deref(),
+        severity: a.severity.as_str(),
+        status: a.status.into(),
+        expected: a.expected.as_deref(),
+        actual: a.actual.as_deref(),
+        message: a.message.as_deref(),
+        detail: !matches!(a.status, Status::Passed | Status::Skipped),
+    }
+}
+
+fn exchange(x: &Exchange, open: bool) -> ExchangeView<'_> {
+    let status = match (&x.response, &x.error) {
+        (Some(r), _) => r.status.map_or_else(|| "?".to_owned(), |s| s.to_string()),
+        (None, Some(_)) => "no response".to_owned(),
+        (None, None) => "—".to_owned(),
+    };
+    ExchangeView {
+        direction: direction_label(x.direction),
+        at: &x.at,
+        duration: format::duration(x.duration_ms),
+        method: x.request.method.as_deref().unwrap_or("?"),
+        url: x.request.url.as_deref().unwrap_or("?"),
+        status,
+        error: x.error.as_deref(),
+        request: message(&x.request),
+        response: x.response.as_ref().map(message),
+        open,
+    }
+}
+
+fn message(m: &HttpMessage) -> Message<'_> {
+    let pretty = if m.body_truncated {
+        None
+    } else {
+        m.body.as_deref().and_then(pretty_json)
+    };
+    Message {
+        headers: m
+            .headers
+            .iter()
+            .map(|(n, v)| KeyValue { name: n, value: v })
+            .collect(),
+        body_is_json: pretty.is_some(),
+        body: pretty.or_else(|| m.body.clone().filter(|b| !b.is_empty())),
+        body_truncated: m.body_truncated,
+    }
+}

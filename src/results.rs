@@ -1,0 +1,309 @@
+//! The results model: what a run produced, and the only thing reports read.
+//!
+//! Data flows one way: scenario -> runner -> [`RunResults`] -> reports. Everything here is
+//! plain data, serialisable to the documented `results.json` (see `docs/results-json.md`).
+//! Secrets are redacted before anything is stored here.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the `results.json` layout. Bumped on any incompatible change.
+pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+
+/// Outcome of an assertion, a step or a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every required check held.
+    Passed,
+    /// Only recommended (SHOULD) checks failed.
+    Warned,
+    /// A required (SHALL) check failed: the system under test did not conform.
+    Failed,
+    /// The harness could not carry the exchange out (refused connection, garbage it could
+    /// not interpret, a problem in the harness itself): no verdict on conformance.
+    Errored,
+    /// Not run because something it depends on did not succeed.
+    Skipped,
+    /// Not run because the run was interrupted before reaching it.
+    NotRun,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Warned => "warned",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+            Status::Skipped => "skipped",
+            Status::NotRun => "not-run",
+        }
+    }
+
+    /// True when this outcome makes the CI verdict fail.
+    pub fn is_blocking(self) -> bool {
+        matches!(self, Status::Failed | Status::Errored)
+    }
+
+    /// Combine two outcomes of parts into the outcome of the whole: the worst one wins.
+    pub fn worst(self, other: Status) -> Status {
+        fn rank(s: Status) -> u8 {
+            match s {
+                Status::Passed => 0,
+                Status::Skipped => 1,
+                Status::NotRun => 2,
+                Status::Warned => 3,
+                Status::Failed => 4,
+                Status::Errored => 5,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// How much a failed assertion matters, derived from the requirement's conformance verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// SHALL: a failure fails the scenario and the run.
+    Required,
+    /// SHOULD: a failure is a warning.
+    Recommended,
+    /// MAY / informational: reported, never fails.
+    Optional,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Required => "required",
+            Severity::Recommended => "recommended",
+            Severity::Optional => "optional",
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    pub duration_ms: f64,
+    /// What was tested: the reference actors, a server URL, or a listening mock server.
+    pub target: String,
+    /// True when the run was stopped (Ctrl-C, SIGTERM) before every scenario ran.
+    pub interrupted: bool,
+    pub summary: Summary,
+    pub scenarios: Vec<ScenarioResult>,
+    /// The requirements matrix: each catalog requirement, the assertions that bear on it and
+    /// their combined outcome.
+    pub requirements: Vec<RequirementResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub passed: usize,
+    pub warned: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub skipped: usize,
+    pub not_run: usize,
+    pub assertions: usize,
+    pub assertions_failed: usize,
+    pub assertions_warned: usize,
+    pub requirements: usize,
+    pub requirements_covered: usize,
+    pub requirements_failed: usize,
+}
+
+impl Summary {
+    /// The overall verdict used for the exit code.
+    pub fn is_success(&self) -> bool {
+        self.failed == 0 && self.errored == 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub id: String,
+    pub title: String,
+    /// Scenario file, relative to the scenario pack.
+    pub file: String,
+    /// The actor under test.
+    pub actor: String,
+    /// The role the harness played.
+    pub plays: String,
+    pub options: Vec<String>,
+    pub status: Status,
+    pub duration_ms: f64,
+    /// Why the scenario as a whole did not run or could not finish, if so.
+    pub message: Option<String>,
+    pub steps: Vec<StepResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepResult {
+    pub id: String,
+    pub title: String,
+    /// `send`, `expect`, `poll` or `serve`.
+    pub kind: String,
+    pub status: Status,
+    pub duration_ms: f64,
+    /// Why the step was skipped or errored, or what never arrived.
+    pub message: Option<String>,
+    pub exchanges: Vec<Exchange>,
+    pub assertions: Vec<AssertionResult>,
+    /// Values captured by this step (secrets redacted).
+    pub captures: BTreeMap<String, String>,
+}
+
+/// One HTTP request and its response, as seen on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Exchange {
+    /// `outgoing`: the harness sent it to the system under test; `incoming`: the system
+    /// under test sent it to the harness's mock server.
+    pub direction: Direction,
+    /// RFC 3339 time the request started.
+    pub at: String,
+    pub duration_ms: f64,
+    pub request: HttpMessage,
+    pub response: Option<HttpMessage>,
+    /// Transport-level failure (refused, reset, timed out, body too large...).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Outgoing,
+    Incoming,
+}
+
+/// A request (method and url set) or a response (status set).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HttpMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// The body as text (lossy UTF-8), possibly truncated for display; see `body_truncated`.
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_truncated: bool,
+}
+
+impl HttpMessage {
+    /// First header of that name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssertionResult {
+    /// Assertion kind: `status`, `header`, `resource`, `fhirpath`, `profile`, `method`,
+    /// `path`, `json`, `received`.
+    pub kind: String,
+    /// What was checked, in words.
+    pub description: String,
+    /// The requirement this assertion proves, if any.
+    pub requirement: Option<String>,
+    pub severity: Severity,
+    /// `passed`, `failed`, `warned` or `skipped`.
+    pub status: Status,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// Why it failed, in words a developer can act on.
+    pub message: Option<String>,
+}
+
+/// A row of the requirements matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequirementResult {
+    pub id: String,
+    pub actor: String,
+    pub verb: String,
+    pub text: String,
+    pub source: String,
+    /// Combined outcome of every assertion that proves it in this run; `skipped` when none
+    /// ran, `not-run` when no scenario of this run covers it.
+    pub status: Status,
+    /// (scenario id, step id, assertion status) for each assertion that bears on it.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    pub scenario: String,
+    pub step: String,
+    pub status: Status,
+}
+
+impl RunResults {
+    /// Recompute the summary counts from scenarios and requirements.
+    pub fn summarize(&mut self) {
+        let mut s = Summary {
+            scenarios: self.scenarios.len(),
+            requirements: self.requirements.len(),
+            ..Summary::default()
+        };
+        for sc in &self.scenarios {
+            match sc.status {
+                Status::Passed => s.passed += 1,
+                Status::Warned => s.warned += 1,
+                Status::Failed => s.failed += 1,
+                Status::Errored => s.errored += 1,
+                Status::Skipped => s.skipped += 1,
+                Status::NotRun => s.not_run += 1,
+            }
+            for st in &sc.steps {
+                for a in &st.assertions {
+                    s.assertions += 1;
+                    match a.status {
+                        Status::Failed => s.assertions_failed += 1,
+                        Status::Warned => s.assertions_warned += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for r in &self.requirements {
+            if !r.evidence.is_empty() {
+                s.requirements_covered += 1;
+            }
+            if r.status == Status::Failed {
+                s.requirements_failed += 1;
+            }
+        }
+        self.summary = s;
+    }
+
+    /// Process exit code: 0 when every required check passed, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.is_success() && !self.interrupted {
+            0
+        } else {
+            1
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Assertions: check one message (a response, or a request a client under test sent) and
+//! say what was expected, what was found, and why it failed.
+
+use crate::http::Message;
+use crate::mock::server::request_matches;
+use crate::results::{AssertionResult, Severity, Status};
+use crate::scenario::template::{Vars, render};
+use crate::scenario::{AssertKind, Assertion, TextCheck};
+use serde_json::Value;
+
+/// What one check found: `Ok(actual)` when it held, `Err((actual, why))` when not.
+type Outcome = Result<Option<String>, (Option<String>, String)>;
+
+/// Evaluate an assertion against a message.
+pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionResult {
+    let (description, expected, outcome) = match check(&a.kind, msg, vars).await {
+        Ok(x) => x,
+        Err(e) => (describe(&a.kind), None, Err((None, e))),
+    };
+    let (status, actual, message) = match outcome {
+        Ok(actual) => (Status::Passed, actual, None),
+        Err((actual, why)) => (failed_status(a.severity), actual, Some(why)),
+    };
+    AssertionResult {
+        kind: a.kind.name().to_string(),
+        description: a.title.clone().unwrap_or(description),
+        requirement: a.requirement.clone(),
+        severity: a.severity,
+        status,
+        expected,
+        actual,
+        message,
+    }
+}
+
+/// An assertion that could not be evaluated because its message never came.
+pub fn not_evaluated(a: &Assertion, why: &str, status: Status) -> AssertionResult {
+    AssertionResult {
+        kind: a.kind.name().to_string(),
+        description: a.title.clone().unwrap_or_else(|| describe(&a.kind)),
+        requirement: a.requirement.clone(),
+        severity: a.severity,
+        status: match status {
+            Status::Failed => failed_status(a.severity),
+            s => s,
+        },
+        expected: None,
+        actual: None,
+        message: Some(why.to_string()),
+    }
+}
+
+pub fn failed_status(severity: Severity) -> Status {
+    match severity {
+        Severity::Required => Status::Failed,
+        Severity::Recommended | Severity::Optional => Status::Warned,
+    }
+}
+
+fn describe(kind: &AssertKind) -> String {
+    match kind {
+        AssertKind::Status(_) => "HTTP status".into(),
+        AssertKind::Header { name, .. } => format!("header {name}"),
+        AssertKind::Resource(t) => format!("body is a {t}"),
+        AssertKind::FhirPath(e) => format!("FHIRPath {e}"),
+        AssertKind::Profile(p) => format!("conforms to {p}"),
+        AssertKind::Method(m) => format!("method is {m}"),
+        AssertKind::Path(p) => format!("path matches {p}"),
+        AssertKind::Json => "body is JSON".into(),
+    }
+}
+
+async fn check(
+    kind: &AssertKind,
+    msg: &Message,
+    vars: &Vars,
+) -> Result<(String, Option<String>, Outcome), String> {
+    let desc = describe(kind);
+    Ok(match kind {
+        AssertKind::Status(ranges) => {
+            let expected = ranges
+                .iter()
+                .map(|r| {
+                    if r.start() == r.end() {
+                        r.start().to_string()
+                    } else {
+                        format!("{}xx", r.start() / 100)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let outcome = match msg.status {
+                Some(s) if ranges.iter().any(|r| r.contains(&s)) => Ok(Some(s.to_string())),
+                Some(s) => Err((
+                    Some(s.to_string()),
+                    format!("status {s} is not {expected}{}", outcome_hint(msg)),
+                )),
+                None => Err((None, "there is no status (this is a request)".into())),
+            };
+            (desc, Some(expected), outcome)
+        }
+        AssertKind::Header { name, check } => {
+            let value = msg.header(name).map(str::to_string);
+            let (expected, outcome) = match check {
+                TextCheck::Present => (
+                    "present".to_string(),
+                    value
+                        .clone()
+                        .map(Some)
+                        .ok_or((None, format!("no `{name}` header"))),
+                ),
+                TextCheck::Absent => (
+                    "absent".to_string(),
+                    match &value {
+                        None => Ok(None),
+                        Some(v) => Err((Some(v.clone()), format!("`{name}` should not be sent"))),
+                    },
+                ),
+                TextCheck::Equals(want) => {
+                    let want = render(want, vars)?;
+                    let out = match &value {
+                        Some(v) if *v == want => Ok(Some(v.clone())),
+                        Some(v) => Err((
+                            Some(v.clone()),
+                            format!("`{name}` is `{v}`, expected `{want}`"),
+                        )),
+                        None => Err((None, format!("no `{name}` header"))),
+                    };
+                    (format!("= {want}"), out)
+                }
+                TextCheck::Contains(want) => {
+                    let want = render(want, vars)?;
+                    let out = match &value {
+                        Some(v) if v.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => {
+                            Ok(Some(v.clone()))
+                        }
+                        Some(v) => Err((
+                            Some(v.clone()),
+                            format!("`{name}` is `{v}`, which does not contain `{want}`"),
+                        )),
+                        None => Err((None, format!("no `{name}` header"))),
+                    };
+                    (format!("contains {want}"), out)
+                }
+                TextCheck::Matches(pattern) => {
+                    let pattern = render(pattern, vars)?;
+                    let re = regex::Regex::new(&pattern)
+                        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))?;
+                    let out = match &value {
+                        Some(v) if re.is_match(v) => Ok(Some(v.clone())),
+                        Some(v) => Err((
+                            Some(v.clone()),
+                            format!("`{name}` is `{v}`, which does not match /{pattern}/"),
+                        )),
+                        None => Err((None, format!("no `{name}` header"))),
+                    };
+                    (format!("matches /{pattern}/"), out)
+                }
+            };
+            (desc, Some(expected), outcome)
+        }
+        AssertKind::Json => {
+            let outcome = match msg.json() {
+                Ok(_) => Ok(None),
+                Err(e) => Err((None, e)),
+            };
+            (desc, Some("well-formed JSON".into()), outcome)
+        }
+        AssertKind::Resource(t) => {
+            let outcome = match msg.json() {
+                Ok(v) => match v.get("resourceType").and_then(Value::as_str) {
+                    Some(rt) if rt == t => Ok(Some(rt.to_string())),
+                    Some(rt) => Err((
+                        Some(rt.to_string()),
+                        format!("the body is a {rt}, expected a {t}{}", outcome_detail(&v)),
+                    )),
+                    None => Err((None, "the JSON body has no resourceType".into())),
+                },
+                Err(e) => Err((None, e)),
+            };
+            (desc, Some(t.clone()), outcome)
+        }
+        AssertKind::FhirPath(expr) => {
+            let expr = render(expr, vars)?;
+            let outcome = match msg.json() {
+                Ok(v) => match crate::fhir::fhirpath::evaluate(&expr, &v).await {
+                    Ok(values) => {
+                        let shown = show(&values);
+                        if crate::fhir::fhirpath::is_true(&values) {
+                            Ok(Some(shown))
+                        } else {
+                            Err((Some(shown), format!("`{expr}` is not true for this body")))
+                        }
+                    }
+                    Err(e) => Err((None, format!("`{expr}` could not be evaluated: {e}"))),
+                },
+                Err(e) => Err((None, e)),
+            };
+            (format!("FHIRPath {expr}"), Some("true".into()), outcome)
+        }
+        AssertKind::Profile(name) => {
+            let profile = crate::fhir::profiles::find(name)
+                .ok_or_else(|| format!("unknown profile `{name}`"))?;
+            let outcome = match msg.json() {
+                Ok(v) => {
+                    let problems = crate::fhir::profiles::check(profile, &v);
+                    if problems.is_empty() {
+                        Ok(None)
+                    } else {
+                        Err((
+                            Some(format!("{} problem(s)", problems.len())),
+                            problems.join("; "),
+                        ))
+                    }
+                }
+                Err(e) => Err((None, e)),
+            };
+            (
+                desc,
+                Some(format!("conforms to {} ({})", profile.name, profile.url)),
+                outcome,
+            )
+        }
+        AssertKind::Method(m) => {
+            let got = msg.method.clone();
+            let outcome = match &got {
+                Some(g) if g.eq_ignore_ascii_case(m) => Ok(got.clone()),
+                Some(g) => Err((got.clone(), format!("the request used {g}, expected {m}"))),
+                None => Err((None, "there is no method (this is a response)".into())),
+            };
+            (desc, Some(m.clone()), outcome)
+        }
+        AssertKind::Path(p) => {
+            let p = render(p, vars)?;
+            let got = msg.path.clone().unwrap_or_default();
+            let outcome = if msg.path.is_none() {
+                Err((None, "there is no path (this is a response)".into()))
+            } else if request_matches(&p, &got) {
+                Ok(Some(got))
+            } else {
+                Err((
+                    Some(got.clone()),
+                    format!("the request went to `{got}`, expected `{p}`"),
+                ))
+            };
+            (format!("path matches {p}"), Some(p), outcome)
+        }
+    })
+}
+
+/// FHIRPath results, shortly.
+fn show(values: &[Value]) -> String {
+    let text = match values {
+        [] => "{}".to_string(),
+        [one] => one.to_string(),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if text.chars().count() > 200 {
+        format!("{}…", text.chars().take(200).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// When a response is an OperationOutcome, its diagnostics explain a status.
+fn outcome_hint(msg: &Message) -> String {
+    msg.json().map(|v| outcome_detail(&v)).unwrap_or_default()
+}
+
+fn outcome_detail(v: &Value) -> String {
+    if v.get("resourceType").and_then(Value::as_str) != Some("OperationOutcome") {
+        return String::new();
+    }
+    let texts: Vec<String> = v
+        .get("issue")
+        .and_then(Value::as_array)
+        .map(|issues| {
+            issues
+                .iter()
+                .filter_map(|i| {
+                    i.get("diagnostics")
+                        .and_then(Value::as_str)
+                        .or_else(|| i.pointer("/details/text").and_then(Value::as_str))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if texts.is_empty() {
+        String::new()
+    } else {
+        format!(" (OperationOutcome: {})", texts.join("; "))
+    }
+}

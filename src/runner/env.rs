@@ -1,0 +1,204 @@
+//! The run's environment: the system under test's address, the harness's mock server, and
+//! the trigger, set up afresh for every scenario from the actor registry.
+
+use super::trigger::Trigger;
+use super::{RunConfig, Sut};
+use crate::actors;
+use crate::http::Message;
+use crate::http::client::HttpClient;
+use crate::mock::{Handler, MockServer};
+use crate::scenario::template::Vars;
+use crate::scenario::{Pack, Scenario, StepKind};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Answers 503 until a scenario installs its actor.
+struct Idle;
+
+impl Handler for Idle {
+    fn handle(&self, _req: &Message) -> Message {
+        crate::mock::outcome(503, "transient", "the harness is between scenarios")
+    }
+    fn seed(&self, _resource: serde_json::Value) -> Result<String, String> {
+        Err("no scenario is running".into())
+    }
+}
+
+pub struct Environment {
+    cfg: RunConfig,
+    pub http: Option<HttpClient>,
+    /// The harness's own endpoint (it plays a server role).
+    mock: Option<MockServer>,
+    /// The reference actor standing in for a server under test.
+    sut_server: Option<MockServer>,
+    /// Where suggested payloads for triggers are written.
+    pub payload_dir: PathBuf,
+}
+
+/// What one scenario runs against.
+pub struct Prepared {
+    /// FHIR base of the server under test, if the scenario sends requests.
+    pub target: Option<String>,
+    /// FHIR base of the harness's endpoint, if the scenario waits for or serves requests.
+    pub harness_url: Option<String>,
+    pub trigger: Option<Trigger>,
+}
+
+pub fn needs_target(s: &Scenario) -> bool {
+    s.steps
+        .iter()
+        .any(|st| matches!(st.kind, StepKind::Send(_) | StepKind::Poll(_)))
+}
+
+pub fn needs_mock(s: &Scenario) -> bool {
+    s.steps
+        .iter()
+        .any(|st| matches!(st.kind, StepKind::Expect(_) | StepKind::Serve(_)))
+}
+
+impl Environment {
+    pub fn new(cfg: &RunConfig) -> Self {
+        Environment {
+            cfg: cfg.clone(),
+            http: None,
+            mock: None,
+            sut_server: None,
+            payload_dir: std::env::temp_dir().join(format!("cdex-harness-{}", std::process::id())),
+        }
+    }
+
+    pub fn mock(&self) -> Option<&MockServer> {
+        self.mock.as_ref()
+    }
+
+    pub fn client(&mut self) -> Result<HttpClient, String> {
+        if self.http.is_none() {
+            self.http =
+                Some(HttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?);
+        }
+        Ok(self.http.clone().expect("just set"))
+    }
+
+    async fn ensure_mock(&mut self) -> Result<&MockServer, String> {
+        if self.mock.is_none() {
+            let server = MockServer::start(self.cfg.listen, Arc::new(Idle))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "the harness's mock server cannot listen on {}: {e}",
+                        self.cfg.listen
+                    )
+                })?;
+            self.mock = Some(server);
+        }
+        Ok(self.mock.as_ref().expect("just set"))
+    }
+
+    async fn ensure_sut_server(&mut self) -> Result<&MockServer, String> {
+        if self.sut_server.is_none() {
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let server = MockServer::start(addr, Arc::new(Idle))
+                .await
+                .map_err(|e| format!("the reference server cannot listen: {e}"))?;
+            self.sut_server = Some(server);
+        }
+        Ok(self.sut_server.as_ref().expect("just set"))
+    }
+
+    /// Start what the scenario needs and return the addresses (handlers come in [`install`]).
+    pub async fn prepare(&mut self, s: &Scenario) -> Result<Prepared, String> {
+        let mut p = Prepared {
+            target: None,
+            harness_url: None,
+            trigger: None,
+        };
+        if needs_mock(s) {
+            let m = self.ensure_mock().await?;
+            m.recorder().clear();
+            m.clear_overrides();
+            p.harness_url = Some(m.base_url().to_string());
+        }
+        if needs_target(s) {
+            p.target = Some(match &self.cfg.sut {
+                Sut::Reference(_) => self.ensure_sut_server().await?.base_url().to_string(),
+                Sut::External {
+                    target: Some(t), ..
+                } => t.trim_end_matches('/').to_string(),
+                Sut::External { target: None, .. } => {
+                    return Err(format!(
+                        "scenario `{}` sends requests to the {} under test: give its FHIR base with --target",
+                        s.id, s.actor
+                    ));
+                }
+            });
+        }
+        Ok(p)
+    }
+
+    /// Install fresh reference actors for a scenario, their settings rendered with `vars`.
+    pub fn install(
+        &mut self,
+        pack: &Pack,
+        s: &Scenario,
+        vars: &Vars,
+        p: &mut Prepared,
+    ) -> Result<(), String> {
+        if let Some(m) = &self.mock {
+            if p.harness_url.is_some() {
+                let spec = actors::find(&s.plays).ok_or_else(|| {
+                    format!("there is no reference implementation of the {}", s.plays)
+                })?;
+                let build = spec
+                    .server
+                    .ok_or_else(|| format!("the reference {} does not serve requests", s.plays))?;
+                let settings = actors::settings(&pack.reference, &s.plays, vars)?;
+                // The counterpart the harness plays is always the correct one.
+                m.set_handler(build(&settings, Default::default())?);
+            }
+        }
+        if let Sut::Reference(faults) = &self.cfg.sut {
+            let spec = actors::find(&s.actor);
+            if p.target.is_some() {
+                let build = spec.and_then(|a| a.server).ok_or_else(|| {
+                    format!("there is no reference {} that serves requests", s.actor)
+                })?;
+                let settings = actors::settings(&pack.reference, &s.actor, vars)?;
+                let handler = build(&settings, faults.for_actor(&s.actor))?;
+                self.sut_server
+                    .as_ref()
+                    .expect("prepared")
+                    .set_handler(handler);
+            }
+            if needs_mock(s) {
+                if let Some(build) = spec.and_then(|a| a.client) {
+                    let settings = actors::settings(&pack.reference, &s.actor, vars)?;
+                    p.trigger = Some(Trigger::Reference(build(
+                        &settings,
+                        faults.for_actor(&s.actor),
+                    )?));
+                }
+            }
+        } else if let Sut::External { trigger, .. } = &self.cfg.sut {
+            p.trigger = Some(match trigger {
+                Some(cmd) => Trigger::Command(cmd.clone()),
+                None => Trigger::Manual,
+            });
+        }
+        Ok(())
+    }
+
+    /// Put the servers back to idle between scenarios.
+    pub fn idle(&self) {
+        for s in [&self.mock, &self.sut_server].into_iter().flatten() {
+            s.set_handler(Arc::new(Idle));
+            s.clear_overrides();
+        }
+    }
+
+    pub async fn shutdown(&mut self) {
+        self.mock = None;
+        self.sut_server = None;
+        let _ = tokio::fs::remove_dir_all(&self.payload_dir).await;
+    }
+}

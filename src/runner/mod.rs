@@ -1,0 +1,229 @@
+//! The runner: plays the counterpart for each scenario of a pack and produces the results.
+//!
+//! [`run`] sets up the environment (the system under test's address, the harness's mock
+//! server, the trigger that asks a client under test to act), then [`scenario::run`] runs
+//! each scenario's steps ([`steps`]), with [`capture`]s and [`assert`]ions.
+
+pub mod assert;
+pub mod capture;
+pub mod env;
+pub mod scenario;
+pub mod steps;
+pub mod trigger;
+
+use crate::actors::Faults;
+use crate::catalog::Catalog;
+use crate::results::{Evidence, RequirementResult, RunResults, ScenarioResult, Status, ToolInfo};
+use crate::scenario::{Pack, Scenario};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Who the system under test is.
+#[derive(Debug, Clone)]
+pub enum Sut {
+    /// The harness's own reference actors, with these faults switched on.
+    Reference(Faults),
+    /// A real system: a server at `target` and/or a client driven by `trigger` (a command)
+    /// or by a person (no trigger).
+    External {
+        target: Option<String>,
+        trigger: Option<String>,
+    },
+}
+
+/// Everything a run needs besides the pack.
+#[derive(Clone)]
+pub struct RunConfig {
+    pub sut: Sut,
+    /// Where the mock server listens (port 0: any free port). Loopback unless told otherwise.
+    pub listen: SocketAddr,
+    /// Default limit for every wait and request.
+    pub timeout: Duration,
+    /// Variables from the config file and `--var` (override pack and scenario defaults).
+    pub vars: BTreeMap<String, String>,
+    /// Headers from the config file and `--header`, sent with every request.
+    pub headers: Vec<(String, String)>,
+    /// Values to redact besides the pack's secret variables and secret headers.
+    pub secrets: Vec<String>,
+    /// Called after each scenario, for live console output.
+    pub on_scenario: Option<Arc<dyn Fn(&ScenarioResult) + Send + Sync>>,
+}
+
+impl RunConfig {
+    pub fn new(sut: Sut) -> Self {
+        RunConfig {
+            sut,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            timeout: Duration::from_secs(10),
+            vars: BTreeMap::new(),
+            headers: Vec::new(),
+            secrets: Vec::new(),
+            on_scenario: None,
+        }
+    }
+}
+
+/// A flag that stops the run: set it (Ctrl-C) and the runner finishes what it can.
+pub fn cancel_pair() -> (watch::Sender<bool>, watch::Receiver<bool>) {
+    watch::channel(false)
+}
+
+/// Run the selected scenarios of a pack.
+pub async fn run(
+    pack: &Pack,
+    scenarios: &[&Scenario],
+    catalog: &Catalog,
+    cfg: &RunConfig,
+    cancel: watch::Receiver<bool>,
+) -> RunResults {
+    let started_at = chrono::Utc::now();
+    let clock = Instant::now();
+    let mut env = env::Environment::new(cfg);
+    let target_desc = match &cfg.sut {
+        Sut::Reference(f) if f.is_empty() => "built-in reference actors".to_string(),
+        Sut::Reference(_) => "built-in reference actors (with faults)".to_string(),
+        Sut::External {
+            target: Some(t), ..
+        } => t.clone(),
+        Sut::External { target: None, .. } => {
+            format!("client under test, harness listening on {}", cfg.listen)
+        }
+    };
+    let run_id = format!(
+        "{}-{}",
+        started_at.format("%Y%m%d%H%M%S"),
+        std::process::id()
+    );
+    let mut results = Vec::new();
+    let mut interrupted = false;
+    for sc in scenarios {
+        if *cancel.borrow() {
+            interrupted = true;
+        }
+        let r = if interrupted {
+            scenario::not_run(sc, "the run was interrupted before this scenario")
+        } else {
+            scenario::run(pack, sc, cfg, &mut env, &run_id, cancel.clone()).await
+        };
+        if let Some(cb) = &cfg.on_scenario {
+            cb(&r);
+        }
+        results.push(r);
+    }
+    if *cancel.borrow() {
+        interrupted = true;
+    }
+    env.shutdown().await;
+    let mut out = RunResults {
+        schema_version: crate::results::RESULTS_SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "cdex-harness".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
+        target: target_desc,
+        interrupted,
+        summary: Default::default(),
+        requirements: matrix(catalog, &results),
+        scenarios: results,
+    };
+    out.summarize();
+    out
+}
+
+/// The requirements matrix: every requirement with the assertions that bear on it.
+pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<RequirementResult> {
+    catalog
+        .requirements
+        .iter()
+        .map(|r| {
+            let mut evidence = Vec::new();
+            for sc in scenarios {
+                for st in &sc.steps {
+                    for a in &st.assertions {
+                        if a.requirement.as_deref() == Some(r.id.as_str()) {
+                            evidence.push(Evidence {
+                                scenario: sc.id.clone(),
+                                step: st.id.clone(),
+                                status: a.status,
+                            });
+                        }
+                    }
+                }
+            }
+            let status = if evidence.is_empty() {
+                Status::NotRun
+            } else if evidence
+                .iter()
+                .all(|e| matches!(e.status, Status::Skipped | Status::NotRun))
+            {
+                Status::Skipped
+            } else {
+                evidence
+                    .iter()
+                    .filter(|e| !matches!(e.status, Status::Skipped | Status::NotRun))
+                    .fold(Status::Passed, |acc, e| acc.worst(e.status))
+            };
+            RequirementResult {
+                id: r.id.clone(),
+                actor: r.actor.clone(),
+                verb: r.verb.clone(),
+                text: r.text.clone(),
+                source: r.source.clone(),
+                status,
+                evidence,
+            }
+        })
+        .collect()
+}
+
+/// Select scenarios by actor and by id patterns (`*` wildcard; any pattern matching keeps it).
+pub fn select<'a>(pack: &'a Pack, actor: Option<&str>, patterns: &[String]) -> Vec<&'a Scenario> {
+    pack.scenarios
+        .iter()
+        .filter(|s| actor.is_none_or(|a| s.actor == a))
+        .filter(|s| patterns.is_empty() || patterns.iter().any(|p| wildcard(p, &s.id)))
+        .collect()
+}
+
+/// `*` matches any run of characters; a pattern without `*` matches as a substring.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    if !pattern.contains('*') {
+        return text.contains(pattern);
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            if !rest.starts_with(part) {
+                return false;
+            }
+            rest = &rest[part.len()..];
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else if let Some(pos) = rest.find(part) {
+            rest = &rest[pos + part.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("push", "is-push-create"));
+        assert!(wildcard("is-*", "is-push-create"));
+        assert!(wildcard("*-create", "is-push-create"));
+        assert!(!wildcard("ic-*", "is-push-create"));
+        assert!(wildcard("is-*-create", "is-push-create"));
+    }
+}

@@ -1,0 +1,192 @@
+//! Running one scenario: its variables, its steps in order, and what skips what.
+
+use super::RunConfig;
+use super::env::{Environment, Prepared};
+use super::steps::{self, StepCtx};
+use crate::http::redact::Redactor;
+use crate::results::{ScenarioResult, Status, StepResult};
+use crate::scenario::template::{Vars, render};
+use crate::scenario::{Pack, Scenario};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// A scenario that did not run at all.
+pub fn not_run(s: &Scenario, why: &str) -> ScenarioResult {
+    ScenarioResult {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        file: s.file.clone(),
+        actor: s.actor.clone(),
+        plays: s.plays.clone(),
+        options: s.options.clone(),
+        status: Status::NotRun,
+        duration_ms: 0.0,
+        message: Some(why.to_string()),
+        steps: s
+            .steps
+            .iter()
+            .map(|st| steps::skipped(st, Status::NotRun, why))
+            .collect(),
+    }
+}
+
+/// The variables a scenario starts with: pack < scenario < config/`--var` < built-ins.
+/// Scenario variables may refer to the others (`condition_key: "create-{{run_id}}"`).
+pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_id: &str) -> Vars {
+    let mut vars: Vars = pack.vars.clone();
+    vars.extend(cfg.vars.clone());
+    let base = p
+        .target
+        .clone()
+        .or_else(|| p.harness_url.clone())
+        .unwrap_or_default();
+    vars.insert("base_url".into(), base);
+    vars.insert(
+        "harness_url".into(),
+        p.harness_url.clone().unwrap_or_default(),
+    );
+    vars.insert("run_id".into(), run_id.to_string());
+    vars.insert("scenario_id".into(), s.id.clone());
+    let mut pending: Vec<(&String, String)> = s
+        .vars
+        .iter()
+        .filter(|(k, _)| !cfg.vars.contains_key(*k))
+        .map(|(k, v)| (k, v.clone()))
+        .collect();
+    // Render in passes so variables can build on each other, in any order.
+    for _ in 0..=pending.len() {
+        let mut progressed = false;
+        pending.retain(|(k, v)| match render(v, &vars) {
+            Ok(value) => {
+                vars.insert((*k).clone(), value);
+                progressed = true;
+                false
+            }
+            Err(_) => true,
+        });
+        if pending.is_empty() || !progressed {
+            break;
+        }
+    }
+    // What cannot be rendered (a cycle) is kept as written; the step that uses it says so.
+    for (k, v) in pending {
+        vars.insert(k.clone(), v);
+    }
+    vars
+}
+
+/// Everything whose value must never appear in results.
+pub fn redactor(pack: &Pack, cfg: &RunConfig, vars: &Vars) -> Redactor {
+    let mut secrets: Vec<String> = pack
+        .secrets
+        .iter()
+        .filter_map(|n| vars.get(n).cloned())
+        .collect();
+    secrets.extend(cfg.secrets.iter().cloned());
+    for (_, v) in &cfg.headers {
+        secrets.push(v.clone());
+        // The credential alone, without its scheme.
+        if let Some((_, cred)) = v.split_once(' ') {
+            secrets.push(cred.to_string());
+        }
+    }
+    Redactor::new(secrets)
+}
+
+pub async fn run(
+    pack: &Pack,
+    s: &Scenario,
+    cfg: &RunConfig,
+    env: &mut Environment,
+    run_id: &str,
+    cancel: watch::Receiver<bool>,
+) -> ScenarioResult {
+    let clock = Instant::now();
+    let mut result = not_run(s, "");
+    result.message = None;
+
+    let mut prepared = match env.prepare(s).await {
+        Ok(p) => p,
+        Err(e) => return errored(result, s, &e, clock),
+    };
+    let mut vars = variables(pack, s, cfg, &prepared, run_id);
+    let redactor = redactor(pack, cfg, &vars);
+    if let Err(e) = env.install(pack, s, &vars, &mut prepared) {
+        env.idle();
+        return errored(result, s, &e, clock);
+    }
+
+    let mut outcomes: BTreeMap<String, Status> = BTreeMap::new();
+    let mut step_results = Vec::new();
+    let mut ctx = StepCtx {
+        pack,
+        scenario: s,
+        cfg,
+        env,
+        prepared: &prepared,
+        redactor: &redactor,
+        cancel,
+        triggers: Vec::new(),
+    };
+    for step in &s.steps {
+        let skip_reason = if *ctx.cancel.borrow() {
+            Some((Status::NotRun, "the run was interrupted".to_string()))
+        } else if let Some(n) = step
+            .needs
+            .iter()
+            .find(|n| !matches!(outcomes.get(*n), Some(Status::Passed | Status::Warned)))
+        {
+            Some((
+                Status::Skipped,
+                format!("needs step `{n}`, which did not pass"),
+            ))
+        } else if let Some((var, from)) = step
+            .uses_captures
+            .iter()
+            .find(|(v, _)| !vars.contains_key(v))
+        {
+            Some((
+                Status::Skipped,
+                format!("uses `{{{{{var}}}}}`, which step `{from}` did not capture"),
+            ))
+        } else {
+            None
+        };
+        let r: StepResult = match skip_reason {
+            Some((status, why)) => steps::skipped(step, status, &why),
+            None => steps::run(&mut ctx, step, &mut vars).await,
+        };
+        outcomes.insert(step.id.clone(), r.status);
+        step_results.push(r);
+    }
+    steps::finish_triggers(&mut ctx, &mut step_results).await;
+    ctx.env.idle();
+
+    result.status =
+        step_results
+            .iter()
+            .map(|r| r.status)
+            .fold(Status::Passed, |acc, st| match st {
+                Status::Skipped => acc.worst(Status::Passed),
+                other => acc.worst(other),
+            });
+    if step_results.iter().any(|r| r.status == Status::NotRun) && result.status == Status::Passed {
+        result.status = Status::NotRun;
+    }
+    result.steps = step_results;
+    result.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    result
+}
+
+fn errored(mut result: ScenarioResult, s: &Scenario, why: &str, clock: Instant) -> ScenarioResult {
+    result.status = Status::Errored;
+    result.message = Some(why.to_string());
+    result.steps = s
+        .steps
+        .iter()
+        .map(|st| steps::skipped(st, Status::Skipped, "the scenario could not start"))
+        .collect();
+    result.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    result
+}

@@ -1,0 +1,137 @@
+//! How a client under test is asked to act: an in-process reference actor, a command the
+//! vendor provides (`--trigger CMD`, run through `sh -c` with `CDEX_*` variables), or a
+//! person (the instruction is printed and the harness waits).
+
+use crate::actors::{ActionRequest, ClientActor};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+#[derive(Clone)]
+pub enum Trigger {
+    Reference(Arc<dyn ClientActor>),
+    Command(String),
+    Manual,
+}
+
+/// A fired trigger: finishes with `Err(why)` when the client reported a failure.
+pub struct Fired {
+    pub handle: Option<JoinHandle<Result<(), String>>>,
+    /// True when the trigger finishing means the client is done (in-process actors).
+    pub done_means_finished: bool,
+}
+
+/// The environment a trigger command receives (see `docs/actions.md`).
+pub fn environment(
+    req: &ActionRequest,
+    step: &str,
+    payload_file: Option<&PathBuf>,
+    timeout_ms: u128,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("CDEX_HARNESS_URL".into(), req.base_url.clone());
+    env.insert("CDEX_SCENARIO".into(), req.scenario.clone());
+    env.insert("CDEX_STEP".into(), step.to_string());
+    env.insert("CDEX_ACTION".into(), req.action.clone());
+    env.insert("CDEX_TIMEOUT_MS".into(), timeout_ms.to_string());
+    for (k, v) in &req.vars {
+        env.insert(format!("CDEX_VAR_{}", env_name(k)), v.clone());
+    }
+    for (k, v) in &req.with {
+        env.insert(format!("CDEX_{}", env_name(k)), v.clone());
+    }
+    if let Some(p) = payload_file {
+        env.insert("CDEX_PAYLOAD_FILE".into(), p.display().to_string());
+    }
+    env
+}
+
+/// `resource_type` -> `RESOURCE_TYPE`; anything not alphanumeric becomes `_`.
+pub fn env_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl Trigger {
+    pub fn fire(&self, req: ActionRequest, env: BTreeMap<String, String>) -> Fired {
+        match self {
+            Trigger::Reference(actor) => {
+                let fut = actor.perform(req);
+                Fired {
+                    handle: Some(tokio::spawn(fut)),
+                    done_means_finished: true,
+                }
+            }
+            Trigger::Command(cmd) => {
+                let cmd = cmd.clone();
+                let handle = tokio::spawn(async move { run_command(&cmd, env).await });
+                Fired {
+                    handle: Some(handle),
+                    done_means_finished: false,
+                }
+            }
+            Trigger::Manual => {
+                let mut line = format!(
+                    "\n>>> [{}] ask the client under test to perform `{}` against {}",
+                    req.scenario, req.action, req.base_url
+                );
+                for (k, v) in &req.with {
+                    line.push_str(&format!("\n    {k} = {v}"));
+                }
+                if let Some(p) = env.get("CDEX_PAYLOAD_FILE") {
+                    line.push_str(&format!("\n    suggested payload: {p}"));
+                }
+                line.push_str("\n    waiting for its request...");
+                eprintln!("{line}");
+                Fired {
+                    handle: None,
+                    done_means_finished: false,
+                }
+            }
+        }
+    }
+}
+
+async fn run_command(cmd: &str, env: BTreeMap<String, String>) -> Result<(), String> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("could not start the trigger command: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| format!("the trigger command failed: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Err(format!(
+            "the trigger command exited with {}: {}",
+            out.status,
+            tail.trim()
+        ))
+    }
+}

@@ -1,0 +1,990 @@
+//! Loading a scenario pack: read every YAML file, check everything that can be checked
+//! before running, and report every problem at once with file, line, column and field.
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::model::{
+    self, AssertDef, BodyDef, PackDef, ScenarioDef, StatusItem, StatusSpec, StepDef,
+};
+use super::template;
+use super::*;
+use crate::catalog::Catalog;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Component, Path};
+
+/// The pack-wide settings file inside a scenario folder.
+pub const PACK_FILE: &str = "pack.yaml";
+
+/// Options that change what the loader accepts.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Variable names set from outside (`--var`, config file): they count as defined.
+    pub extra_vars: Vec<String>,
+}
+
+/// The message of a YAML error without the location prefix we print ourselves.
+pub fn saphyr_message(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    // The crate renders a source snippet after the first line; the first line is the message.
+    let first = text.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    if first.is_empty() {
+        text
+    } else {
+        first.to_string()
+    }
+}
+
+/// Load and check every scenario under `root`.
+pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<Pack, Diagnostics> {
+    let mut problems = Vec::new();
+    if !root.is_dir() {
+        return Err(Diagnostics(vec![
+            Diagnostic::new(root, "", "scenario folder not found")
+                .hint("pass --scenarios DIR, or run from the project folder that has `scenarios/`"),
+        ]));
+    }
+    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+
+    let pack_path = root.join(PACK_FILE);
+    let pack_def = if pack_path.exists() {
+        match read_yaml::<PackDef>(&pack_path) {
+            Ok(p) => p,
+            Err(d) => {
+                problems.push(d);
+                PackDef::default()
+            }
+        }
+    } else {
+        PackDef::default()
+    };
+
+    let mut files = Vec::new();
+    collect_yaml(root, &mut files, &mut problems);
+    files.sort();
+
+    let mut scenarios = Vec::new();
+    let mut ids: HashMap<String, (PathBuf, Option<u64>)> = HashMap::new();
+    for file in files {
+        if file == pack_path {
+            continue;
+        }
+        let def = match read_yaml::<ScenarioDef>(&file) {
+            Ok(d) => d,
+            Err(d) => {
+                problems.push(d);
+                continue;
+            }
+        };
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let mut ctx = Checker {
+            file: &file,
+            root: &root_canon,
+            catalog,
+            problems: &mut problems,
+        };
+        if let Some(scenario) = ctx.scenario(def, rel, &pack_def, opts, &mut ids) {
+            scenarios.push(scenario);
+        }
+    }
+    for (name, _) in &pack_def.headers {
+        if name.trim().is_empty() {
+            problems.push(Diagnostic::new(&pack_path, "headers", "empty header name"));
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(Pack {
+            root: root.to_path_buf(),
+            vars: pack_def.vars,
+            secrets: pack_def.secrets,
+            headers: pack_def.headers,
+            reference: pack_def.reference,
+            scenarios,
+        })
+    } else {
+        Err(Diagnostics(problems))
+    }
+}
+
+fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Diagnostic> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(path, "", format!("cannot read file: {e}")))?;
+    serde_saphyr::from_str::<T>(&text).map_err(|e| {
+        let msg = saphyr_message(&e);
+        let hint = if msg.contains("unknown field") {
+            Some("check the spelling; docs/scenarios.md lists every key")
+        } else {
+            None
+        };
+        let d = Diagnostic::new(path, "", msg).at(e.location());
+        match hint {
+            Some(h) => d.hint(h),
+            None => d,
+        }
+    })
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Diagnostic::new(dir, "", format!("cannot list folder: {e}")));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            collect_yaml(&path, out, problems);
+        } else if ft.is_file()
+            && matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            )
+        {
+            out.push(path);
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. `10s` or `500ms`"))
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    root: &'a Path,
+    catalog: &'a Catalog,
+    problems: &'a mut Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn err(
+        &mut self,
+        field: impl Into<String>,
+        loc: Option<serde_saphyr::Location>,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.problems
+            .push(Diagnostic::new(self.file, field, msg).at(loc));
+        self.problems.last_mut().expect("just pushed")
+    }
+
+    fn scenario(
+        &mut self,
+        def: ScenarioDef,
+        rel: String,
+        pack: &PackDef,
+        opts: &LoadOptions,
+        ids: &mut HashMap<String, (PathBuf, Option<u64>)>,
+    ) -> Option<Scenario> {
+        let before = self.problems.len();
+        let id = def.id.value.clone();
+        let id_loc = Some(def.id.referenced);
+        if id.trim().is_empty() || id.contains(char::is_whitespace) {
+            self.err(
+                "id",
+                id_loc,
+                "a scenario id must be non-empty and contain no spaces",
+            );
+        }
+        if let Some((other, line)) = ids.get(&id) {
+            let where_ = match line {
+                Some(l) => format!("{}:{l}", other.display()),
+                None => other.display().to_string(),
+            };
+            self.err(
+                "id",
+                id_loc,
+                format!("duplicate scenario id `{id}`, also used in {where_}"),
+            )
+            .hint = Some("scenario ids must be unique across the pack".into());
+        } else {
+            ids.insert(
+                id.clone(),
+                (self.file.to_path_buf(), id_loc.map(|l| l.line())),
+            );
+        }
+
+        let actor = def.actor.value.clone();
+        let plays = match (&def.plays, self.catalog.actors.get(&actor)) {
+            (Some(p), _) => {
+                if !self.catalog.actors.contains_key(&p.value) {
+                    let known = self
+                        .catalog
+                        .actors
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.err(
+                        "plays",
+                        Some(p.referenced),
+                        format!("unknown actor `{}`", p.value),
+                    )
+                    .hint = Some(format!("known actors: {known}"));
+                }
+                p.value.clone()
+            }
+            (None, Some(a)) => a.counterpart.clone(),
+            (None, None) => String::new(),
+        };
+        if !self.catalog.actors.contains_key(&actor) {
+            let known = self
+                .catalog
+                .actors
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.err(
+                "actor",
+                Some(def.actor.referenced),
+                format!("unknown actor `{actor}`"),
+            )
+            .hint = Some(format!("known actors: {known}"));
+        }
+
+        // Variables known at the start: built-ins, pack, scenario, and outside ones.
+        let mut known: HashSet<String> = BUILTIN_VARS.iter().map(|(n, _)| n.to_string()).collect();
+        known.extend(pack.vars.keys().cloned());
+        known.extend(def.vars.keys().cloned());
+        known.extend(opts.extra_vars.iter().cloned());
+        for (name, value) in &def.vars {
+            self.check_template(
+                &format!("vars.{name}"),
+                None,
+                value,
+                &known,
+                &HashMap::new(),
+                &mut Vec::new(),
+            );
+        }
+        for (name, value) in &pack.headers {
+            self.check_template(
+                &format!("pack headers.{name}"),
+                None,
+                value,
+                &known,
+                &HashMap::new(),
+                &mut Vec::new(),
+            );
+        }
+
+        let mut captured_by: HashMap<String, String> = HashMap::new();
+        let mut step_ids: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        if def.steps.is_empty() {
+            self.err("steps", None, "a scenario needs at least one step");
+        }
+        for (i, spanned) in def.steps.into_iter().enumerate() {
+            let loc = Some(spanned.referenced);
+            let step_id = spanned
+                .value
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("step-{}", i + 1));
+            if step_ids.contains(&step_id) {
+                self.err(
+                    format!("steps[{i}].id"),
+                    loc,
+                    format!("duplicate step id `{step_id}`"),
+                );
+            }
+            if let Some(step) = self.step(
+                i,
+                loc,
+                step_id.clone(),
+                spanned.value,
+                &known,
+                &captured_by,
+                &step_ids,
+            ) {
+                for c in &step.captures {
+                    captured_by.insert(c.name.clone(), step.id.clone());
+                }
+                steps.push(step);
+            }
+            step_ids.push(step_id);
+        }
+
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Scenario {
+            id,
+            title: def.title,
+            description: def.description,
+            file: rel,
+            actor,
+            plays,
+            options: def.options,
+            vars: def.vars,
+            steps,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        i: usize,
+        loc: Option<serde_saphyr::Location>,
+        id: String,
+        def: StepDef,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        earlier: &[String],
+    ) -> Option<Step> {
+        let f = |s: &str| format!("steps[{i}].{s}");
+        let mut uses = Vec::new();
+        for n in &def.needs {
+            if !earlier.contains(n) {
+                self.err(
+                    f("needs"),
+                    loc,
+                    format!("`{n}` is not the id of an earlier step"),
+                );
+            }
+        }
+        let given: Vec<&str> = [
+            def.send.as_ref().map(|_| "send"),
+            def.expect.as_ref().map(|_| "expect"),
+            def.poll.as_ref().map(|_| "poll"),
+            def.serve.as_ref().map(|_| "serve"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() != 1 {
+            let msg = if given.is_empty() {
+                "a step needs one of `send`, `expect`, `poll`, `serve`".to_string()
+            } else {
+                format!(
+                    "a step takes exactly one of `send`, `expect`, `poll`, `serve`, not {}",
+                    given.join(" and ")
+                )
+            };
+            self.err(format!("steps[{i}]"), loc, msg);
+            return None;
+        }
+        let default_target = if def.expect.is_some() {
+            Target::Request
+        } else {
+            Target::Response
+        };
+        let kind = if let Some(s) = def.send {
+            StepKind::Send(self.request(&f("send"), loc, s, known, captured_by, &mut uses)?)
+        } else if let Some(e) = def.expect {
+            let mut with = BTreeMap::new();
+            for (k, v) in e.with_ {
+                self.check_template(
+                    &f(&format!("expect.with.{k}")),
+                    loc,
+                    &v,
+                    known,
+                    captured_by,
+                    &mut uses,
+                );
+                with.insert(k, v);
+            }
+            let within = self.duration(&f("expect.within"), loc, e.within.as_deref());
+            let payload = match &e.payload {
+                Some(b) => {
+                    Some(self.body(&f("expect.payload"), loc, b, known, captured_by, &mut uses)?)
+                }
+                None => None,
+            };
+            if e.action.trim().is_empty() {
+                self.err(
+                    f("expect.action"),
+                    loc,
+                    "an action name is required (see docs/actions.md)",
+                );
+            }
+            StepKind::Expect(Expect {
+                action: e.action,
+                with,
+                payload,
+                method: e.method.map(|m| m.to_ascii_uppercase()),
+                path: e.path,
+                within,
+            })
+        } else if let Some(p) = def.poll {
+            let request =
+                self.request(&f("poll.send"), loc, p.send, known, captured_by, &mut uses)?;
+            let mut until = Vec::new();
+            for (j, a) in p.until.into_iter().enumerate() {
+                if let Some(a) = self.assertion(
+                    &f(&format!("poll.until[{j}]")),
+                    loc,
+                    a,
+                    Target::Response,
+                    known,
+                    captured_by,
+                    &mut uses,
+                ) {
+                    until.push(a);
+                }
+            }
+            if until.is_empty() {
+                self.err(f("poll.until"), loc, "a poll needs at least one condition");
+            }
+            let every = self
+                .duration(&f("poll.every"), loc, p.every.as_deref())
+                .unwrap_or(Duration::from_millis(200));
+            let within = self.duration(&f("poll.within"), loc, p.within.as_deref());
+            StepKind::Poll(Poll {
+                request,
+                until,
+                every,
+                within,
+            })
+        } else {
+            let serve = def.serve.expect("one kind is given");
+            let mut bodies = Vec::new();
+            for (j, b) in serve.resources.iter().enumerate() {
+                if let Some(b) = self.body(
+                    &f(&format!("serve.resources[{j}]")),
+                    loc,
+                    b,
+                    known,
+                    captured_by,
+                    &mut uses,
+                ) {
+                    bodies.push(b);
+                }
+            }
+            StepKind::Serve(bodies)
+        };
+
+        let respond = match def.respond {
+            Some(r) => {
+                if !matches!(kind, StepKind::Expect(_)) {
+                    self.err(
+                        f("respond"),
+                        loc,
+                        "`respond` only goes with an `expect` step",
+                    );
+                }
+                let mut headers = Vec::new();
+                for (k, v) in r.headers {
+                    self.check_template(
+                        &f(&format!("respond.headers.{k}")),
+                        loc,
+                        &v,
+                        known,
+                        captured_by,
+                        &mut uses,
+                    );
+                    headers.push((k, v));
+                }
+                let body = match &r.body {
+                    Some(b) => self.body(&f("respond.body"), loc, b, known, captured_by, &mut uses),
+                    None => None,
+                };
+                Some(Respond {
+                    status: r.status,
+                    headers,
+                    body,
+                })
+            }
+            None => None,
+        };
+
+        let mut captures = Vec::new();
+        for (name, c) in def.capture {
+            let field = f(&format!("capture.{name}"));
+            let sources = [c.header.is_some(), c.fhirpath.is_some(), c.body]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if sources != 1 {
+                self.err(
+                    &field,
+                    loc,
+                    "a capture takes exactly one of `header`, `fhirpath`, `body: true`",
+                );
+                continue;
+            }
+            let regex = match c.regex.as_deref().map(Regex::new) {
+                Some(Ok(r)) => Some(r),
+                Some(Err(e)) => {
+                    self.err(format!("{field}.regex"), loc, format!("invalid regex: {e}"));
+                    None
+                }
+                None => None,
+            };
+            let source = if let Some(h) = c.header {
+                CaptureSource::Header(h)
+            } else if let Some(p) = c.fhirpath {
+                if let Err(e) = crate::fhir::fhirpath::check(&p) {
+                    self.err(
+                        format!("{field}.fhirpath"),
+                        loc,
+                        format!("invalid FHIRPath: {e}"),
+                    );
+                }
+                CaptureSource::FhirPath(p)
+            } else {
+                CaptureSource::Body
+            };
+            if BUILTIN_VARS.iter().any(|(n, _)| *n == name) {
+                self.err(
+                    &field,
+                    loc,
+                    format!("`{name}` is a built-in variable and cannot be captured"),
+                );
+            }
+            captures.push(Capture {
+                name,
+                source,
+                regex,
+                on: c.on.unwrap_or(default_target),
+            });
+        }
+
+        let mut asserts = Vec::new();
+        for (j, a) in def.asserts.into_iter().enumerate() {
+            let aloc = Some(a.referenced);
+            if let Some(a) = self.assertion(
+                &f(&format!("assert[{j}]")),
+                aloc,
+                a.value,
+                default_target,
+                known,
+                captured_by,
+                &mut uses,
+            ) {
+                asserts.push(a);
+            }
+        }
+
+        uses.sort();
+        uses.dedup();
+        let uses_captures = uses
+            .into_iter()
+            .filter_map(|v| captured_by.get(&v).map(|s| (v, s.clone())))
+            .collect();
+        Some(Step {
+            title: def.title.unwrap_or_else(|| id.clone()),
+            id,
+            needs: def.needs,
+            uses_captures,
+            kind,
+            respond,
+            captures,
+            asserts,
+        })
+    }
+
+    fn duration(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        text: Option<&str>,
+    ) -> Option<Duration> {
+        match text.map(parse_duration) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                self.err(field, loc, e);
+                None
+            }
+            None => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        s: model::SendDef,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        uses: &mut Vec<String>,
+    ) -> Option<Request> {
+        let method = s.method.to_ascii_uppercase();
+        if !matches!(
+            method.as_str(),
+            "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS"
+        ) {
+            self.err(
+                format!("{field}.method"),
+                loc,
+                format!("`{}` is not an HTTP method", s.method),
+            );
+        }
+        self.check_template(
+            &format!("{field}.path"),
+            loc,
+            &s.path,
+            known,
+            captured_by,
+            uses,
+        );
+        let mut headers = Vec::new();
+        for (k, v) in s.headers {
+            self.check_template(
+                &format!("{field}.headers.{k}"),
+                loc,
+                &v,
+                known,
+                captured_by,
+                uses,
+            );
+            headers.push((k, v));
+        }
+        let body = match &s.body {
+            Some(b) => {
+                Some(self.body(&format!("{field}.body"), loc, b, known, captured_by, uses)?)
+            }
+            None => None,
+        };
+        Some(Request {
+            method,
+            path: s.path,
+            headers,
+            omit_headers: s.omit_headers,
+            body,
+        })
+    }
+
+    fn body(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        b: &BodyDef,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        uses: &mut Vec<String>,
+    ) -> Option<Body> {
+        let given = [b.fixture.is_some(), b.json.is_some(), b.text.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
+        if given != 1 {
+            self.err(
+                field,
+                loc,
+                "a body takes exactly one of `fixture`, `json`, `text`",
+            );
+            return None;
+        }
+        if let Some(t) = &b.text {
+            self.check_template(&format!("{field}.text"), loc, t, known, captured_by, uses);
+            return Some(Body::Text(t.clone()));
+        }
+        let value = if let Some(j) = &b.json {
+            j.clone()
+        } else {
+            let fx: &Spanned<String> = b.fixture.as_ref().expect("one is given");
+            let floc = Some(fx.referenced);
+            let path = self.fixture_path(&format!("{field}.fixture"), floc, &fx.value)?;
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.err(
+                        format!("{field}.fixture"),
+                        floc,
+                        format!("cannot read fixture `{}`: {e}", fx.value),
+                    );
+                    return None;
+                }
+            };
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.err(
+                        format!("{field}.fixture"),
+                        floc,
+                        format!("fixture `{}` is not valid JSON: {e} (line {}, column {} of the fixture)", fx.value, e.line(), e.column()),
+                    );
+                    return None;
+                }
+            }
+        };
+        let mut names = Vec::new();
+        template::referenced_in_json(&value, &mut names);
+        for n in names {
+            self.check_var(field, loc, &n, known, captured_by, uses);
+        }
+        Some(Body::Json(value))
+    }
+
+    /// Resolve a fixture path relative to the scenario's folder, refusing any that leaves
+    /// the pack.
+    fn fixture_path(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        rel: &str,
+    ) -> Option<PathBuf> {
+        let p = Path::new(rel);
+        if p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+        {
+            self.err(field, loc, format!("fixture path `{rel}` is absolute"))
+                .hint = Some("give fixture paths relative to the scenario file".into());
+            return None;
+        }
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        let joined = dir.join(p);
+        let canon = match joined.canonicalize() {
+            Ok(c) => c,
+            Err(_) => {
+                self.err(
+                    field,
+                    loc,
+                    format!(
+                        "fixture `{rel}` not found (looked for {})",
+                        joined.display()
+                    ),
+                );
+                return None;
+            }
+        };
+        if !canon.starts_with(self.root) {
+            self.err(
+                field,
+                loc,
+                format!("fixture path `{rel}` leaves the scenario folder"),
+            )
+            .hint = Some("fixtures must live inside the scenario pack".into());
+            return None;
+        }
+        Some(canon)
+    }
+
+    fn check_template(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        text: &str,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        uses: &mut Vec<String>,
+    ) {
+        if let Err(e) = template::check_syntax(text) {
+            self.err(field, loc, format!("invalid template: {e}"));
+            return;
+        }
+        for n in template::referenced(text) {
+            self.check_var(field, loc, &n, known, captured_by, uses);
+        }
+    }
+
+    fn check_var(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        name: &str,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        uses: &mut Vec<String>,
+    ) {
+        if captured_by.contains_key(name) {
+            uses.push(name.to_string());
+        } else if !known.contains(name) {
+            self.err(field, loc, format!("variable `{name}` is not defined"))
+                .hint = Some(
+                "declare it under `vars:`, capture it in an earlier step, or pass --var".into(),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assertion(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        a: AssertDef,
+        default_target: Target,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        uses: &mut Vec<String>,
+    ) -> Option<Assertion> {
+        let kinds: Vec<&str> = [
+            a.status.as_ref().map(|_| "status"),
+            a.header.as_ref().map(|_| "header"),
+            a.resource.as_ref().map(|_| "resource"),
+            a.fhirpath.as_ref().map(|_| "fhirpath"),
+            a.profile.as_ref().map(|_| "profile"),
+            a.method.as_ref().map(|_| "method"),
+            a.path.as_ref().map(|_| "path"),
+            a.json.as_ref().map(|_| "json"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() != 1 {
+            let msg = if kinds.is_empty() {
+                "an assertion needs one of `status`, `header`, `resource`, `fhirpath`, `profile`, `method`, `path`, `json`".to_string()
+            } else {
+                format!("an assertion checks one thing, not {}", kinds.join(" and "))
+            };
+            self.err(field, loc, msg);
+            return None;
+        }
+        for t in [&a.equals, &a.contains, &a.matches, &a.fhirpath, &a.path]
+            .into_iter()
+            .flatten()
+        {
+            self.check_template(field, loc, t, known, captured_by, uses);
+        }
+        let (requirement, mut severity) = match &a.req {
+            Some(r) => match self.catalog.requirement(&r.value) {
+                Some(req) => (Some(r.value.clone()), req.severity()),
+                None => {
+                    self.err(
+                        format!("{field}.req"),
+                        Some(r.referenced),
+                        format!("requirement `{}` is not in the catalog", r.value),
+                    )
+                    .hint = Some("see `cdex-harness requirements` for the ids".into());
+                    (None, Severity::Required)
+                }
+            },
+            None => (None, Severity::Required),
+        };
+        if let Some(s) = &a.severity {
+            severity = match s.as_str() {
+                "required" => Severity::Required,
+                "recommended" => Severity::Recommended,
+                "optional" => Severity::Optional,
+                other => {
+                    self.err(
+                        format!("{field}.severity"),
+                        loc,
+                        format!("`{other}` is not one of required, recommended, optional"),
+                    );
+                    severity
+                }
+            };
+        }
+        let refinements = [
+            a.equals.is_some(),
+            a.contains.is_some(),
+            a.matches.is_some(),
+            a.absent,
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        if a.header.is_none() && refinements > 0 {
+            self.err(
+                field,
+                loc,
+                "`equals`, `contains`, `matches` and `absent` refine a `header` assertion only",
+            );
+        }
+        let kind = if let Some(s) = a.status {
+            let items = match s {
+                StatusSpec::One(i) => vec![i],
+                StatusSpec::Many(v) => v,
+            };
+            let mut ranges = Vec::new();
+            for it in items {
+                match it {
+                    StatusItem::Code(c) if (100..=599).contains(&c) => ranges.push(c..=c),
+                    StatusItem::Class(s)
+                        if s.len() == 3
+                            && s.ends_with("xx")
+                            && s.as_bytes()[0].is_ascii_digit() =>
+                    {
+                        let d = (s.as_bytes()[0] - b'0') as u16;
+                        ranges.push(d * 100..=d * 100 + 99);
+                    }
+                    other => {
+                        self.err(
+                            format!("{field}.status"),
+                            loc,
+                            format!("`{other:?}` is not a status code or class like `2xx`"),
+                        );
+                    }
+                }
+            }
+            AssertKind::Status(ranges)
+        } else if let Some(h) = a.header {
+            if refinements > 1 {
+                self.err(field, loc, "a header assertion takes at most one of `equals`, `contains`, `matches`, `absent`");
+            }
+            if let Some(m) = &a.matches {
+                if !m.contains("{{") {
+                    if let Err(e) = Regex::new(m) {
+                        self.err(
+                            format!("{field}.matches"),
+                            loc,
+                            format!("invalid regex: {e}"),
+                        );
+                    }
+                }
+            }
+            let check = if a.absent {
+                TextCheck::Absent
+            } else if let Some(v) = a.equals {
+                TextCheck::Equals(v)
+            } else if let Some(v) = a.contains {
+                TextCheck::Contains(v)
+            } else if let Some(v) = a.matches {
+                TextCheck::Matches(v)
+            } else {
+                TextCheck::Present
+            };
+            AssertKind::Header { name: h, check }
+        } else if let Some(r) = a.resource {
+            AssertKind::Resource(r)
+        } else if let Some(p) = a.fhirpath {
+            if !p.contains("{{") {
+                if let Err(e) = crate::fhir::fhirpath::check(&p) {
+                    self.err(
+                        format!("{field}.fhirpath"),
+                        loc,
+                        format!("invalid FHIRPath: {e}"),
+                    );
+                }
+            }
+            AssertKind::FhirPath(p)
+        } else if let Some(p) = a.profile {
+            if crate::fhir::profiles::find(&p).is_none() {
+                self.err(
+                    format!("{field}.profile"),
+                    loc,
+                    format!("unknown profile `{p}`"),
+                )
+                .hint = Some(format!(
+                    "known profiles: {}",
+                    crate::fhir::profiles::names().join(", ")
+                ));
+            }
+            AssertKind::Profile(p)
+        } else if let Some(m) = a.method {
+            AssertKind::Method(m.to_ascii_uppercase())
+        } else if let Some(p) = a.path {
+            AssertKind::Path(p)
+        } else {
+            if a.json == Some(false) {
+                self.err(
+                    format!("{field}.json"),
+                    loc,
+                    "`json: false` checks nothing; write `json: true`",
+                );
+            }
+            AssertKind::Json
+        };
+        Some(Assertion {
+            kind,
+            requirement,
+            severity,
+            on: a.on.unwrap_or(default_target),
+            title: a.title,
+        })
+    }
+}

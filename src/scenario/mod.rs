@@ -1,0 +1,201 @@
+//! Scenarios: the YAML language ([`model`]), its loader and checks ([`load`]), variables and
+//! templates ([`template`]), and the checked form the runner executes (this module).
+
+pub mod diagnostic;
+pub mod load;
+pub mod model;
+pub mod template;
+
+use crate::results::Severity;
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use load::load_pack;
+pub use model::Target;
+
+/// A loaded, checked scenario pack.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// The pack's folder.
+    pub root: PathBuf,
+    /// Variables every scenario starts with (pack defaults).
+    pub vars: BTreeMap<String, String>,
+    /// Names of variables holding secrets.
+    pub secrets: Vec<String>,
+    /// Headers sent with every request (templates).
+    pub headers: BTreeMap<String, String>,
+    /// Reference actor settings, by actor name (templated JSON).
+    pub reference: BTreeMap<String, serde_json::Value>,
+    pub scenarios: Vec<Scenario>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// File, relative to the pack root.
+    pub file: String,
+    pub actor: String,
+    pub plays: String,
+    pub options: Vec<String>,
+    pub vars: BTreeMap<String, String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    /// Steps that must have passed for this one to run (explicit `needs`).
+    pub needs: Vec<String>,
+    /// Variables this step uses that earlier steps capture: (variable, capturing step).
+    pub uses_captures: Vec<(String, String)>,
+    pub kind: StepKind,
+    pub respond: Option<Respond>,
+    pub captures: Vec<Capture>,
+    pub asserts: Vec<Assertion>,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Send(Request),
+    Expect(Expect),
+    Poll(Poll),
+    Serve(Vec<Body>),
+}
+
+impl StepKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Send(_) => "send",
+            StepKind::Expect(_) => "expect",
+            StepKind::Poll(_) => "poll",
+            StepKind::Serve(_) => "serve",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub omit_headers: Vec<String>,
+    pub body: Option<Body>,
+}
+
+/// A body template: JSON (from a fixture or inline, rendered value by value) or text.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub action: String,
+    pub with: BTreeMap<String, String>,
+    pub payload: Option<Body>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub within: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Poll {
+    pub request: Request,
+    pub until: Vec<Assertion>,
+    pub every: Duration,
+    pub within: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Respond {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub source: CaptureSource,
+    pub regex: Option<Regex>,
+    pub on: Target,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    Header(String),
+    FhirPath(String),
+    Body,
+}
+
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub kind: AssertKind,
+    pub requirement: Option<String>,
+    pub severity: Severity,
+    pub on: Target,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AssertKind {
+    /// Accepted status codes and classes (`2xx` stored as 200..=299).
+    Status(Vec<std::ops::RangeInclusive<u16>>),
+    Header {
+        name: String,
+        check: TextCheck,
+    },
+    Resource(String),
+    FhirPath(String),
+    Profile(String),
+    Method(String),
+    Path(String),
+    Json,
+}
+
+impl AssertKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AssertKind::Status(_) => "status",
+            AssertKind::Header { .. } => "header",
+            AssertKind::Resource(_) => "resource",
+            AssertKind::FhirPath(_) => "fhirpath",
+            AssertKind::Profile(_) => "profile",
+            AssertKind::Method(_) => "method",
+            AssertKind::Path(_) => "path",
+            AssertKind::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TextCheck {
+    Present,
+    Absent,
+    Equals(String),
+    Contains(String),
+    Matches(String),
+}
+
+/// Built-in variables every scenario can use without declaring them.
+pub const BUILTIN_VARS: &[(&str, &str)] = &[
+    (
+        "base_url",
+        "the FHIR base URL of the system under test, or of the harness's mock server",
+    ),
+    (
+        "harness_url",
+        "the FHIR base URL of the harness's own endpoint (mock server) when it runs one",
+    ),
+    (
+        "run_id",
+        "a value unique to this run, for identifiers that must not collide across runs",
+    ),
+    ("scenario_id", "the id of the running scenario"),
+];

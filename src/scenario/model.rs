@@ -1,0 +1,225 @@
+//! The scenario language: the YAML a scenario author writes, as Rust types.
+//!
+//! Documented for authors in `docs/scenarios.md`. Every struct refuses unknown keys so a typo
+//! is reported (with file, line and column) instead of silently ignored.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioDef {
+    /// Stable, unique id (used in reports, JUnit names and `--scenario` patterns).
+    pub id: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The CDex actor under test (a name from the catalog's `actors`).
+    pub actor: Spanned<String>,
+    /// The role the harness plays; defaults to the actor's counterpart in the catalog.
+    #[serde(default)]
+    pub plays: Option<Spanned<String>>,
+    /// Options such as `task-based`.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Variables with their default values; `--var` and the config file override them.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    pub steps: Vec<Spanned<StepDef>>,
+}
+
+/// One step. Exactly one of `send`, `expect`, `poll`, `serve` is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    pub id: Option<String>,
+    pub title: Option<String>,
+    /// Steps that must have passed for this one to run.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    pub send: Option<SendDef>,
+    pub expect: Option<ExpectDef>,
+    pub poll: Option<PollDef>,
+    pub serve: Option<ServeDef>,
+    /// For `expect`: answer the awaited request with this instead of the reference actor's
+    /// answer (to play a counterpart that says no, for example).
+    pub respond: Option<RespondDef>,
+    /// Values to take from the exchange for later steps: `{{name}}`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, CaptureDef>,
+    #[serde(default, rename = "assert")]
+    pub asserts: Vec<Spanned<AssertDef>>,
+}
+
+/// An HTTP request the harness sends to the system under test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendDef {
+    pub method: String,
+    /// Path relative to the target's FHIR base, query included (`Condition`,
+    /// `Condition?patient={{patient_id}}`), or an absolute `http(s)://` URL (a captured
+    /// `Location`, for instance).
+    pub path: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Default headers (from the pack, the config file or `--header`) to leave out.
+    #[serde(default)]
+    pub omit_headers: Vec<String>,
+    pub body: Option<BodyDef>,
+}
+
+/// A request body or served resource: a fixture file, inline JSON, or text. Fixtures and
+/// text are rendered as handlebars templates with the scenario's variables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyDef {
+    /// Path of a JSON file, relative to the scenario's folder; it may not leave the pack.
+    pub fixture: Option<Spanned<String>>,
+    pub json: Option<serde_json::Value>,
+    pub text: Option<String>,
+}
+
+/// Wait for the client under test to send a request to the harness's mock server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDef {
+    /// The CDEX_ACTION the client under test is asked to perform (see `docs/actions.md`).
+    pub action: String,
+    /// Extra parameters for the action, given to a trigger as `CDEX_<NAME>` variables.
+    #[serde(default, rename = "with")]
+    pub with_: BTreeMap<String, String>,
+    /// A suggested payload for the action, written to a file named by `CDEX_PAYLOAD_FILE`.
+    pub payload: Option<BodyDef>,
+    /// The request awaited: method (any when absent).
+    pub method: Option<String>,
+    /// The request awaited: a path pattern relative to the base, `*` matching one segment.
+    pub path: Option<String>,
+    /// How long to wait, e.g. `10s`, `500ms`; defaults to `--timeout`.
+    pub within: Option<String>,
+}
+
+/// Repeat a request until a condition holds or time runs out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollDef {
+    pub send: SendDef,
+    /// The condition, given as assertions on the response; all must hold.
+    pub until: Vec<AssertDef>,
+    /// Interval between attempts, default `200ms`.
+    pub every: Option<String>,
+    /// Give up after this long; defaults to `--timeout`.
+    pub within: Option<String>,
+}
+
+/// Put resources on the harness's mock server for the client under test to pull.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeDef {
+    pub resources: Vec<BodyDef>,
+}
+
+/// A canned answer to the awaited request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RespondDef {
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<BodyDef>,
+}
+
+/// Where a captured value comes from; `regex` (first group, or whole match) refines it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureDef {
+    pub header: Option<String>,
+    pub fhirpath: Option<String>,
+    /// The whole body as text.
+    #[serde(default)]
+    pub body: bool,
+    pub regex: Option<String>,
+    /// Read from the request the client sent (default in `expect` steps) or the response.
+    pub on: Option<Target>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Request,
+    Response,
+}
+
+/// One check. Exactly one of the kind keys (`status`, `header`, `resource`, `fhirpath`,
+/// `profile`, `method`, `path`, `json`) is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertDef {
+    /// The requirement this check proves (an id of the catalog).
+    pub req: Option<Spanned<String>>,
+    /// Override the severity the requirement's verb implies: `required`, `recommended`,
+    /// `optional`.
+    pub severity: Option<String>,
+    /// Which message to check: the response (default in `send`/`poll`) or the request the
+    /// client under test sent (default in `expect`).
+    pub on: Option<Target>,
+    /// A short human description shown in reports instead of the generated one.
+    pub title: Option<String>,
+
+    /// Status code: `201`, a class `2xx`/`4xx`, or a list of either.
+    pub status: Option<StatusSpec>,
+    /// Header name; refine with `equals`, `contains`, `matches`, or `absent: true`.
+    pub header: Option<String>,
+    /// The body is a FHIR resource of this type (`Bundle`, `OperationOutcome`...).
+    pub resource: Option<String>,
+    /// A FHIRPath expression over the body that must be true (or yield a non-empty
+    /// collection whose members are all true).
+    pub fhirpath: Option<String>,
+    /// The body conforms to this profile (canonical URL or short name).
+    pub profile: Option<String>,
+    /// The request used this HTTP method.
+    pub method: Option<String>,
+    /// The request path (relative to the base) matches this pattern, `*` matching a segment.
+    pub path: Option<String>,
+    /// The body is well-formed JSON (`json: true`).
+    pub json: Option<bool>,
+
+    pub equals: Option<String>,
+    pub contains: Option<String>,
+    pub matches: Option<String>,
+    #[serde(default)]
+    pub absent: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    One(StatusItem),
+    Many(Vec<StatusItem>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StatusItem {
+    Code(u16),
+    Class(String),
+}
+
+/// `scenarios/pack.yaml`: settings shared by every scenario of a pack.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackDef {
+    /// Default variables for every scenario.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Names of variables whose values are secrets: redacted from every report and log.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Headers sent with every request (templated), e.g. `Authorization: Bearer {{token}}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Settings of the built-in reference actors, by actor name (templated values).
+    #[serde(default)]
+    pub reference: BTreeMap<String, serde_json::Value>,
+}
