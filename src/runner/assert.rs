@@ -33,11 +33,17 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
     }
 }
 
-/// An assertion that could not be evaluated because its message never came.
-pub fn not_evaluated(a: &Assertion, why: &str, status: Status) -> AssertionResult {
+/// An assertion that could not be evaluated because its message never came. `vars`, when
+/// known, fill the placeholders of the description.
+pub fn not_evaluated(a: &Assertion, why: &str, status: Status, vars: Option<&Vars>) -> AssertionResult {
+    let description = a.title.clone().unwrap_or_else(|| describe(&a.kind));
+    let description = match vars {
+        Some(v) => render(&description, v).unwrap_or(description),
+        None => description,
+    };
     AssertionResult {
         kind: a.kind.name().to_string(),
-        description: a.title.clone().unwrap_or_else(|| describe(&a.kind)),
+        description,
         requirement: a.requirement.clone(),
         severity: a.severity,
         status: match status {
@@ -61,7 +67,7 @@ fn describe(kind: &AssertKind) -> String {
     match kind {
         AssertKind::Status(_) => "HTTP status".into(),
         AssertKind::Header { name, .. } => format!("header {name}"),
-        AssertKind::Resource(t) => format!("body is a {t}"),
+        AssertKind::Resource(t) => format!("body is {} {t}", article(t)),
         AssertKind::FhirPath(e) => format!("FHIRPath {e}"),
         AssertKind::Profile(p) => format!("conforms to {p}"),
         AssertKind::Method(m) => format!("method is {m}"),
@@ -172,7 +178,7 @@ async fn check(
                     Some(rt) if rt == t => Ok(Some(rt.to_string())),
                     Some(rt) => Err((
                         Some(rt.to_string()),
-                        format!("the body is a {rt}, expected a {t}{}", outcome_detail(&v)),
+                        format!("the body is {} {rt}, expected {} {t}{}", article(rt), article(t), outcome_detail(&v)),
                     )),
                     None => Err((None, "the JSON body has no resourceType".into())),
                 },
@@ -246,6 +252,11 @@ async fn check(
             (format!("path matches {p}"), Some(p), outcome)
         }
     })
+}
+
+/// `a` or `an` before a resource type name.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 /// FHIRPath results, shortly.

@@ -51,7 +51,7 @@ pub fn skipped(step: &Step, status: Status, why: &str) -> StepResult {
         assertions: step
             .asserts
             .iter()
-            .map(|a| assert::not_evaluated(a, why, status))
+            .map(|a| assert::not_evaluated(a, why, status, None))
             .collect(),
         captures: BTreeMap::new(),
     }
@@ -91,7 +91,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
             r.assertions = step
                 .asserts
                 .iter()
-                .map(|a| assert::not_evaluated(a, why, verdict))
+                .map(|a| redact_assertion(ctx.redactor, assert::not_evaluated(a, why, verdict, Some(vars))))
                 .collect();
         }
         Ok(exchanges) => {
@@ -122,6 +122,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                             a,
                             "there is no response to check",
                             Status::Failed,
+                            Some(vars),
                         ),
                     };
                     r.assertions.push(redact_assertion(ctx.redactor, res));
