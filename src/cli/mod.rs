@@ -1,5 +1,6 @@
 //! The command line: `run`, `list`, `requirements`, `simulate`, `check`.
 
+pub mod act;
 pub mod config;
 pub mod list;
 pub mod run;
@@ -41,6 +42,9 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Check the scenario pack without running anything (exit 2 on problems).
     Check(PackArgs),
+    /// Perform one CDEX_ACTION as the reference client, from the trigger environment (an
+    /// example adapter: `run --actor information-client --trigger "cdex-harness act"`).
+    Act(act::ActArgs),
 }
 
 /// Where the scenarios and the catalog are.
@@ -86,6 +90,7 @@ pub fn main() -> i32 {
         Command::Requirements(args) => list::requirements(args),
         Command::Simulate(args) => rt.block_on(simulate::simulate(args)),
         Command::Check(args) => list::check(args),
+        Command::Act(args) => rt.block_on(act::act(args)),
     }
 }
 

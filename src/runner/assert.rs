@@ -35,7 +35,12 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
 
 /// An assertion that could not be evaluated because its message never came. `vars`, when
 /// known, fill the placeholders of the description.
-pub fn not_evaluated(a: &Assertion, why: &str, status: Status, vars: Option<&Vars>) -> AssertionResult {
+pub fn not_evaluated(
+    a: &Assertion,
+    why: &str,
+    status: Status,
+    vars: Option<&Vars>,
+) -> AssertionResult {
     let description = a.title.clone().unwrap_or_else(|| describe(&a.kind));
     let description = match vars {
         Some(v) => render(&description, v).unwrap_or(description),
@@ -178,7 +183,12 @@ async fn check(
                     Some(rt) if rt == t => Ok(Some(rt.to_string())),
                     Some(rt) => Err((
                         Some(rt.to_string()),
-                        format!("the body is {} {rt}, expected {} {t}{}", article(rt), article(t), outcome_detail(&v)),
+                        format!(
+                            "the body is {} {rt}, expected {} {t}{}",
+                            article(rt),
+                            article(t),
+                            outcome_detail(&v)
+                        ),
                     )),
                     None => Err((None, "the JSON body has no resourceType".into())),
                 },
@@ -256,7 +266,11 @@ async fn check(
 
 /// `a` or `an` before a resource type name.
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if word.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// FHIRPath results, shortly.

@@ -91,7 +91,12 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
             r.assertions = step
                 .asserts
                 .iter()
-                .map(|a| redact_assertion(ctx.redactor, assert::not_evaluated(a, why, verdict, Some(vars))))
+                .map(|a| {
+                    redact_assertion(
+                        ctx.redactor,
+                        assert::not_evaluated(a, why, verdict, Some(vars)),
+                    )
+                })
                 .collect();
         }
         Ok(exchanges) => {
