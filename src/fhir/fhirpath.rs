@@ -96,7 +96,7 @@ mod tests {
                 .await
                 .unwrap()
         ));
-        assert!(!is_true(&evaluate("nothing", &task).await.unwrap()));
+        assert!(!is_true(&evaluate("missingElement", &task).await.unwrap()));
         assert!(check("status = = 1").is_err());
         assert!(check("entry.where(resource.resourceType = 'Condition').count() = 1").is_ok());
     }

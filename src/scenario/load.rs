@@ -28,6 +28,11 @@ pub fn saphyr_message(e: &serde_saphyr::Error) -> String {
     // The crate renders a source snippet after the first line; the first line is the message.
     let first = text.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // We print the location ourselves, as file:line:column.
+    let first = regex::Regex::new(r"^line \d+ column \d+:\s*")
+        .map(|re| re.replace(first, "").into_owned())
+        .unwrap_or_else(|_| first.to_string());
+    let first = first.as_str();
     if first.is_empty() {
         text
     } else {
@@ -151,6 +156,21 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Diagnosti
             out.push(path);
         }
     }
+}
+
+/// Join without touching the file system, resolving `.` and `..`.
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    let mut out = base.to_path_buf();
+    for c in rel.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -396,9 +416,7 @@ impl Checker<'_> {
             }
             let within = self.duration(&f("expect.within"), loc, e.within.as_deref());
             let payload = match &e.payload {
-                Some(b) => {
-                    Some(self.body(&f("expect.payload"), loc, b, known, captured_by, &mut uses)?)
-                }
+                Some(b) => self.body(&f("expect.payload"), loc, b, known, captured_by, &mut uses),
                 None => None,
             };
             if e.action.trim().is_empty() {
@@ -642,9 +660,7 @@ impl Checker<'_> {
             headers.push((k, v));
         }
         let body = match &s.body {
-            Some(b) => {
-                Some(self.body(&format!("{field}.body"), loc, b, known, captured_by, uses)?)
-            }
+            Some(b) => self.body(&format!("{field}.body"), loc, b, known, captured_by, uses),
             None => None,
         };
         Some(Request {
@@ -737,6 +753,16 @@ impl Checker<'_> {
         }
         let dir = self.file.parent().unwrap_or(Path::new("."));
         let joined = dir.join(p);
+        let dir_canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        if !lexical_join(&dir_canon, p).starts_with(self.root) {
+            self.err(
+                field,
+                loc,
+                format!("fixture path `{rel}` leaves the scenario folder"),
+            )
+            .hint = Some("fixtures must live inside the scenario pack".into());
+            return None;
+        }
         let canon = match joined.canonicalize() {
             Ok(c) => c,
             Err(_) => {

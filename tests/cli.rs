@@ -1,0 +1,332 @@
+//! The command line, end to end: the README's main command, exit codes, the client role
+//! through --trigger, secrets, and load errors that name file, line and field.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
+
+fn project() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh folder under the target dir.
+fn tmp(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(project())
+        .env("NO_COLOR", "1")
+        .env_remove("CDEX_HARNESS_CONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Replace what changes from run to run (times, durations, ports, run ids, lengths).
+fn stable(s: &str) -> String {
+    let rules: &[(&str, &str)] = &[
+        (
+            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+            "[time]",
+        ),
+        (
+            r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT",
+            "[http-date]",
+        ),
+        (r"\d{14}-\d+", "[run-id]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r#""duration_ms": [0-9.e-]+"#, r#""duration_ms": "[ms]""#),
+        (r#"time="[0-9.]+""#, r#"time="[s]""#),
+        (r#"timestamp="[^"]+""#, r#"timestamp="[time]""#),
+        (
+            r#"\["content-length",\s*"\d+"\]"#,
+            r#"["content-length", "[n]"]"#,
+        ),
+        (r"\(\d+(\.\d+)? ?(ms|µs|s)\)", "([duration])"),
+        (r"took \d+(\.\d+)? ?(ms|µs|s)", "took [duration]"),
+    ];
+    let mut out = s.to_string();
+    for (re, with) in rules {
+        out = regex::Regex::new(re)
+            .unwrap()
+            .replace_all(&out, *with)
+            .into_owned();
+    }
+    out
+}
+
+#[test]
+fn main_command_passes_and_writes_every_report() {
+    let out = tmp("main");
+    let o = harness(&["run", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for f in ["report.html", "junit.xml", "results.json"] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["summary"]["failed"], 0);
+    assert_eq!(
+        results["summary"]["requirements_covered"],
+        results["summary"]["requirements"]
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    insta::assert_snapshot!("junit_reference_run", stable(&junit));
+    insta::assert_snapshot!(
+        "console_reference_run",
+        stable(&String::from_utf8_lossy(&o.stdout))
+    );
+}
+
+#[test]
+fn one_scenario_results_json_is_stable() {
+    let out = tmp("one");
+    let o = harness(&[
+        "run",
+        "--scenario",
+        "is-push-create",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    insta::assert_snapshot!("results_is_push_create", stable(&json));
+}
+
+#[test]
+fn a_failed_shall_exits_1() {
+    let out = tmp("fault");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-server",
+        "--fault",
+        "information-server:no-location",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("FHIR-CREATE-LOCATION"),
+        "the failure names the requirement"
+    );
+}
+
+#[test]
+fn a_failed_should_only_warns_and_exits_0() {
+    let out = tmp("warn");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-server",
+        "--fault",
+        "information-server:wrong-content-type",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("warned"));
+}
+
+#[test]
+fn client_role_through_a_trigger_command() {
+    let out = tmp("trigger");
+    let trigger = format!("{BIN} act");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-client",
+        "--trigger",
+        &trigger,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let faulty = format!("{BIN} act --fault no-search-params");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-client",
+        "--trigger",
+        &faulty,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(results.contains("the search names the patient asked for"));
+}
+
+#[test]
+fn a_client_that_never_sends_fails_at_the_timeout_and_says_what_never_arrived() {
+    let out = tmp("silent");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-client",
+        "--scenario",
+        "ic-push-create",
+        "--trigger",
+        "exit 0",
+        "--timeout",
+        "300ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(
+        results.contains("a request never arrived within 300ms"),
+        "{results}"
+    );
+}
+
+#[test]
+fn a_failing_trigger_command_is_reported_in_the_step() {
+    let out = tmp("trigger-fails");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-client",
+        "--scenario",
+        "ic-pull-read",
+        "--trigger",
+        "echo adapter broke >&2; exit 3",
+        "--timeout",
+        "300ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(results.contains("adapter broke"), "{results}");
+}
+
+#[test]
+fn secrets_never_reach_reports_logs_or_console() {
+    let out = tmp("secrets");
+    let token = "SuperSecretToken-4f9a2c";
+    let api_key = "ApiKey-77e1d0b5";
+    let o = harness(&[
+        "run",
+        "-v",
+        "--var",
+        &format!("token={token}"),
+        "--header",
+        &format!("X-Api-Key: {api_key}"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut everything = text(&o);
+    for f in ["report.html", "junit.xml", "results.json"] {
+        everything.push_str(&std::fs::read_to_string(out.join(f)).unwrap());
+    }
+    assert!(
+        everything.contains("Bearer [REDACTED]"),
+        "the credential is shown redacted"
+    );
+    assert!(!everything.contains(token), "the token leaked");
+    assert!(!everything.contains(api_key), "the API key leaked");
+}
+
+#[test]
+fn scenario_mistakes_exit_2_naming_file_line_and_field() {
+    let pack = tmp("bad-pack");
+    std::fs::copy(
+        project().join("scenarios/pack.yaml"),
+        pack.join("pack.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(pack.join("a")).unwrap();
+    std::fs::write(pack.join("secret.json"), "{}").unwrap();
+    std::fs::write(
+        pack.join("a/bad.yaml"),
+        "id: bad-one\ntitle: Bad\nactor: information-server\nsteps:\n  - id: s1\n    send:\n      method: POST\n      path: \"Condition/{{nope}}\"\n      body: { fixture: ../../outside.json }\n    assert:\n      - status: 201\n        req: NOT-A-REQUIREMENT\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("a/typo.yaml"),
+        "id: typo\ntitle: Typo\nactor: information-server\nsteps:\n  - sned: {}\n",
+    )
+    .unwrap();
+    let o = harness(&["run", "--scenarios", pack.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr).replace(pack.to_str().unwrap(), "<pack>");
+    insta::assert_snapshot!("scenario_mistakes", err);
+}
+
+#[test]
+fn requirements_are_fully_covered() {
+    let o = harness(&["requirements", "--json", "--strict"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let cov: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(cov["covered"], cov["total"]);
+    assert!(cov["total"].as_u64().unwrap() >= 13);
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    assert_eq!(harness(&["run", "--var", "novalue"]).status.code(), Some(2));
+    assert_eq!(
+        harness(&["run", "--timeout", "soon"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        harness(&["run", "--fault", "information-server:nope"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        harness(&["run", "--target", "ftp://x"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        harness(&["run", "--scenario", "no-such-scenario"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(harness(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn unreachable_server_is_an_error_not_a_panic() {
+    let out = tmp("refused");
+    // Port 9 on loopback: nothing listens there.
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-server",
+        "--scenario",
+        "is-push-create",
+        "--target",
+        "http://127.0.0.1:9",
+        "--timeout",
+        "2s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(results.contains("could not connect"), "{results}");
+    assert!(results.contains("\"errored\""));
+}
