@@ -61,10 +61,10 @@ async fn perform(
     }
     let base = req.base_url.trim_end_matches('/').to_string();
     let mut headers = vec![("Accept".to_string(), "application/fhir+json".to_string())];
-    if let Some(token) = req.vars.get("token").filter(|t| !t.is_empty()) {
-        if !fault("no-auth") {
-            headers.push(("Authorization".into(), format!("Bearer {token}")));
-        }
+    if let Some(token) = req.vars.get("token").filter(|t| !t.is_empty())
+        && !fault("no-auth")
+    {
+        headers.push(("Authorization".into(), format!("Bearer {token}")));
     }
     let body = |id: Option<&str>| -> Result<Vec<u8>, String> {
         if fault("not-json") {
@@ -77,10 +77,10 @@ async fn perform(
         if let (Some(id), Some(o)) = (id, resource.as_object_mut()) {
             o.insert("id".into(), Value::String(id.to_string()));
         }
-        if fault("invalid-resource") {
-            if let Some(o) = resource.as_object_mut() {
-                o.remove("subject");
-            }
+        if fault("invalid-resource")
+            && let Some(o) = resource.as_object_mut()
+        {
+            o.remove("subject");
         }
         serde_json::to_vec(&resource).map_err(|e| e.to_string())
     };

@@ -125,7 +125,7 @@ impl InformationServer {
             return true;
         }
         let patient = patient_of(resource);
-        !patient.is_some_and(|p| self.settings.restricted_patients.iter().any(|r| *r == p))
+        !patient.is_some_and(|p| self.settings.restricted_patients.contains(&p))
     }
 
     fn capability(&self) -> Value {
@@ -150,27 +150,29 @@ impl InformationServer {
     }
 
     /// Check a pushed body; returns the resource or an error response.
-    fn pushed(&self, req: &Message, rtype: &str, id: Option<&str>) -> Result<Value, Message> {
-        let resource = req.json().map_err(|e| outcome(400, "structure", &e))?;
+    fn pushed(&self, req: &Message, rtype: &str, id: Option<&str>) -> Result<Value, Box<Message>> {
+        let resource = req
+            .json()
+            .map_err(|e| Box::new(outcome(400, "structure", &e)))?;
         let body_type = resource
             .get("resourceType")
             .and_then(Value::as_str)
             .unwrap_or("");
         if body_type != rtype {
-            return Err(outcome(
+            return Err(Box::new(outcome(
                 400,
                 "invalid",
                 &format!("the body is a `{body_type}`, the URL names `{rtype}`"),
-            ));
+            )));
         }
-        if let Some(id) = id {
-            if resource.get("id").and_then(Value::as_str) != Some(id) {
-                return Err(outcome(
-                    400,
-                    "invalid",
-                    &format!("the body's id must match the URL id `{id}`"),
-                ));
-            }
+        if let Some(id) = id
+            && resource.get("id").and_then(Value::as_str) != Some(id)
+        {
+            return Err(Box::new(outcome(
+                400,
+                "invalid",
+                &format!("the body's id must match the URL id `{id}`"),
+            )));
         }
         Ok(resource)
     }
@@ -205,7 +207,7 @@ impl InformationServer {
         }
         let mut resource = match self.pushed(req, rtype, None) {
             Ok(r) => r,
-            Err(e) => return e,
+            Err(e) => return *e,
         };
         if self.fault("lose-data") {
             strip_subject(&mut resource);
@@ -236,7 +238,7 @@ impl InformationServer {
         }
         let mut resource = match self.pushed(req, rtype, Some(id)) {
             Ok(r) => r,
-            Err(e) => return e,
+            Err(e) => return *e,
         };
         if self.fault("lose-data") {
             strip_subject(&mut resource);
@@ -282,10 +284,10 @@ impl InformationServer {
         } else {
             hits
         };
-        if self.fault("search-not-bundle") {
-            if let Some(first) = hits.first() {
-                return self.respond(200, first);
-            }
+        if self.fault("search-not-bundle")
+            && let Some(first) = hits.first()
+        {
+            return self.respond(200, first);
         }
         let entries: Vec<Value> = hits
             .iter()
@@ -372,7 +374,7 @@ impl Handler for InformationServer {
             .ok_or("a served resource needs a resourceType")?
             .to_string();
         let stored = match resource.get("id").and_then(Value::as_str) {
-            Some(id) => self.store.put(&rtype, &id.to_string(), resource.clone()).0,
+            Some(id) => self.store.put(&rtype, id, resource.clone()).0,
             None => self.store.create(&rtype, resource),
         };
         Ok(format!(

@@ -33,7 +33,7 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios: against the built-in reference actors (no target), a server under test
     /// (--target), or a client under test (--listen, with --trigger or a person).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List scenarios, actors, requirements, actions or faults.
     List(list::ListArgs),
     /// Show the requirement catalog and which assertions cover each requirement.
@@ -85,7 +85,7 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Run(args) => rt.block_on(run::run(args)),
+        Command::Run(args) => rt.block_on(run::run(*args)),
         Command::List(args) => list::list(args),
         Command::Requirements(args) => list::requirements(args),
         Command::Simulate(args) => rt.block_on(simulate::simulate(args)),

@@ -135,10 +135,10 @@ pub async fn run(mut args: RunArgs) -> i32 {
             "warning: the harness's endpoint will listen on {listen}, reachable from other machines, not just this one"
         );
     }
-    if let Some(t) = &args.target {
-        if !(t.starts_with("http://") || t.starts_with("https://")) {
-            return usage(format!("--target `{t}` must be an http:// or https:// URL"));
-        }
+    if let Some(t) = &args.target
+        && !(t.starts_with("http://") || t.starts_with("https://"))
+    {
+        return usage(format!("--target `{t}` must be an http:// or https:// URL"));
     }
     let external = args.target.is_some() || args.listen.is_some() || args.trigger.is_some();
     if external && !args.faults.is_empty() {
@@ -161,11 +161,11 @@ pub async fn run(mut args: RunArgs) -> i32 {
     let Some((catalog, pack)) = super::load(&args.pack, vars.keys().cloned().collect()) else {
         return EXIT_USAGE;
     };
-    if let Some(a) = &args.actor {
-        if !catalog.actors.contains_key(a) {
-            let known: Vec<&String> = catalog.actors.keys().collect();
-            return usage(format!("unknown actor `{a}`; known actors: {known:?}"));
-        }
+    if let Some(a) = &args.actor
+        && !catalog.actors.contains_key(a)
+    {
+        let known: Vec<&String> = catalog.actors.keys().collect();
+        return usage(format!("unknown actor `{a}`; known actors: {known:?}"));
     }
     let selected = runner::select(&pack, args.actor.as_deref(), &args.scenario);
     if selected.is_empty() {

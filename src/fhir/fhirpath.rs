@@ -64,10 +64,10 @@ pub fn is_true(values: &[Value]) -> bool {
 /// The crate prints its error code twice (`FP0001: FP0001: ...`); say it once.
 fn clean_error(text: &str) -> String {
     let mut t = text.trim().to_string();
-    if let Some((code, rest)) = t.split_once(": ") {
-        if rest.starts_with(code) {
-            t = rest.to_string();
-        }
+    if let Some((code, rest)) = t.split_once(": ")
+        && rest.starts_with(code)
+    {
+        t = rest.to_string();
     }
     t
 }

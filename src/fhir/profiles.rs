@@ -61,12 +61,12 @@ pub fn check(profile: &Profile, resource: &Value) -> Vec<String> {
             return problems;
         }
     }
-    if let Some(id) = resource.get("id") {
-        if !id.as_str().is_some_and(valid_id) {
-            problems.push(format!(
-                "`id` {id} is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})"
-            ));
-        }
+    if let Some(id) = resource.get("id")
+        && !id.as_str().is_some_and(valid_id)
+    {
+        problems.push(format!(
+            "`id` {id} is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})"
+        ));
     }
     for path in &profile.required {
         if values(resource, path).is_empty() {

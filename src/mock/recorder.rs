@@ -75,7 +75,10 @@ impl Recorder {
                 let start = from.saturating_sub(log.offset).min(log.items.len());
                 for (i, x) in log.items[start..].iter().enumerate() {
                     if matches(x) {
-                        return WaitOutcome::Arrived(x.clone(), log.offset + start + i + 1);
+                        return WaitOutcome::Arrived(
+                            Box::new(x.clone()),
+                            log.offset + start + i + 1,
+                        );
                     }
                 }
                 from = log.offset + log.items.len();
@@ -94,7 +97,7 @@ impl Recorder {
 
 pub enum WaitOutcome {
     /// The exchange, and the cursor just after it.
-    Arrived(RawExchange, usize),
+    Arrived(Box<RawExchange>, usize),
     TimedOut,
     Cancelled,
 }

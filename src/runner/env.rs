@@ -144,18 +144,18 @@ impl Environment {
         vars: &Vars,
         p: &mut Prepared,
     ) -> Result<(), String> {
-        if let Some(m) = &self.mock {
-            if p.harness_url.is_some() {
-                let spec = actors::find(&s.plays).ok_or_else(|| {
-                    format!("there is no reference implementation of the {}", s.plays)
-                })?;
-                let build = spec
-                    .server
-                    .ok_or_else(|| format!("the reference {} does not serve requests", s.plays))?;
-                let settings = actors::settings(&pack.reference, &s.plays, vars)?;
-                // The counterpart the harness plays is always the correct one.
-                m.set_handler(build(&settings, Default::default())?);
-            }
+        if let Some(m) = &self.mock
+            && p.harness_url.is_some()
+        {
+            let spec = actors::find(&s.plays).ok_or_else(|| {
+                format!("there is no reference implementation of the {}", s.plays)
+            })?;
+            let build = spec
+                .server
+                .ok_or_else(|| format!("the reference {} does not serve requests", s.plays))?;
+            let settings = actors::settings(&pack.reference, &s.plays, vars)?;
+            // The counterpart the harness plays is always the correct one.
+            m.set_handler(build(&settings, Default::default())?);
         }
         if let Sut::Reference(faults) = &self.cfg.sut {
             let spec = actors::find(&s.actor);
@@ -170,14 +170,14 @@ impl Environment {
                     .expect("prepared")
                     .set_handler(handler);
             }
-            if needs_mock(s) {
-                if let Some(build) = spec.and_then(|a| a.client) {
-                    let settings = actors::settings(&pack.reference, &s.actor, vars)?;
-                    p.trigger = Some(Trigger::Reference(build(
-                        &settings,
-                        faults.for_actor(&s.actor),
-                    )?));
-                }
+            if needs_mock(s)
+                && let Some(build) = spec.and_then(|a| a.client)
+            {
+                let settings = actors::settings(&pack.reference, &s.actor, vars)?;
+                p.trigger = Some(Trigger::Reference(build(
+                    &settings,
+                    faults.for_actor(&s.actor),
+                )?));
             }
         } else if let Sut::External { trigger, .. } = &self.cfg.sut {
             p.trigger = Some(match trigger {

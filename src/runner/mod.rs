@@ -34,6 +34,9 @@ pub enum Sut {
     },
 }
 
+/// Called with each scenario result as soon as it is known.
+pub type ScenarioCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
+
 /// Everything a run needs besides the pack.
 #[derive(Clone)]
 pub struct RunConfig {
@@ -49,7 +52,7 @@ pub struct RunConfig {
     /// Values to redact besides the pack's secret variables and secret headers.
     pub secrets: Vec<String>,
     /// Called after each scenario, for live console output.
-    pub on_scenario: Option<Arc<dyn Fn(&ScenarioResult) + Send + Sync>>,
+    pub on_scenario: Option<ScenarioCallback>,
 }
 
 impl RunConfig {

@@ -494,7 +494,7 @@ async fn expect(
                 .into_iter()
                 .filter(|o| o.at <= x.at && !same(o, &x))
                 .collect();
-            all.push(x);
+            all.push(*x);
             Ok(all)
         }
         WaitOutcome::TimedOut => {

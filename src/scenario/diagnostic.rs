@@ -32,11 +32,11 @@ impl Diagnostic {
     }
 
     pub fn at(mut self, loc: Option<serde_saphyr::Location>) -> Self {
-        if let Some(loc) = loc {
-            if loc.line() > 0 {
-                self.line = Some(loc.line());
-                self.column = Some(loc.column());
-            }
+        if let Some(loc) = loc
+            && loc.line() > 0
+        {
+            self.line = Some(loc.line());
+            self.column = Some(loc.column());
         }
         self
     }

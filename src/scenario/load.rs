@@ -56,7 +56,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
         match read_yaml::<PackDef>(&pack_path) {
             Ok(p) => p,
             Err(d) => {
-                problems.push(d);
+                problems.push(*d);
                 PackDef::default()
             }
         }
@@ -77,7 +77,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
         let def = match read_yaml::<ScenarioDef>(&file) {
             Ok(d) => d,
             Err(d) => {
-                problems.push(d);
+                problems.push(*d);
                 continue;
             }
         };
@@ -96,7 +96,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
             scenarios.push(scenario);
         }
     }
-    for (name, _) in &pack_def.headers {
+    for name in pack_def.headers.keys() {
         if name.trim().is_empty() {
             problems.push(Diagnostic::new(&pack_path, "headers", "empty header name"));
         }
@@ -116,9 +116,9 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
     }
 }
 
-fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Diagnostic> {
+fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Box<Diagnostic>> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(path, "", format!("cannot read file: {e}")))?;
+        .map_err(|e| Box::new(Diagnostic::new(path, "", format!("cannot read file: {e}"))))?;
     serde_saphyr::from_str::<T>(&text).map_err(|e| {
         let msg = saphyr_message(&e);
         let hint = if msg.contains("unknown field") {
@@ -127,10 +127,10 @@ fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Diagnosti
             None
         };
         let d = Diagnostic::new(path, "", msg).at(e.location());
-        match hint {
+        Box::new(match hint {
             Some(h) => d.hint(h),
             None => d,
-        }
+        })
     })
 }
 
@@ -942,16 +942,15 @@ impl Checker<'_> {
             if refinements > 1 {
                 self.err(field, loc, "a header assertion takes at most one of `equals`, `contains`, `matches`, `absent`");
             }
-            if let Some(m) = &a.matches {
-                if !m.contains("{{") {
-                    if let Err(e) = Regex::new(m) {
-                        self.err(
-                            format!("{field}.matches"),
-                            loc,
-                            format!("invalid regex: {e}"),
-                        );
-                    }
-                }
+            if let Some(m) = &a.matches
+                && !m.contains("{{")
+                && let Err(e) = Regex::new(m)
+            {
+                self.err(
+                    format!("{field}.matches"),
+                    loc,
+                    format!("invalid regex: {e}"),
+                );
             }
             let check = if a.absent {
                 TextCheck::Absent
@@ -968,14 +967,14 @@ impl Checker<'_> {
         } else if let Some(r) = a.resource {
             AssertKind::Resource(r)
         } else if let Some(p) = a.fhirpath {
-            if !p.contains("{{") {
-                if let Err(e) = crate::fhir::fhirpath::check(&p) {
-                    self.err(
-                        format!("{field}.fhirpath"),
-                        loc,
-                        format!("invalid FHIRPath: {e}"),
-                    );
-                }
+            if !p.contains("{{")
+                && let Err(e) = crate::fhir::fhirpath::check(&p)
+            {
+                self.err(
+                    format!("{field}.fhirpath"),
+                    loc,
+                    format!("invalid FHIRPath: {e}"),
+                );
             }
             AssertKind::FhirPath(p)
         } else if let Some(p) = a.profile {
