@@ -267,6 +267,21 @@ fn scenario_mistakes_exit_2_naming_file_line_and_field() {
         "id: typo\ntitle: Typo\nactor: information-server\nsteps:\n  - sned: {}\n",
     )
     .unwrap();
+    std::fs::write(
+        pack.join("a/more.yaml"),
+        concat!(
+            "id: bad-one\ntitle: More\nactor: information-client\n",
+            "vars:\n  run_id: mine\n  a: \"{{b}}\"\n  b: \"{{a}}\"\n",
+            "steps:\n",
+            "  - serve:\n      resources: [{ text: not json }]\n    assert:\n      - status: 200\n",
+            "  - expect:\n      action: push-create\n      with: { action: x }\n      path: \"Condition/{{missing}}\"\n",
+            "  - poll:\n      send: { method: GET, path: Task/1 }\n      until:\n        - fhirpath: \"status = 'completed'\"\n          req: CDEX-IS-PULL\n",
+            "    assert:\n      - fhirpath: \"status = = 'x'\"\n",
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(pack.join("a/fixtures")).unwrap();
+    std::fs::write(pack.join("a/fixtures/ignored.yaml"), "not: a scenario").unwrap();
     let o = harness(&["run", "--scenarios", pack.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr).replace(pack.to_str().unwrap(), "<pack>");

@@ -31,7 +31,7 @@ pub struct InformationClient {
 }
 
 pub fn build(_settings: &Value, faults: BTreeSet<String>) -> Result<Arc<dyn ClientActor>, String> {
-    let http = HttpClient::new().map_err(|e| e.to_string())?;
+    let http = HttpClient::shared()?;
     Ok(Arc::new(InformationClient { faults, http }))
 }
 

@@ -17,16 +17,7 @@ pub struct ActArgs {
     pub faults: Vec<String>,
 }
 
-/// Variables of the trigger protocol that are not action parameters.
-const PROTOCOL: &[&str] = &[
-    "HARNESS_URL",
-    "SCENARIO",
-    "STEP",
-    "ACTION",
-    "TIMEOUT_MS",
-    "PAYLOAD_FILE",
-    "HARNESS_CONFIG",
-];
+use crate::runner::trigger::PROTOCOL_VARS as PROTOCOL;
 
 pub async fn act(args: ActArgs) -> i32 {
     let env: BTreeMap<String, String> = std::env::vars()

@@ -13,6 +13,7 @@ pub struct Config {
     pub target: Option<String>,
     pub listen: Option<String>,
     pub trigger: Option<String>,
+    pub public_url: Option<String>,
     pub timeout: Option<String>,
     pub scenarios: Option<String>,
     #[serde(default)]

@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Address of the harness's own FHIR endpoint, for a client under test [default: 127.0.0.1:0]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// The harness endpoint's base URL as the client under test must reach it, when not the
+    /// listening address (behind a proxy or a container, or with --listen 0.0.0.0:PORT)
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Command (run through `sh -c`) that makes the client under test act; see docs/actions.md
     #[arg(long, value_name = "CMD")]
     pub trigger: Option<String>,
@@ -177,11 +181,8 @@ pub async fn run(mut args: RunArgs) -> i32 {
     cfg.timeout = timeout;
     cfg.vars = vars;
     cfg.headers = headers;
-    cfg.secrets = cfg_file
-        .secrets
-        .iter()
-        .filter_map(|n| cfg.vars.get(n).cloned())
-        .collect();
+    cfg.secret_names = cfg_file.secrets.clone();
+    cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     let verbose = args.verbose;
     let total = selected.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -26,6 +26,17 @@ pub fn init_tls() {
 }
 
 impl HttpClient {
+    /// One client for the whole process: building one loads the system's trusted
+    /// certificates, which costs milliseconds; clones share the connection pool.
+    pub fn shared() -> Result<HttpClient, String> {
+        static SHARED: std::sync::OnceLock<Result<HttpClient, String>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                HttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))
+            })
+            .clone()
+    }
+
     pub fn new() -> anyhow::Result<Self> {
         init_tls();
         let inner = reqwest::Client::builder()

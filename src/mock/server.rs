@@ -210,7 +210,7 @@ fn answer(shared: &Shared, request: &Message) -> Message {
                     .is_none_or(|m| Some(m) == request.method.as_deref())
                     && o.path
                         .as_deref()
-                        .is_none_or(|p| path_matches(p, request.path_only()))
+                        .is_none_or(|p| request_matches(p, request.path.as_deref().unwrap_or("")))
             })
             .map(|o| o.response.clone())
     };

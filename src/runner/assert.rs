@@ -21,9 +21,13 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
         Ok(actual) => (Status::Passed, actual, None),
         Err((actual, why)) => (failed_status(a.severity), actual, Some(why)),
     };
+    let description = match &a.title {
+        Some(t) => render(t, vars).unwrap_or_else(|_| t.clone()),
+        None => description,
+    };
     AssertionResult {
         kind: a.kind.name().to_string(),
-        description: a.title.clone().unwrap_or(description),
+        description,
         requirement: a.requirement.clone(),
         severity: a.severity,
         status,

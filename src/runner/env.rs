@@ -72,10 +72,17 @@ impl Environment {
         self.mock.as_ref()
     }
 
+    /// The harness endpoint's FHIR base as the peer must reach it.
+    pub fn advertised_url(&self, m: &MockServer) -> String {
+        match &self.cfg.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => m.base_url().to_string(),
+        }
+    }
+
     pub fn client(&mut self) -> Result<HttpClient, String> {
         if self.http.is_none() {
-            self.http =
-                Some(HttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?);
+            self.http = Some(HttpClient::shared()?);
         }
         Ok(self.http.clone().expect("just set"))
     }
@@ -114,10 +121,11 @@ impl Environment {
             trigger: None,
         };
         if needs_mock(s) {
-            let m = self.ensure_mock().await?;
+            self.ensure_mock().await?;
+            let m = self.mock.as_ref().expect("just started");
             m.recorder().clear();
             m.clear_overrides();
-            p.harness_url = Some(m.base_url().to_string());
+            p.harness_url = Some(self.advertised_url(m));
         }
         if needs_target(s) {
             p.target = Some(match &self.cfg.sut {

@@ -51,6 +51,11 @@ pub struct RunConfig {
     pub headers: Vec<(String, String)>,
     /// Values to redact besides the pack's secret variables and secret headers.
     pub secrets: Vec<String>,
+    /// Names of variables whose values are secret, besides the pack's `secrets`.
+    pub secret_names: Vec<String>,
+    /// The harness endpoint's base URL as the peer must reach it, when it differs from the
+    /// listening address (a proxy, a container, `--listen 0.0.0.0:8090`).
+    pub public_url: Option<String>,
     /// Called after each scenario, for live console output.
     pub on_scenario: Option<ScenarioCallback>,
 }
@@ -64,6 +69,8 @@ impl RunConfig {
             vars: BTreeMap::new(),
             headers: Vec::new(),
             secrets: Vec::new(),
+            secret_names: Vec::new(),
+            public_url: None,
             on_scenario: None,
         }
     }
@@ -85,16 +92,6 @@ pub async fn run(
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
     let mut env = env::Environment::new(cfg);
-    let target_desc = match &cfg.sut {
-        Sut::Reference(f) if f.is_empty() => "built-in reference actors".to_string(),
-        Sut::Reference(_) => "built-in reference actors (with faults)".to_string(),
-        Sut::External {
-            target: Some(t), ..
-        } => t.clone(),
-        Sut::External { target: None, .. } => {
-            format!("client under test, harness listening on {}", cfg.listen)
-        }
-    };
     let run_id = format!(
         "{}-{}",
         started_at.format("%Y%m%d%H%M%S"),
@@ -119,6 +116,20 @@ pub async fn run(
     if *cancel.borrow() {
         interrupted = true;
     }
+    let target_desc = match &cfg.sut {
+        Sut::Reference(f) if f.is_empty() => "built-in reference actors".to_string(),
+        Sut::Reference(_) => "built-in reference actors (with faults)".to_string(),
+        Sut::External {
+            target: Some(t), ..
+        } => t.clone(),
+        Sut::External { target: None, .. } => match env.mock() {
+            Some(m) => format!(
+                "client under test, harness endpoint {}",
+                env.advertised_url(m)
+            ),
+            None => format!("client under test, harness listening on {}", cfg.listen),
+        },
+    };
     env.shutdown().await;
     let mut out = RunResults {
         schema_version: crate::results::RESULTS_SCHEMA_VERSION,

@@ -34,8 +34,7 @@ pub fn not_run(s: &Scenario, why: &str) -> ScenarioResult {
 /// The variables a scenario starts with: pack < scenario < config/`--var` < built-ins.
 /// Scenario variables may refer to the others (`condition_key: "create-{{run_id}}"`).
 pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_id: &str) -> Vars {
-    let mut vars: Vars = pack.vars.clone();
-    vars.extend(cfg.vars.clone());
+    let mut vars: Vars = cfg.vars.clone();
     let base = p
         .target
         .clone()
@@ -48,9 +47,11 @@ pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_i
     );
     vars.insert("run_id".into(), run_id.to_string());
     vars.insert("scenario_id".into(), s.id.clone());
-    let mut pending: Vec<(&String, String)> = s
-        .vars
-        .iter()
+    // Pack and scenario variables may be templates; outside values are taken as given.
+    let mut layered: BTreeMap<&String, &String> = pack.vars.iter().collect();
+    layered.extend(s.vars.iter());
+    let mut pending: Vec<(&String, String)> = layered
+        .into_iter()
         .filter(|(k, _)| !cfg.vars.contains_key(*k))
         .map(|(k, v)| (k, v.clone()))
         .collect();
@@ -81,6 +82,7 @@ pub fn redactor(pack: &Pack, cfg: &RunConfig, vars: &Vars) -> Redactor {
     let mut secrets: Vec<String> = pack
         .secrets
         .iter()
+        .chain(cfg.secret_names.iter())
         .filter_map(|n| vars.get(n).cloned())
         .collect();
     secrets.extend(cfg.secrets.iter().cloned());

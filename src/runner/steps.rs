@@ -11,7 +11,7 @@ use crate::http::client::OutgoingRequest;
 use crate::http::redact::Redactor;
 use crate::http::{Message, RawExchange};
 use crate::mock::recorder::WaitOutcome;
-use crate::mock::server::{Override, path_matches};
+use crate::mock::server::{Override, request_matches};
 use crate::results::{AssertionResult, Exchange, Status, StepResult};
 use crate::scenario::template::{Vars, render, render_json};
 use crate::scenario::{Body, Expect, Pack, Poll, Request, Scenario, Step, StepKind, Target};
@@ -101,6 +101,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
         }
         Ok(exchanges) => {
             // The exchange the step is about is the last one.
+            let mut capture_failed = false;
             if let Some(x) = exchanges.last() {
                 let mut notes = Vec::new();
                 for c in &step.captures {
@@ -133,6 +134,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                     r.assertions.push(redact_assertion(ctx.redactor, res));
                 }
                 if !notes.is_empty() {
+                    capture_failed = true;
                     let joined = notes.join("; ");
                     r.message = Some(match r.message.take() {
                         Some(m) => format!("{m}; {joined}"),
@@ -145,6 +147,11 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                 .assertions
                 .iter()
                 .fold(Status::Passed, |acc, a| acc.worst(a.status));
+            // A value later steps need is missing: the scenario cannot be carried out as
+            // written, so it must not pass (its dependent checks will be skipped).
+            if capture_failed && matches!(r.status, Status::Passed | Status::Warned) {
+                r.status = Status::Errored;
+            }
         }
     }
     r.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
@@ -225,7 +232,6 @@ fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<Outgoi
     for (k, v) in &req.headers {
         set_header(&mut headers, k, render(v, vars)?);
     }
-    headers.retain(|(n, _)| !req.omit_headers.iter().any(|o| o.eq_ignore_ascii_case(n)));
     let body = match &req.body {
         Some(b) => {
             if !headers
@@ -238,6 +244,7 @@ fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<Outgoi
         }
         None => None,
     };
+    headers.retain(|(n, _)| !req.omit_headers.iter().any(|o| o.eq_ignore_ascii_case(n)));
     Ok(OutgoingRequest {
         method: req.method.clone(),
         url,
@@ -434,7 +441,7 @@ async fn expect(
     };
     let env = trigger::environment(&action, &step.id, payload_file.as_ref(), within.as_millis());
     let mut fired = match &ctx.prepared.trigger {
-        Some(t) => t.fire(action, env),
+        Some(t) => t.fire(action, env, ctx.redactor),
         None => {
             return Err(StepError::errored(format!(
                 "nothing can ask the {} to act",
@@ -450,7 +457,7 @@ async fn expect(
             .as_deref()
             .is_none_or(|want| m.method.as_deref() == Some(want))
             && match &path {
-                Some(p) => path_matches(p, m.path_only()),
+                Some(p) => request_matches(p, m.path.as_deref().unwrap_or("")),
                 None => !is_metadata,
             }
     };
@@ -572,18 +579,28 @@ async fn write_payload(
     Ok(file)
 }
 
-/// Wait briefly for trigger commands still running, and note the ones that failed.
+/// Give trigger commands still running a short grace to finish (together, not one after
+/// another), then stop them and their children; note the ones that failed.
 pub async fn finish_triggers(ctx: &mut StepCtx<'_>, results: &mut [StepResult]) {
+    const GRACE: Duration = Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + GRACE;
     for (step_id, fired) in ctx.triggers.drain(..) {
-        let Some(handle) = fired.handle else { continue };
-        let note = match tokio::time::timeout(Duration::from_secs(5), handle).await {
+        let Some(mut handle) = fired.handle else {
+            continue;
+        };
+        let note = match tokio::time::timeout_at(deadline, &mut handle).await {
             Ok(Ok(Ok(()))) => None,
             Ok(Ok(Err(e))) => Some(e),
             Ok(Err(e)) => Some(format!("the trigger failed: {e}")),
-            Err(_) => Some(
-                "the trigger command was still running 5 s after the step and was stopped"
-                    .to_string(),
-            ),
+            Err(_) => {
+                // Dropping the task kills the command's process group.
+                handle.abort();
+                let _ = handle.await;
+                Some(format!(
+                    "the trigger command was still running {} after the scenario's last step and was stopped",
+                    humantime::format_duration(GRACE)
+                ))
+            }
         };
         if let (Some(note), Some(r)) = (note, results.iter_mut().find(|r| r.id == step_id)) {
             let note = ctx.redactor.text(&note);

@@ -23,6 +23,17 @@ pub struct Fired {
     pub done_means_finished: bool,
 }
 
+/// `CDEX_*` names the harness itself sets for every trigger (without the prefix).
+pub const PROTOCOL_VARS: &[&str] = &[
+    "HARNESS_URL",
+    "SCENARIO",
+    "STEP",
+    "ACTION",
+    "TIMEOUT_MS",
+    "PAYLOAD_FILE",
+    "HARNESS_CONFIG",
+];
+
 /// The environment a trigger command receives (see `docs/actions.md`).
 pub fn environment(
     req: &ActionRequest,
@@ -62,7 +73,12 @@ pub fn env_name(name: &str) -> String {
 }
 
 impl Trigger {
-    pub fn fire(&self, req: ActionRequest, env: BTreeMap<String, String>) -> Fired {
+    pub fn fire(
+        &self,
+        req: ActionRequest,
+        env: BTreeMap<String, String>,
+        redactor: &crate::http::redact::Redactor,
+    ) -> Fired {
         match self {
             Trigger::Reference(actor) => {
                 let fut = actor.perform(req);
@@ -85,7 +101,7 @@ impl Trigger {
                     req.scenario, req.action, req.base_url
                 );
                 for (k, v) in &req.with {
-                    line.push_str(&format!("\n    {k} = {v}"));
+                    line.push_str(&format!("\n    {k} = {}", redactor.text(v)));
                 }
                 if let Some(p) = env.get("CDEX_PAYLOAD_FILE") {
                     line.push_str(&format!("\n    suggested payload: {p}"));
@@ -101,17 +117,40 @@ impl Trigger {
     }
 }
 
+/// Kills the trigger's whole process group when dropped: when the command finishes, when
+/// the harness stops waiting for it, or when the run ends. Children the command left behind
+/// (a `curl`, a `sleep`) go with it.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) with a negative pid signals the process group `pid`, which
+            // the command leads (it was started with process_group(0)); no memory is touched.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 async fn run_command(cmd: &str, env: BTreeMap<String, String>) -> Result<(), String> {
-    let child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    let child = command
         .spawn()
         .map_err(|e| format!("could not start the trigger command: {e}"))?;
+    let _guard = GroupGuard(child.id());
     let out = child
         .wait_with_output()
         .await

@@ -71,7 +71,17 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
     let mut scenarios = Vec::new();
     let mut ids: HashMap<String, (PathBuf, Option<u64>)> = HashMap::new();
     for file in files {
-        if file == pack_path {
+        if file.file_name().is_some_and(|n| n == PACK_FILE) {
+            if file != pack_path {
+                problems.push(
+                    Diagnostic::new(
+                        &file,
+                        "",
+                        "a pack.yaml belongs at the top of the scenario folder only",
+                    )
+                    .hint("move its settings into the pack's own pack.yaml"),
+                );
+            }
             continue;
         }
         let def = match read_yaml::<ScenarioDef>(&file) {
@@ -146,6 +156,10 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Diagnosti
         let path = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
+            // Fixtures live in `fixtures/` folders: data, never scenarios.
+            if path.file_name().is_some_and(|n| n == "fixtures") {
+                continue;
+            }
             collect_yaml(&path, out, problems);
         } else if ft.is_file()
             && matches!(
@@ -156,6 +170,45 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Diagnosti
             out.push(path);
         }
     }
+}
+
+/// Variables (pack and scenario) that cannot be rendered because they refer to each other
+/// in a cycle. Outside values stand in as plain text.
+fn cyclic_vars(
+    pack: &PackDef,
+    scenario: &BTreeMap<String, String>,
+    known: &HashSet<String>,
+) -> Vec<String> {
+    let mut vars: template::Vars = known.iter().map(|k| (k.clone(), String::new())).collect();
+    let mut pending: Vec<(String, String)> = pack
+        .vars
+        .iter()
+        .chain(scenario.iter())
+        .filter(|(_, v)| v.contains("{{"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, _) in &pending {
+        vars.remove(k);
+    }
+    loop {
+        let before = pending.len();
+        pending.retain(|(k, v)| match template::render(v, &vars) {
+            Ok(r) => {
+                vars.insert(k.clone(), r);
+                false
+            }
+            Err(_) => true,
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    // What is left refers to something undefined (reported elsewhere) or to a cycle.
+    pending
+        .into_iter()
+        .filter(|(_, v)| template::referenced(v).iter().all(|n| known.contains(n)))
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// Join without touching the file system, resolving `.` and `..`.
@@ -277,6 +330,26 @@ impl Checker<'_> {
         known.extend(pack.vars.keys().cloned());
         known.extend(def.vars.keys().cloned());
         known.extend(opts.extra_vars.iter().cloned());
+        for name in pack.vars.keys().chain(def.vars.keys()) {
+            if BUILTIN_VARS.iter().any(|(n, _)| n == name) {
+                self.err(
+                    format!("vars.{name}"),
+                    None,
+                    format!("`{name}` is a built-in variable and cannot be set"),
+                );
+            }
+        }
+        let cyclic = cyclic_vars(pack, &def.vars, &known);
+        if !cyclic.is_empty() {
+            self.err(
+                "vars",
+                None,
+                format!(
+                    "these variables refer to each other in a cycle: {}",
+                    cyclic.join(", ")
+                ),
+            );
+        }
         for (name, value) in &def.vars {
             self.check_template(
                 &format!("vars.{name}"),
@@ -404,6 +477,16 @@ impl Checker<'_> {
         } else if let Some(e) = def.expect {
             let mut with = BTreeMap::new();
             for (k, v) in e.with_ {
+                let env = crate::runner::trigger::env_name(&k);
+                if crate::runner::trigger::PROTOCOL_VARS.contains(&env.as_str())
+                    || env.starts_with("VAR_")
+                {
+                    self.err(
+                        f(&format!("expect.with.{k}")),
+                        loc,
+                        format!("`{k}` would overwrite the trigger's own CDEX_{env} variable; choose another name"),
+                    );
+                }
                 self.check_template(
                     &f(&format!("expect.with.{k}")),
                     loc,
@@ -419,6 +502,16 @@ impl Checker<'_> {
                 Some(b) => self.body(&f("expect.payload"), loc, b, known, captured_by, &mut uses),
                 None => None,
             };
+            if let Some(p) = &e.path {
+                self.check_template(&f("expect.path"), loc, p, known, captured_by, &mut uses);
+            }
+            if let Some(Body::Text(_)) = &payload {
+                self.err(
+                    f("expect.payload"),
+                    loc,
+                    "an action payload must be JSON (`fixture` or `json`)",
+                );
+            }
             if e.action.trim().is_empty() {
                 self.err(
                     f("expect.action"),
@@ -439,6 +532,14 @@ impl Checker<'_> {
                 self.request(&f("poll.send"), loc, p.send, known, captured_by, &mut uses)?;
             let mut until = Vec::new();
             for (j, a) in p.until.into_iter().enumerate() {
+                if a.req.is_some() || a.severity.is_some() || a.on == Some(Target::Request) {
+                    self.err(
+                        f(&format!("poll.until[{j}]")),
+                        loc,
+                        "a poll condition only decides when to stop polling: it takes no `req`, `severity` or `on: request`",
+                    )
+                    .hint = Some("put the checks that prove requirements under the step's `assert`".into());
+                }
                 if let Some(a) = self.assertion(
                     &f(&format!("poll.until[{j}]")),
                     loc,
@@ -476,8 +577,22 @@ impl Checker<'_> {
                     captured_by,
                     &mut uses,
                 ) {
+                    if matches!(b, Body::Text(_)) {
+                        self.err(
+                            f(&format!("serve.resources[{j}]")),
+                            loc,
+                            "a served resource must be JSON (`fixture` or `json`)",
+                        );
+                    }
                     bodies.push(b);
                 }
+            }
+            if !def.asserts.is_empty() || !def.capture.is_empty() {
+                self.err(
+                    f("serve"),
+                    loc,
+                    "a `serve` step exchanges nothing, so it takes no `assert` or `capture`",
+                );
             }
             StepKind::Serve(bodies)
         };
