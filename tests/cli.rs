@@ -54,8 +54,8 @@ fn stable(s: &str) -> String {
         (r#"time="[0-9.]+""#, r#"time="[s]""#),
         (r#"timestamp="[^"]+""#, r#"timestamp="[time]""#),
         (
-            r#"\["content-length",\s*"\d+"\]"#,
-            r#"["content-length", "[n]"]"#,
+            r#"(?i)"content-length",(\s*)"\d+""#,
+            r#""content-length",${1}"[n]""#,
         ),
         (r"\(\d+(\.\d+)? ?(ms|µs|s)\)", "([duration])"),
         (r"took \d+(\.\d+)? ?(ms|µs|s)", "took [duration]"),
