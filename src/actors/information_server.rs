@@ -201,7 +201,7 @@ impl InformationServer {
         violation
     }
 
-    fn create(&self, req: &Message, rtype: &str) -> Message {
+    fn create(&self, req: &Message, rtype: &str, base: &str) -> Message {
         if self.fault("reject-create") {
             return outcome(405, "not-supported", "create is not supported");
         }
@@ -224,7 +224,7 @@ impl InformationServer {
         if !self.fault("no-location") {
             m.headers.push((
                 "Location".into(),
-                format!("{rtype}/{id}/_history/{}", stored.version),
+                format!("{base}/{rtype}/{id}/_history/{}", stored.version),
             ));
         }
         m.headers
@@ -232,7 +232,7 @@ impl InformationServer {
         m
     }
 
-    fn update(&self, req: &Message, rtype: &str, id: &str) -> Message {
+    fn update(&self, req: &Message, rtype: &str, id: &str, base: &str) -> Message {
         if self.fault("reject-update") {
             return outcome(405, "not-supported", "update is not supported");
         }
@@ -256,7 +256,7 @@ impl InformationServer {
         if created && !self.fault("no-location") {
             m.headers.push((
                 "Location".into(),
-                format!("{rtype}/{id}/_history/{}", stored.version),
+                format!("{base}/{rtype}/{id}/_history/{}", stored.version),
             ));
         }
         m.headers
@@ -339,7 +339,7 @@ impl Handler for InformationServer {
                 && t.chars().all(|c| c.is_ascii_alphanumeric())
         };
         match (method, segs.as_slice()) {
-            ("POST", [t]) if valid_type(t) => self.create(req, t),
+            ("POST", [t]) if valid_type(t) => self.create(req, t, &base),
             ("GET", [t]) if valid_type(t) => self.search(t, query, &base),
             ("POST", [t, "_search"]) if valid_type(t) => {
                 let form = String::from_utf8_lossy(&req.body).into_owned();
@@ -351,7 +351,7 @@ impl Handler for InformationServer {
                 self.search(t, &q, &base)
             }
             ("GET", [t, id]) if valid_type(t) => self.read(t, id),
-            ("PUT", [t, id]) if valid_type(t) => self.update(req, t, id),
+            ("PUT", [t, id]) if valid_type(t) => self.update(req, t, id, &base),
             ("DELETE", [t, id]) if valid_type(t) => {
                 self.store.delete(t, id);
                 Message {
