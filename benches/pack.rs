@@ -21,7 +21,7 @@ fn main() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let load_start = Instant::now();
-    let catalog = Catalog::load(&root.join("catalog/requirements.yaml")).expect("catalog");
+    let catalog = Catalog::load(&root.join("catalog")).expect("catalog");
     let pack =
         scenario::load_pack(&root.join("scenarios"), &catalog, &Default::default()).expect("pack");
     let load_time = load_start.elapsed();

@@ -16,148 +16,47 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// (actor:fault, requirement that must fail, its expected status, assertion kinds that must
-/// fail on it). The kind list may be empty when nothing arrives at all.
-const EXPECTED: &[(&str, &str, Status, &[&str])] = &[
-    (
-        "information-server:reject-create",
-        "CDEX-IS-PUSH",
-        Status::Failed,
-        &["status", "resource"],
-    ),
-    (
-        "information-server:reject-update",
-        "CDEX-IS-PUSH",
-        Status::Failed,
-        &["status"],
-    ),
-    (
-        "information-server:no-location",
-        "FHIR-CREATE-LOCATION",
-        Status::Failed,
-        &["header"],
-    ),
-    (
-        "information-server:wrong-content-type",
-        "FHIR-JSON-MIME",
-        Status::Warned,
-        &["header"],
-    ),
-    (
-        "information-server:lose-data",
-        "CDEX-PUSH-RECEIVED",
-        Status::Failed,
-        &["fhirpath", "profile"],
-    ),
-    (
-        "information-server:no-read",
-        "CDEX-IS-PULL",
-        Status::Failed,
-        &["status", "resource"],
-    ),
-    (
-        "information-server:search-empty",
-        "CDEX-PULL-RESULTS",
-        Status::Failed,
-        &["fhirpath"],
-    ),
-    (
-        "information-server:search-not-bundle",
-        "CDEX-PULL-RESULTS",
-        Status::Failed,
-        &["resource", "profile"],
-    ),
-    (
-        "information-server:no-auth",
-        "CDEX-PUSH-UNAUTHORIZED",
-        Status::Failed,
-        &["status", "fhirpath"],
-    ),
-    (
-        "information-server:share-restricted",
-        "CDEX-PUSH-PATIENT-NOT-SHAREABLE",
-        Status::Failed,
-        &["status", "fhirpath"],
-    ),
-    (
-        "information-server:accept-rejected-type",
-        "CDEX-PUSH-TYPE-NOT-PERMITTED",
-        Status::Failed,
-        &["status", "fhirpath"],
-    ),
-    (
-        "information-server:error-but-keep",
-        "CDEX-PUSH-PATIENT-NOT-SHAREABLE",
-        Status::Failed,
-        &["fhirpath"],
-    ),
-    (
-        "information-server:error-but-keep",
-        "CDEX-PUSH-TYPE-NOT-PERMITTED",
-        Status::Failed,
-        &["fhirpath"],
-    ),
-    (
-        "information-server:garbage",
-        "CDEX-PULL-RESULTS",
-        Status::Failed,
-        &["resource", "fhirpath"],
-    ),
-    (
-        "information-client:silent",
-        "CDEX-IC-PUSH",
-        Status::Failed,
-        &[],
-    ),
-    (
-        "information-client:silent",
-        "CDEX-IC-PULL",
-        Status::Failed,
-        &[],
-    ),
-    (
-        "information-client:wrong-content-type",
-        "FHIR-CLIENT-JSON-MIME",
-        Status::Warned,
-        &["header"],
-    ),
-    (
-        "information-client:no-auth",
-        "CDEX-CLIENT-AUTHORIZED",
-        Status::Warned,
-        &["header"],
-    ),
-    (
-        "information-client:post-for-update",
-        "CDEX-IC-PUSH",
-        Status::Failed,
-        &["method", "path"],
-    ),
-    (
-        "information-client:invalid-resource",
-        "CDEX-IC-PUSH",
-        Status::Failed,
-        &["profile"],
-    ),
-    (
-        "information-client:not-json",
-        "CDEX-IC-PUSH",
-        Status::Failed,
-        &["json", "resource"],
-    ),
-    (
-        "information-client:wrong-id",
-        "CDEX-IC-PULL",
-        Status::Failed,
-        &["path"],
-    ),
-    (
-        "information-client:no-search-params",
-        "CDEX-IC-PULL",
-        Status::Failed,
-        &["path"],
-    ),
-];
+/// One expected failure: with `actor:fault` on, `requirement` ends `status`, and at least one
+/// assertion of each kind in `kinds` on it does (empty when nothing arrives at all).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    fault: String,
+    requirement: String,
+    status: Status,
+    #[serde(default)]
+    kinds: Vec<String>,
+    /// Filled from the file name.
+    #[serde(skip)]
+    actor: String,
+}
+
+/// Every `tests/faults/<actor>.yaml`.
+fn expectations() -> Vec<Expected> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faults");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/faults")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    for f in files {
+        let actor = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let text = std::fs::read_to_string(&f).expect("readable");
+        let items: Vec<Expected> =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        all.extend(items.into_iter().map(|mut x| {
+            x.actor = actor.clone();
+            x
+        }));
+    }
+    all
+}
 
 /// Every assertion kind of the scenario language.
 const KINDS: &[&str] = &[
@@ -166,8 +65,7 @@ const KINDS: &[&str] = &[
 
 fn load() -> (Arc<Catalog>, Arc<Pack>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let catalog =
-        Catalog::load(&root.join("catalog/requirements.yaml")).expect("the catalog loads");
+    let catalog = Catalog::load(&root.join("catalog")).expect("the catalog loads");
     let pack = scenario::load_pack(&root.join("scenarios"), &catalog, &Default::default())
         .expect("the pack loads");
     (Arc::new(catalog), Arc::new(pack))
@@ -226,6 +124,7 @@ fn explain(r: &RunResults) -> String {
 fn main() {
     let args = Arguments::from_args();
     let (catalog, pack) = load();
+    let expected = Arc::new(expectations());
     let mut trials = Vec::new();
 
     for sc in &pack.scenarios {
@@ -245,54 +144,59 @@ fn main() {
         }));
     }
 
-    for (fault, req, want, kinds) in EXPECTED {
-        let (catalog, pack) = (catalog.clone(), pack.clone());
-        let actor = fault.split(':').next().unwrap_or_default().to_string();
-        trials.push(Trial::test(format!("fault::{fault}::{req}"), move || {
-            let r = run(&pack, &catalog, Some(&actor), None, &[fault]);
-            let row = r
-                .requirements
-                .iter()
-                .find(|x| x.id == *req)
-                .ok_or("requirement not in the matrix")?;
-            if row.status != *want {
-                return Err(format!(
-                    "with fault {fault}, {req} is {} (expected {}):{}",
-                    row.status.as_str(),
-                    want.as_str(),
-                    explain(&r)
-                )
-                .into());
-            }
-            for kind in *kinds {
-                let hit = r
-                    .scenarios
+    for x in expected.iter() {
+        let (catalog, pack, x) = (catalog.clone(), pack.clone(), x.clone());
+        let fault = format!("{}:{}", x.actor, x.fault);
+        trials.push(Trial::test(
+            format!("fault::{fault}::{}", x.requirement),
+            move || {
+                let r = run(&pack, &catalog, Some(&x.actor), None, &[fault.as_str()]);
+                let row = r
+                    .requirements
                     .iter()
-                    .flat_map(|s| &s.steps)
-                    .flat_map(|st| &st.assertions)
-                    .any(|a| {
-                        a.requirement.as_deref() == Some(*req)
-                            && a.kind == *kind
-                            && a.status == *want
-                    });
-                if !hit {
+                    .find(|row| row.id == x.requirement)
+                    .ok_or("requirement not in the matrix")?;
+                if row.status != x.status {
                     return Err(format!(
-                        "with fault {fault}, no `{kind}` assertion on {req} is {}:{}",
-                        want.as_str(),
+                        "with fault {fault}, {} is {} (expected {}):{}",
+                        x.requirement,
+                        row.status.as_str(),
+                        x.status.as_str(),
                         explain(&r)
                     )
                     .into());
                 }
-            }
-            if r.exit_code() == 0 && *want == Status::Failed {
-                return Err("the run's exit code is 0 although a SHALL failed".into());
-            }
-            Ok(())
-        }));
+                for kind in &x.kinds {
+                    let hit = r
+                        .scenarios
+                        .iter()
+                        .flat_map(|s| &s.steps)
+                        .flat_map(|st| &st.assertions)
+                        .any(|a| {
+                            a.requirement.as_deref() == Some(x.requirement.as_str())
+                                && a.kind == *kind
+                                && a.status == x.status
+                        });
+                    if !hit {
+                        return Err(format!(
+                            "with fault {fault}, no `{kind}` assertion on {} is {}:{}",
+                            x.requirement,
+                            x.status.as_str(),
+                            explain(&r)
+                        )
+                        .into());
+                    }
+                }
+                if r.exit_code() == 0 && x.status == Status::Failed {
+                    return Err("the run's exit code is 0 although a SHALL failed".into());
+                }
+                Ok(())
+            },
+        ));
     }
 
     {
-        let catalog = catalog.clone();
+        let (catalog, expected) = (catalog.clone(), expected.clone());
         trials.push(Trial::test(
             "meta::every-requirement-has-a-failing-fault",
             move || {
@@ -300,7 +204,7 @@ fn main() {
                     .requirements
                     .iter()
                     .map(|r| r.id.as_str())
-                    .filter(|id| !EXPECTED.iter().any(|(_, req, _, _)| req == id))
+                    .filter(|id| !expected.iter().any(|x| x.requirement == *id))
                     .collect();
                 if missing.is_empty() {
                     Ok(())
@@ -310,39 +214,47 @@ fn main() {
             },
         ));
     }
-    trials.push(Trial::test(
-        "meta::every-assertion-kind-has-a-failing-fault",
-        || {
-            let missing: Vec<&&str> = KINDS
-                .iter()
-                .filter(|k| !EXPECTED.iter().any(|(_, _, _, ks)| ks.contains(k)))
-                .collect();
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("no fault makes these assertion kinds fail: {missing:?}").into())
-            }
-        },
-    ));
-    trials.push(Trial::test(
-        "meta::every-declared-fault-is-exercised",
-        || {
-            let mut missing = Vec::new();
-            for a in actors::registry() {
-                for (f, _) in a.faults {
-                    let name = format!("{}:{f}", a.name);
-                    if !EXPECTED.iter().any(|(x, _, _, _)| *x == name) {
-                        missing.push(name);
+    {
+        let expected = expected.clone();
+        trials.push(Trial::test(
+            "meta::every-assertion-kind-has-a-failing-fault",
+            move || {
+                let missing: Vec<&&str> = KINDS
+                    .iter()
+                    .filter(|k| !expected.iter().any(|x| x.kinds.iter().any(|y| y == **k)))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("no fault makes these assertion kinds fail: {missing:?}").into())
+                }
+            },
+        ));
+    }
+    {
+        let expected = expected.clone();
+        trials.push(Trial::test(
+            "meta::every-declared-fault-is-exercised",
+            move || {
+                let mut missing = Vec::new();
+                for a in actors::registry() {
+                    for (f, _) in a.faults {
+                        if !expected.iter().any(|x| x.actor == a.name && x.fault == *f) {
+                            missing.push(format!("{}:{f}", a.name));
+                        }
                     }
                 }
-            }
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("faults without an expected failure: {missing:?}").into())
-            }
-        },
-    ));
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(
+                        format!("faults without an expected failure in tests/faults/: {missing:?}")
+                            .into(),
+                    )
+                }
+            },
+        ));
+    }
     {
         let (catalog, pack) = (catalog.clone(), pack.clone());
         trials.push(Trial::test(

@@ -1,7 +1,7 @@
 //! Reference Information Client: initiates Push (POST create, PUT update) and Pull (GET read,
 //! GET search) when asked with a `CDEX_ACTION` (seed 000: "SHALL support initiating ...").
 
-use super::{ActionRequest, BoxFuture, ClientActor};
+use super::{ActionRequest, BoxFuture, ClientActor, ReferenceActor};
 use crate::http::client::{HttpClient, OutgoingRequest};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -30,9 +30,12 @@ pub struct InformationClient {
     http: HttpClient,
 }
 
-pub fn build(_settings: &Value, faults: BTreeSet<String>) -> Result<Arc<dyn ClientActor>, String> {
+pub fn build(_settings: &Value, faults: BTreeSet<String>) -> Result<ReferenceActor, String> {
     let http = HttpClient::shared()?;
-    Ok(Arc::new(InformationClient { faults, http }))
+    Ok(ReferenceActor {
+        server: None,
+        client: Some(Arc::new(InformationClient { faults, http })),
+    })
 }
 
 impl ClientActor for InformationClient {

@@ -2,6 +2,7 @@
 //! (GET read and search), enforcing the business rules of the Push page: only authorized
 //! clients, only permitted resource types, only patients that may be shared (seed 001).
 
+use super::ReferenceActor;
 use super::store::{Store, parse_query};
 use crate::http::Message;
 use crate::mock::{Handler, fhir_response, outcome};
@@ -66,10 +67,13 @@ pub struct InformationServer {
     store: Store,
 }
 
-pub fn build(settings: &Value, faults: BTreeSet<String>) -> Result<Arc<dyn Handler>, String> {
+pub fn build(settings: &Value, faults: BTreeSet<String>) -> Result<ReferenceActor, String> {
     let settings: Settings = serde_json::from_value(settings.clone())
         .map_err(|e| format!("reference settings of information-server: {e}"))?;
-    Ok(Arc::new(InformationServer::new(settings, faults)))
+    Ok(ReferenceActor {
+        server: Some(Arc::new(InformationServer::new(settings, faults))),
+        client: None,
+    })
 }
 
 impl InformationServer {

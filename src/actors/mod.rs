@@ -73,14 +73,27 @@ impl Faults {
     }
 }
 
-type ServerFactory = fn(&Value, BTreeSet<String>) -> Result<Arc<dyn Handler>, String>;
-type ClientFactory = fn(&Value, BTreeSet<String>) -> Result<Arc<dyn ClientActor>, String>;
+/// A built reference actor: the side that answers requests, the side that initiates them,
+/// or both (sharing state, as an actor that receives a request and answers it later does).
+#[derive(Clone, Default)]
+pub struct ReferenceActor {
+    pub server: Option<Arc<dyn Handler>>,
+    pub client: Option<Arc<dyn ClientActor>>,
+}
 
-/// One reference actor: how to build its server side and/or client side, and its faults.
+/// Builds a fresh actor from its settings (the pack's `reference:` section, rendered) and
+/// the faults switched on.
+pub type Factory = fn(&Value, BTreeSet<String>) -> Result<ReferenceActor, String>;
+
+/// One reference actor: how to build it, what it can do, and its faults.
 pub struct ActorSpec {
     pub name: &'static str,
-    pub server: Option<ServerFactory>,
-    pub client: Option<ClientFactory>,
+    pub build: Factory,
+    /// It answers requests (it can stand in for a server under test, or be played by the
+    /// harness's endpoint).
+    pub serves: bool,
+    /// The `CDEX_ACTION`s it performs when asked (it can stand in for a client under test).
+    pub actions: &'static [&'static str],
     /// (fault name, what goes wrong)
     pub faults: &'static [(&'static str, &'static str)],
 }
@@ -90,14 +103,16 @@ pub fn registry() -> &'static [ActorSpec] {
     static REGISTRY: &[ActorSpec] = &[
         ActorSpec {
             name: "information-server",
-            server: Some(information_server::build),
-            client: None,
+            build: information_server::build,
+            serves: true,
+            actions: &[],
             faults: information_server::FAULTS,
         },
         ActorSpec {
             name: "information-client",
-            server: None,
-            client: Some(information_client::build),
+            build: information_client::build,
+            serves: false,
+            actions: information_client::ACTIONS,
             faults: information_client::FAULTS,
         },
     ];
@@ -121,11 +136,14 @@ pub fn settings(
     }
 }
 
-/// (actor, action) for every action a reference client actor performs.
+/// (actor, action) for every action a reference actor performs.
 pub fn action_table() -> Vec<(String, String)> {
-    let mut rows = Vec::new();
-    for a in information_client::ACTIONS {
-        rows.push(("information-client".to_string(), a.to_string()));
-    }
-    rows
+    registry()
+        .iter()
+        .flat_map(|a| {
+            a.actions
+                .iter()
+                .map(move |x| (a.name.to_string(), x.to_string()))
+        })
+        .collect()
 }

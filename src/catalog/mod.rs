@@ -1,6 +1,6 @@
 //! The requirement catalog: every requirement the harness checks, quoted from its source.
 //!
-//! Kept as data in `catalog/requirements.yaml`; see [`coverage`] for which assertions of a
+//! Kept as data in `catalog/*.yaml` (merged); see [`coverage`] for which assertions of a
 //! scenario pack prove each requirement.
 
 pub mod coverage;
@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Default catalog location, relative to the project.
-pub const DEFAULT_CATALOG: &str = "catalog/requirements.yaml";
+/// Default catalog location, relative to the project: a folder of YAML files.
+pub const DEFAULT_CATALOG: &str = "catalog";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +20,16 @@ pub struct Catalog {
     /// The CDex actors, by stable name.
     pub actors: BTreeMap<String, Actor>,
     pub requirements: Vec<Requirement>,
+}
+
+/// One file of the catalog folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    #[serde(default)]
+    actors: BTreeMap<String, Actor>,
+    #[serde(default)]
+    requirements: Vec<Requirement>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -64,40 +74,99 @@ impl Requirement {
 }
 
 impl Catalog {
-    /// Read and check a catalog file.
+    /// Read and check the catalog: a folder of YAML files (merged, in name order), or one
+    /// file. Every problem in every file is reported.
     pub fn load(path: &Path) -> Result<Catalog, Diagnostics> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostics(vec![Diagnostic::new(
+        let files: Vec<PathBuf> = if path.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| {
+                    Diagnostics(vec![Diagnostic::new(
+                        path,
+                        "",
+                        format!("cannot list the requirement catalog: {e}"),
+                    )])
+                })?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![path.to_path_buf()]
+        };
+        let mut catalog = Catalog {
+            actors: BTreeMap::new(),
+            requirements: Vec::new(),
+        };
+        let mut problems = Vec::new();
+        let mut origin: Vec<PathBuf> = Vec::new();
+        for file in &files {
+            let part: Result<CatalogFile, Diagnostic> = std::fs::read_to_string(file)
+                .map_err(|e| {
+                    Diagnostic::new(
+                        file,
+                        "",
+                        format!("cannot read the requirement catalog: {e}"),
+                    )
+                })
+                .and_then(|text| {
+                    serde_saphyr::from_str(&text).map_err(|e| {
+                        Diagnostic::new(file, "", crate::scenario::load::saphyr_message(&e))
+                            .at(e.location())
+                    })
+                });
+            match part {
+                Ok(part) => {
+                    for (name, actor) in part.actors {
+                        if catalog.actors.insert(name.clone(), actor).is_some() {
+                            problems.push(Diagnostic::new(
+                                file,
+                                format!("actors.{name}"),
+                                format!("actor `{name}` is defined twice"),
+                            ));
+                        }
+                    }
+                    origin.extend(std::iter::repeat_n(file.clone(), part.requirements.len()));
+                    catalog.requirements.extend(part.requirements);
+                }
+                Err(d) => problems.push(d),
+            }
+        }
+        if files.is_empty() {
+            problems.push(Diagnostic::new(
                 path,
                 "",
-                format!("cannot read the requirement catalog: {e}"),
-            )])
-        })?;
-        let catalog: Catalog = serde_saphyr::from_str(&text).map_err(|e| {
-            Diagnostics(vec![
-                Diagnostic::new(path, "", crate::scenario::load::saphyr_message(&e))
-                    .at(e.location()),
-            ])
-        })?;
-        catalog.check(path)?;
-        Ok(catalog)
+                "the requirement catalog holds no YAML file",
+            ));
+        }
+        if let Err(d) = catalog.check(&origin) {
+            problems.extend(d.0);
+        }
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(Diagnostics(problems))
+        }
     }
 
-    fn check(&self, path: &Path) -> Result<(), Diagnostics> {
+    fn check(&self, origin: &[PathBuf]) -> Result<(), Diagnostics> {
+        let unknown = PathBuf::from("catalog");
+        let path_of = |i: usize| origin.get(i).unwrap_or(&unknown).clone();
         let mut problems = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, r) in self.requirements.iter().enumerate() {
             if !seen.insert(r.id.as_str()) {
                 problems.push(Diagnostic::new(
-                    path,
-                    format!("requirements[{i}].id"),
+                    path_of(i),
+                    "requirements.id",
                     format!("duplicate requirement id `{}`", r.id),
                 ));
             }
             if !self.actors.contains_key(&r.actor) {
                 problems.push(Diagnostic::new(
-                    path,
-                    format!("requirements[{i}].actor"),
+                    path_of(i),
+                    format!("requirements (id {}).actor", r.id),
                     format!("unknown actor `{}`", r.actor),
                 ));
             }
@@ -105,7 +174,7 @@ impl Catalog {
         for (name, a) in &self.actors {
             if !self.actors.contains_key(&a.counterpart) {
                 problems.push(Diagnostic::new(
-                    path,
+                    "catalog",
                     format!("actors.{name}.counterpart"),
                     format!("unknown actor `{}`", a.counterpart),
                 ));
@@ -123,8 +192,8 @@ impl Catalog {
     }
 }
 
-/// Find the catalog: an explicit path, else `catalog/requirements.yaml` in the current
-/// folder, else the one in the source tree this binary was built from.
+/// Find the catalog: an explicit path, else `catalog/` in the current folder, else the one
+/// in the source tree this binary was built from.
 pub fn locate(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();

@@ -1,23 +1,27 @@
-//! `cdex-harness act`: perform one `CDEX_ACTION` as the reference Information Client, reading
-//! the trigger environment. It is a working example of the trigger protocol: pass it as
+//! `cdex-harness act`: perform one `CDEX_ACTION` as a reference actor, reading the trigger
+//! environment. It is a working example of the trigger protocol: pass it as
 //! `--trigger "cdex-harness act"` to see a client-role run end to end.
 
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::actors::{self, ActionRequest, Faults};
+use crate::runner::trigger::PROTOCOL_VARS;
 use clap::Args;
 use std::collections::BTreeMap;
 
 #[derive(Args, Debug)]
 pub struct ActArgs {
-    /// The reference actor that acts
-    #[arg(long, default_value = "information-client")]
-    pub actor: String,
+    /// The reference actor that acts [default: the first one that performs CDEX_ACTION]
+    #[arg(long)]
+    pub actor: Option<String>,
     /// Switch on a fault of that actor (repeatable; see `list faults`)
     #[arg(long = "fault", value_name = "FAULT")]
     pub faults: Vec<String>,
 }
 
-use crate::runner::trigger::PROTOCOL_VARS as PROTOCOL;
+fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    code
+}
 
 pub async fn act(args: ActArgs) -> i32 {
     let env: BTreeMap<String, String> = std::env::vars()
@@ -25,22 +29,29 @@ pub async fn act(args: ActArgs) -> i32 {
         .collect();
     let get = |k: &str| env.get(&format!("CDEX_{k}")).cloned();
     let (Some(action), Some(base_url)) = (get("ACTION"), get("HARNESS_URL")) else {
-        eprintln!(
-            "error: CDEX_ACTION and CDEX_HARNESS_URL must be set (this command is meant to be run as a --trigger)"
+        return fail(
+            EXIT_USAGE,
+            "CDEX_ACTION and CDEX_HARNESS_URL must be set (this command is meant to be run as a --trigger)",
         );
-        return EXIT_USAGE;
     };
-    let Some(spec) = actors::find(&args.actor) else {
-        eprintln!("error: no reference actor `{}`", args.actor);
-        return EXIT_USAGE;
+    let spec = match &args.actor {
+        Some(name) => actors::find(name),
+        None => actors::registry()
+            .iter()
+            .find(|a| a.actions.contains(&action.as_str())),
     };
-    let Some(build) = spec.client else {
-        eprintln!(
-            "error: the reference {} does not initiate exchanges",
-            spec.name
+    let Some(spec) = spec else {
+        return fail(
+            EXIT_USAGE,
+            format!("no reference actor performs `{action}` (see `cdex-harness list actions`)"),
         );
-        return EXIT_USAGE;
     };
+    if !spec.actions.contains(&action.as_str()) {
+        return fail(
+            EXIT_USAGE,
+            format!("the reference {} does not perform `{action}`", spec.name),
+        );
+    }
     let faults: Vec<String> = args
         .faults
         .iter()
@@ -48,10 +59,7 @@ pub async fn act(args: ActArgs) -> i32 {
         .collect();
     let faults = match Faults::parse(&faults) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+        Err(e) => return fail(EXIT_USAGE, e),
     };
     let mut vars = BTreeMap::new();
     let mut with = BTreeMap::new();
@@ -59,7 +67,7 @@ pub async fn act(args: ActArgs) -> i32 {
         let name = &k["CDEX_".len()..];
         if let Some(var) = name.strip_prefix("VAR_") {
             vars.insert(var.to_ascii_lowercase(), v.clone());
-        } else if !PROTOCOL.contains(&name) {
+        } else if !PROTOCOL_VARS.contains(&name) {
             with.insert(name.to_ascii_lowercase(), v.clone());
         }
     }
@@ -69,19 +77,21 @@ pub async fn act(args: ActArgs) -> i32 {
             .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         {
             Ok(v) => Some(v),
-            Err(e) => {
-                eprintln!("error: CDEX_PAYLOAD_FILE {path}: {e}");
-                return EXIT_FAIL;
-            }
+            Err(e) => return fail(EXIT_FAIL, format!("CDEX_PAYLOAD_FILE {path}: {e}")),
         },
         None => None,
     };
-    let client = match build(&serde_json::Value::Null, faults.for_actor(spec.name)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAIL;
+    let client = match (spec.build)(&serde_json::Value::Null, faults.for_actor(spec.name))
+        .map(|a| a.client)
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return fail(
+                EXIT_FAIL,
+                format!("the reference {} built no client side", spec.name),
+            );
         }
+        Err(e) => return fail(EXIT_FAIL, e),
     };
     let req = ActionRequest {
         action,
@@ -93,9 +103,6 @@ pub async fn act(args: ActArgs) -> i32 {
     };
     match client.perform(req).await {
         Ok(()) => EXIT_PASS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAIL
-        }
+        Err(e) => fail(EXIT_FAIL, e),
     }
 }

@@ -75,7 +75,7 @@ pub fn list(args: ListArgs) -> i32 {
                 for (name, a) in &catalog.actors {
                     let n = pack.scenarios.iter().filter(|s| &s.actor == name).count();
                     let reference = match crate::actors::find(name) {
-                        Some(spec) => match (spec.server.is_some(), spec.client.is_some()) {
+                        Some(spec) => match (spec.serves, !spec.actions.is_empty()) {
                             (true, true) => "reference: server+client",
                             (true, false) => "reference: server",
                             (false, true) => "reference: client",

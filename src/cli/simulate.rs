@@ -39,13 +39,13 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
         );
         return EXIT_USAGE;
     };
-    let Some(build) = spec.server else {
+    if !spec.serves {
         eprintln!(
             "error: the reference {} initiates exchanges and serves none; run its scenarios with `cdex-harness run --actor {}`",
             spec.name, spec.name
         );
         return EXIT_USAGE;
-    };
+    }
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(e) => {
@@ -90,8 +90,12 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let handler = match build(&settings, faults.for_actor(spec.name)) {
-        Ok(h) => h,
+    let handler = match (spec.build)(&settings, faults.for_actor(spec.name)).map(|a| a.server) {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            eprintln!("error: the reference {} built no server side", spec.name);
+            return EXIT_USAGE;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;

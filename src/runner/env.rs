@@ -158,34 +158,32 @@ impl Environment {
             let spec = actors::find(&s.plays).ok_or_else(|| {
                 format!("there is no reference implementation of the {}", s.plays)
             })?;
-            let build = spec
-                .server
-                .ok_or_else(|| format!("the reference {} does not serve requests", s.plays))?;
             let settings = actors::settings(&pack.reference, &s.plays, vars)?;
             // The counterpart the harness plays is always the correct one.
-            m.set_handler(build(&settings, Default::default())?);
+            let played = (spec.build)(&settings, Default::default())?;
+            let handler = played
+                .server
+                .ok_or_else(|| format!("the reference {} does not serve requests", s.plays))?;
+            m.set_handler(handler);
         }
         if let Sut::Reference(faults) = &self.cfg.sut {
-            let spec = actors::find(&s.actor);
+            let spec = actors::find(&s.actor).ok_or_else(|| {
+                format!("there is no reference implementation of the {}", s.actor)
+            })?;
+            let settings = actors::settings(&pack.reference, &s.actor, vars)?;
+            // One instance for both sides, so what it receives and what it sends agree.
+            let sut = (spec.build)(&settings, faults.for_actor(&s.actor))?;
             if p.target.is_some() {
-                let build = spec.and_then(|a| a.server).ok_or_else(|| {
+                let handler = sut.server.clone().ok_or_else(|| {
                     format!("there is no reference {} that serves requests", s.actor)
                 })?;
-                let settings = actors::settings(&pack.reference, &s.actor, vars)?;
-                let handler = build(&settings, faults.for_actor(&s.actor))?;
                 self.sut_server
                     .as_ref()
                     .expect("prepared")
                     .set_handler(handler);
             }
-            if needs_mock(s)
-                && let Some(build) = spec.and_then(|a| a.client)
-            {
-                let settings = actors::settings(&pack.reference, &s.actor, vars)?;
-                p.trigger = Some(Trigger::Reference(build(
-                    &settings,
-                    faults.for_actor(&s.actor),
-                )?));
+            if needs_mock(s) {
+                p.trigger = sut.client.map(Trigger::Reference);
             }
         } else if let Sut::External { trigger, .. } = &self.cfg.sut {
             p.trigger = Some(match trigger {
