@@ -102,18 +102,20 @@ impl Catalog {
         let mut problems = Vec::new();
         let mut origin: Vec<PathBuf> = Vec::new();
         for file in &files {
-            let part: Result<CatalogFile, Diagnostic> = std::fs::read_to_string(file)
+            let part: Result<CatalogFile, Box<Diagnostic>> = std::fs::read_to_string(file)
                 .map_err(|e| {
-                    Diagnostic::new(
+                    Box::new(Diagnostic::new(
                         file,
                         "",
                         format!("cannot read the requirement catalog: {e}"),
-                    )
+                    ))
                 })
                 .and_then(|text| {
                     serde_saphyr::from_str(&text).map_err(|e| {
-                        Diagnostic::new(file, "", crate::scenario::load::saphyr_message(&e))
-                            .at(e.location())
+                        Box::new(
+                            Diagnostic::new(file, "", crate::scenario::load::saphyr_message(&e))
+                                .at(e.location()),
+                        )
                     })
                 });
             match part {
@@ -130,7 +132,7 @@ impl Catalog {
                     origin.extend(std::iter::repeat_n(file.clone(), part.requirements.len()));
                     catalog.requirements.extend(part.requirements);
                 }
-                Err(d) => problems.push(d),
+                Err(d) => problems.push(*d),
             }
         }
         if files.is_empty() {
