@@ -48,10 +48,13 @@ impl Faults {
             let (actor, fault) = item
                 .split_once(':')
                 .ok_or_else(|| format!("fault `{item}` should be written ACTOR:FAULT"))?;
-            let spec =
-                find(actor).ok_or_else(|| format!("unknown actor `{actor}` in fault `{item}`"))?;
-            if !spec.faults.iter().any(|(n, _)| *n == fault) {
-                let known: Vec<&str> = spec.faults.iter().map(|(n, _)| *n).collect();
+            let specs: Vec<&ActorSpec> = registry().iter().filter(|a| a.name == actor).collect();
+            if specs.is_empty() {
+                return Err(format!("unknown actor `{actor}` in fault `{item}`"));
+            }
+            if !specs.iter().any(|s| s.faults.iter().any(|(n, _)| *n == fault)) {
+                let known: Vec<&str> =
+                    specs.iter().flat_map(|s| s.faults.iter().map(|(n, _)| *n)).collect();
                 return Err(format!(
                     "actor `{actor}` has no fault `{fault}` (it has: {})",
                     known.join(", ")
@@ -85,9 +88,13 @@ pub struct ReferenceActor {
 /// the faults switched on.
 pub type Factory = fn(&Value, BTreeSet<String>) -> Result<ReferenceActor, String>;
 
-/// One reference actor: how to build it, what it can do, and its faults.
+/// One reference actor: how to build it, what it can do, and its faults. An actor can have
+/// several specs: a plain one and ones for options (`task-based`, `notified-pull`); a
+/// scenario gets the spec whose options it has, the most specific first.
 pub struct ActorSpec {
     pub name: &'static str,
+    /// Scenario options this implementation is for (empty: the plain actor).
+    pub options: &'static [&'static str],
     pub build: Factory,
     /// It answers requests (it can stand in for a server under test, or be played by the
     /// harness's endpoint).
@@ -103,6 +110,7 @@ pub fn registry() -> &'static [ActorSpec] {
     static REGISTRY: &[ActorSpec] = &[
         ActorSpec {
             name: "information-server",
+            options: &[],
             build: information_server::build,
             serves: true,
             actions: &[],
@@ -110,6 +118,7 @@ pub fn registry() -> &'static [ActorSpec] {
         },
         ActorSpec {
             name: "information-client",
+            options: &[],
             build: information_client::build,
             serves: false,
             actions: information_client::ACTIONS,
@@ -119,8 +128,19 @@ pub fn registry() -> &'static [ActorSpec] {
     REGISTRY
 }
 
+/// The plain implementation of an actor (or its first one).
 pub fn find(name: &str) -> Option<&'static ActorSpec> {
-    registry().iter().find(|a| a.name == name)
+    find_for(name, &[])
+}
+
+/// The implementation of an actor for a scenario with these options: the spec with the most
+/// options, all of which the scenario has.
+pub fn find_for(name: &str, options: &[String]) -> Option<&'static ActorSpec> {
+    registry()
+        .iter()
+        .filter(|a| a.name == name && a.options.iter().all(|o| options.iter().any(|x| x == o)))
+        .max_by_key(|a| a.options.len())
+        .or_else(|| registry().iter().find(|a| a.name == name))
 }
 
 /// Settings of one reference actor from a pack's `reference:` section, rendered with the

@@ -13,6 +13,9 @@ use std::net::SocketAddr;
 pub struct SimulateArgs {
     /// The reference actor to run (see `list actors`)
     pub actor: String,
+    /// A scenario option whose variant of the actor to run, e.g. task-based (repeatable)
+    #[arg(long = "option", value_name = "OPTION")]
+    pub options: Vec<String>,
     /// Address to listen on; loopback unless you say otherwise
     #[arg(long, default_value = "127.0.0.1:8090", value_name = "ADDR")]
     pub listen: String,
@@ -30,7 +33,7 @@ pub struct SimulateArgs {
 }
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
-    let Some(spec) = actors::find(&args.actor) else {
+    let Some(spec) = actors::find_for(&args.actor, &args.options) else {
         let names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
         eprintln!(
             "error: no reference actor `{}` (there are: {})",

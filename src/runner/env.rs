@@ -155,7 +155,7 @@ impl Environment {
         if let Some(m) = &self.mock
             && p.harness_url.is_some()
         {
-            let spec = actors::find(&s.plays).ok_or_else(|| {
+            let spec = actors::find_for(&s.plays, &s.options).ok_or_else(|| {
                 format!("there is no reference implementation of the {}", s.plays)
             })?;
             let settings = actors::settings(&pack.reference, &s.plays, vars)?;
@@ -167,7 +167,7 @@ impl Environment {
             m.set_handler(handler);
         }
         if let Sut::Reference(faults) = &self.cfg.sut {
-            let spec = actors::find(&s.actor).ok_or_else(|| {
+            let spec = actors::find_for(&s.actor, &s.options).ok_or_else(|| {
                 format!("there is no reference implementation of the {}", s.actor)
             })?;
             let settings = actors::settings(&pack.reference, &s.actor, vars)?;
