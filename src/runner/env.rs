@@ -25,6 +25,8 @@ impl Handler for Idle {
     }
 }
 
+static NEXT_ENV: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 pub struct Environment {
     cfg: RunConfig,
     pub http: Option<HttpClient>,
@@ -64,7 +66,13 @@ impl Environment {
             http: None,
             mock: None,
             sut_server: None,
-            payload_dir: std::env::temp_dir().join(format!("cdex-harness-{}", std::process::id())),
+            // One folder per environment: runs in the same process must not share (and
+            // clean up) each other's payload files.
+            payload_dir: std::env::temp_dir().join(format!(
+                "cdex-harness-{}-{}",
+                std::process::id(),
+                NEXT_ENV.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )),
         }
     }
 
