@@ -40,7 +40,7 @@ impl HttpClient {
     pub fn new() -> anyhow::Result<Self> {
         init_tls();
         let inner = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirect_policy())
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("cdex-harness/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -127,6 +127,33 @@ impl HttpClient {
     }
 }
 
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Follow at most [`MAX_REDIRECTS`] redirects, and only to the same scheme, host and port: a
+/// system under test must not be able to send the harness (and its credentials) elsewhere.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let first = attempt.previous().first().cloned();
+        let same_origin = first.is_some_and(|f| {
+            f.scheme() == attempt.url().scheme()
+                && f.host_str() == attempt.url().host_str()
+                && f.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if same_origin {
+            attempt.follow()
+        } else {
+            let to = attempt.url().to_string();
+            attempt.error(format!(
+                "refused to follow a redirect to another origin ({to})"
+            ))
+        }
+    })
+}
+
 /// A transport error in words, with its underlying cause.
 fn describe(e: reqwest::Error) -> String {
     use std::error::Error;
@@ -135,7 +162,7 @@ fn describe(e: reqwest::Error) -> String {
     } else if e.is_timeout() {
         "timed out"
     } else if e.is_redirect() {
-        "too many redirects"
+        "a redirect was refused"
     } else if e.is_body() || e.is_decode() {
         "the response body could not be read"
     } else {

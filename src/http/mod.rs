@@ -38,6 +38,12 @@ impl Message {
         if self.body.is_empty() {
             return Err("the body is empty".into());
         }
+        if self.truncated {
+            return Err(format!(
+                "the body is larger than the {} MiB the harness reads; it was cut there and not parsed",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ));
+        }
         serde_json::from_slice(&self.body).map_err(|e| {
             let snippet: String = String::from_utf8_lossy(&self.body)
                 .chars()
