@@ -345,3 +345,83 @@ fn unreachable_server_is_an_error_not_a_panic() {
     assert!(results.contains("could not connect"), "{results}");
     assert!(results.contains("\"errored\""));
 }
+
+#[test]
+fn ctrl_c_mid_run_writes_every_report_and_marks_the_rest_not_run() {
+    let out = tmp("sigint");
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--actor",
+            "information-client",
+            "--trigger",
+            "sleep 30",
+            "--timeout",
+            "20s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(project())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) on the child we just started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let started = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stopped promptly"
+    );
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(text(&o).contains("interrupted"));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["interrupted"], true);
+    let statuses: Vec<&str> = results["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses[0], "errored", "{statuses:?}");
+    assert!(
+        statuses[1..].iter().all(|s| *s == "not-run"),
+        "{statuses:?}"
+    );
+    for f in ["report.html", "junit.xml"] {
+        assert!(out.join(f).is_file());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no half-written files");
+}
+
+#[test]
+fn an_unwritable_report_folder_is_a_clear_error() {
+    let dir = tmp("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("reports");
+    let o = harness(&[
+        "run",
+        "--scenario",
+        "is-push-create",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("could not be written") && err.contains("a-file"),
+        "{err}"
+    );
+}

@@ -583,7 +583,13 @@ async fn write_payload(
 /// another), then stop them and their children; note the ones that failed.
 pub async fn finish_triggers(ctx: &mut StepCtx<'_>, results: &mut [StepResult]) {
     const GRACE: Duration = Duration::from_secs(5);
-    let deadline = tokio::time::Instant::now() + GRACE;
+    // An interrupted run stops its triggers at once.
+    let grace = if *ctx.cancel.borrow() {
+        Duration::ZERO
+    } else {
+        GRACE
+    };
+    let deadline = tokio::time::Instant::now() + grace;
     for (step_id, fired) in ctx.triggers.drain(..) {
         let Some(mut handle) = fired.handle else {
             continue;
@@ -598,7 +604,7 @@ pub async fn finish_triggers(ctx: &mut StepCtx<'_>, results: &mut [StepResult]) 
                 let _ = handle.await;
                 Some(format!(
                     "the trigger command was still running {} after the scenario's last step and was stopped",
-                    humantime::format_duration(GRACE)
+                    humantime::format_duration(grace)
                 ))
             }
         };
