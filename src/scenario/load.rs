@@ -136,12 +136,30 @@ fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Box<Diagn
         } else {
             None
         };
+        let hint = hint.or_else(|| type_hint(&msg));
         let d = Diagnostic::new(path, "", msg).at(e.location());
         Box::new(match hint {
             Some(h) => d.hint(h),
             None => d,
         })
     })
+}
+
+/// A hint for the parser's type messages, which name the YAML construct, not the intent.
+fn type_hint(msg: &str) -> Option<&'static str> {
+    if msg.starts_with("expected sequence") {
+        Some("this key takes a list: `[a, b]`, or one `- item` per line")
+    } else if msg.starts_with("expected mapping") {
+        Some("this key takes a mapping: `key: value` pairs")
+    } else if msg.starts_with("expected string") {
+        Some("this key takes a single text value")
+    } else if msg.contains("found unexpected end of stream")
+        || msg.contains("while scanning a quoted scalar")
+    {
+        Some("a quote or bracket is not closed")
+    } else {
+        None
+    }
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Diagnostic>) {

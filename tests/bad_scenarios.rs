@@ -1,0 +1,177 @@
+//! Every kind of mistake a scenario author makes is reported before anything runs, with
+//! file, line, column, field and a hint; one test per kind, the message snapshot-tested.
+
+use cdex_harness::catalog::Catalog;
+use cdex_harness::scenario::{self, load::LoadOptions};
+use std::path::{Path, PathBuf};
+
+const GOOD: &str = "id: ok\ntitle: Fine\nactor: information-server\nsteps:\n  - id: read\n    send: { method: GET, path: Condition/1 }\n    assert:\n      - status: 200\n        req: CDEX-IS-PULL\n";
+
+/// Load a pack made of `files` (name, text); return the problems, the pack folder shown as
+/// `<pack>`.
+fn problems(case: &str, files: &[(&str, &str)]) -> String {
+    let dir: PathBuf =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-{case}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+    std::fs::write(
+        dir.join("fixtures/patient.json"),
+        r#"{"resourceType":"Patient","id":"p1"}"#,
+    )
+    .unwrap();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")).unwrap();
+    match scenario::load_pack(&dir, &catalog, &LoadOptions::default()) {
+        Ok(_) => panic!("{case}: the pack loaded although it is wrong"),
+        Err(d) => d.to_string().replace(dir.to_str().unwrap(), "<pack>"),
+    }
+}
+
+#[test]
+fn yaml_syntax_error() {
+    insta::assert_snapshot!(problems(
+        "syntax",
+        &[(
+            "s.yaml",
+            "id: s\ntitle: \"unclosed\nactor: information-server\n"
+        )]
+    ));
+}
+
+#[test]
+fn unknown_key() {
+    insta::assert_snapshot!(problems(
+        "unknown-key",
+        &[("s.yaml", &GOOD.replace("title: Fine", "titel: Fine"))]
+    ));
+}
+
+#[test]
+fn wrong_type() {
+    insta::assert_snapshot!(problems(
+        "wrong-type",
+        &[(
+            "s.yaml",
+            &GOOD.replace("steps:\n", "options: task-based\nsteps:\n")
+        )]
+    ));
+}
+
+#[test]
+fn unknown_step_kind() {
+    insta::assert_snapshot!(problems(
+        "step-kind",
+        &[("s.yaml", &GOOD.replace("send:", "fetch:"))]
+    ));
+}
+
+#[test]
+fn undefined_variable() {
+    insta::assert_snapshot!(problems(
+        "undefined-var",
+        &[(
+            "s.yaml",
+            &GOOD.replace("path: Condition/1", "path: \"Condition/{{condition_id}}\"")
+        )]
+    ));
+}
+
+#[test]
+fn missing_fixture() {
+    let text = GOOD.replace(
+        "send: { method: GET, path: Condition/1 }",
+        "send: { method: POST, path: Patient, body: { fixture: fixtures/nope.json } }",
+    );
+    insta::assert_snapshot!(problems("missing-fixture", &[("s.yaml", &text)]));
+}
+
+#[test]
+fn fixture_path_leaving_the_pack() {
+    let text = GOOD.replace(
+        "send: { method: GET, path: Condition/1 }",
+        "send: { method: POST, path: Patient, body: { fixture: ../../../etc/passwd } }",
+    );
+    insta::assert_snapshot!(problems("escape", &[("s.yaml", &text)]));
+}
+
+#[test]
+fn absolute_fixture_path() {
+    let text = GOOD.replace(
+        "send: { method: GET, path: Condition/1 }",
+        "send: { method: POST, path: Patient, body: { fixture: /etc/passwd } }",
+    );
+    insta::assert_snapshot!(problems("absolute", &[("s.yaml", &text)]));
+}
+
+#[test]
+fn requirement_not_in_the_catalog() {
+    insta::assert_snapshot!(problems(
+        "unknown-req",
+        &[("s.yaml", &GOOD.replace("CDEX-IS-PULL", "CDEX-NOPE-1"))]
+    ));
+}
+
+#[test]
+fn duplicate_scenario_id() {
+    insta::assert_snapshot!(problems(
+        "duplicate",
+        &[("a.yaml", GOOD), ("b/b.yaml", GOOD)]
+    ));
+}
+
+#[test]
+fn invalid_fhirpath() {
+    let text = GOOD.replace(
+        "      - status: 200\n",
+        "      - fhirpath: \"status = = 'x'\"\n",
+    );
+    insta::assert_snapshot!(problems("fhirpath", &[("s.yaml", &text)]));
+}
+
+#[test]
+fn invalid_regex() {
+    let text = GOOD.replace(
+        "    assert:\n",
+        "    capture:\n      x: { header: Location, regex: '([' }\n    assert:\n",
+    );
+    insta::assert_snapshot!(problems("regex", &[("s.yaml", &text)]));
+}
+
+#[test]
+fn unknown_actor() {
+    insta::assert_snapshot!(problems(
+        "actor",
+        &[(
+            "s.yaml",
+            &GOOD.replace("actor: information-server", "actor: information-sever")
+        )]
+    ));
+}
+
+#[test]
+fn bad_duration() {
+    let text = "id: d\ntitle: D\nactor: information-client\nsteps:\n  - expect: { action: push-create, within: soon }\n";
+    insta::assert_snapshot!(problems("duration", &[("s.yaml", text)]));
+}
+
+#[test]
+fn every_problem_at_once() {
+    let many = problems(
+        "many",
+        &[
+            ("a.yaml", &GOOD.replace("CDEX-IS-PULL", "CDEX-NOPE-1")),
+            (
+                "b.yaml",
+                &GOOD
+                    .replace("id: ok", "id: ok2")
+                    .replace("path: Condition/1", "path: \"Condition/{{nope}}\""),
+            ),
+            ("c.yaml", "id: c\ntitle: [unclosed\n"),
+        ],
+    );
+    assert_eq!(many.matches("error: ").count(), 3, "{many}");
+}
