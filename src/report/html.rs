@@ -108,6 +108,8 @@ struct Evidence<'a> {
     scenario: &'a str,
     step: &'a str,
     status: Pill,
+    /// How many checks of this step bear on the requirement.
+    checks: usize,
     /// In-page link target of the step, when that step is in this report.
     anchor: Option<String>,
 }
@@ -264,13 +266,13 @@ fn requirement<'a>(
         text: &q.text,
         source: &q.source,
         status: q.status.into(),
-        evidence: q
-            .evidence
-            .iter()
-            .map(|e| Evidence {
+        evidence: group_evidence(&q.evidence)
+            .into_iter()
+            .map(|(e, status, checks)| Evidence {
                 scenario: &e.scenario,
                 step: &e.step,
-                status: e.status.into(),
+                status: status.into(),
+                checks,
                 anchor: index.get(e.scenario.as_str()).map(|(i, steps)| {
                     match steps.get(e.step.as_str()) {
                         Some(j) => step_anchor(*i, *j),
@@ -280,6 +282,27 @@ fn requirement<'a>(
             })
             .collect(),
     }
+}
+
+/// One row per (scenario, step), in order of first appearance: the worst status of its
+/// checks on the requirement, and how many there are.
+fn group_evidence(
+    evidence: &[crate::results::Evidence],
+) -> Vec<(&crate::results::Evidence, Status, usize)> {
+    let mut rows: Vec<(&crate::results::Evidence, Status, usize)> = Vec::new();
+    for e in evidence {
+        match rows
+            .iter_mut()
+            .find(|(r, _, _)| r.scenario == e.scenario && r.step == e.step)
+        {
+            Some(row) => {
+                row.1 = row.1.worst(e.status);
+                row.2 += 1;
+            }
+            None => rows.push((e, e.status, 1)),
+        }
+    }
+    rows
 }
 
 fn scenario_anchor(i: usize) -> String {
