@@ -61,6 +61,14 @@ pub async fn act(args: ActArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(EXIT_USAGE, e),
     };
+    if let Some(ca) = get("HARNESS_CA") {
+        let trusted = std::fs::read(&ca)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| crate::http::client::HttpClient::trust_in_shared(&pem));
+        if let Err(e) = trusted {
+            return fail(EXIT_USAGE, format!("CDEX_HARNESS_CA {ca}: {e}"));
+        }
+    }
     let mut vars = BTreeMap::new();
     let mut with = BTreeMap::new();
     for (k, v) in &env {

@@ -60,6 +60,28 @@ pub struct RunArgs {
     /// Switch on a fault of a reference actor, ACTOR:FAULT (repeatable; see `list faults`)
     #[arg(long = "fault", value_name = "ACTOR:FAULT")]
     pub faults: Vec<String>,
+    /// Trust this CA (PEM) when connecting to the server under test, besides the system's (repeatable)
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Present this certificate (PEM) to the server under test (mutual TLS); needs --client-key
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Serve the harness's endpoint over https with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve the harness's endpoint over https with a certificate generated now; its CA is
+    /// written to OUT/harness-ca.pem for the client under test to trust
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_self_signed: bool,
+    /// Require client certificates signed by this CA (PEM) at the harness's endpoint
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Show every exchange in the console
     #[arg(short, long)]
     pub verbose: bool,
@@ -183,6 +205,39 @@ pub async fn run(mut args: RunArgs) -> i32 {
     cfg.headers = headers;
     cfg.secret_names = cfg_file.secrets.clone();
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
+    cfg.client_tls = crate::http::tls::ClientTls {
+        ca_files: args.ca_certs.clone(),
+        client_cert: args.client_cert.clone(),
+        client_key: args.client_key.clone(),
+    };
+    if let Err(e) = cfg.client_tls.client() {
+        return usage(e);
+    }
+    match server_tls(&args) {
+        Ok(Some(tls)) => {
+            if let Some(pem) = &tls.generated_ca_pem {
+                let ca_file = args.out.join("harness-ca.pem");
+                let written = std::fs::create_dir_all(&args.out)
+                    .and_then(|_| std::fs::write(&ca_file, pem))
+                    .map_err(|e| format!("cannot write {}: {e}", ca_file.display()));
+                if let Err(e) = written {
+                    return usage(e);
+                }
+                // The built-in reference clients trust it too.
+                if let Err(e) = crate::http::client::HttpClient::trust_in_shared(pem.as_bytes()) {
+                    return usage(e);
+                }
+                eprintln!(
+                    "the harness's endpoint serves https; its CA is in {} (trigger commands get CDEX_HARNESS_CA)",
+                    ca_file.display()
+                );
+                cfg.server_ca_file = Some(ca_file);
+            }
+            cfg.server_tls = Some(tls);
+        }
+        Ok(None) => {}
+        Err(e) => return usage(e),
+    }
     let verbose = args.verbose;
     let total = selected.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -249,6 +304,20 @@ pub async fn run(mut args: RunArgs) -> i32 {
         return super::EXIT_INTERRUPTED;
     }
     results.exit_code()
+}
+
+/// The endpoint's TLS from the command line, if asked for.
+pub fn server_tls(args: &RunArgs) -> Result<Option<crate::mock::tls::ServerTls>, String> {
+    let client_ca = args.tls_client_ca.as_deref();
+    match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(c), Some(k), false) => crate::mock::tls::from_files(c, k, client_ca).map(Some),
+        (None, None, true) => crate::mock::tls::self_signed(&[], client_ca).map(Some),
+        (None, None, false) if client_ca.is_some() => {
+            Err("--tls-client-ca needs --tls-cert/--tls-key or --tls-self-signed".into())
+        }
+        (None, None, false) => Ok(None),
+        _ => Err("--tls-cert and --tls-key go together".into()),
+    }
 }
 
 fn describe(sut: &Sut) -> String {

@@ -15,6 +15,9 @@ pub struct OutgoingRequest {
     pub body: Option<Vec<u8>>,
 }
 
+/// Extra CAs the shared client trusts (a generated endpoint certificate's CA).
+static SHARED_ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+
 #[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
@@ -32,19 +35,44 @@ impl HttpClient {
         static SHARED: std::sync::OnceLock<Result<HttpClient, String>> = std::sync::OnceLock::new();
         SHARED
             .get_or_init(|| {
-                HttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))
+                let roots = SHARED_ROOTS.get().cloned().unwrap_or_default();
+                HttpClient::build(roots, None)
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))
             })
             .clone()
     }
 
+    /// Make the shared client (the one the reference actors use) trust these CAs as well.
+    /// Only effective before its first use; returns false when too late.
+    pub fn trust_in_shared(pem: &[u8]) -> Result<bool, String> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+        Ok(SHARED_ROOTS.set(certs).is_ok())
+    }
+
     pub fn new() -> anyhow::Result<Self> {
+        Self::build(Vec::new(), None)
+    }
+
+    /// A client trusting `roots` besides the system's CAs, presenting `identity` if given.
+    pub fn build(
+        roots: Vec<reqwest::Certificate>,
+        identity: Option<reqwest::Identity>,
+    ) -> anyhow::Result<Self> {
         init_tls();
-        let inner = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(redirect_policy())
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("cdex-harness/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(HttpClient { inner })
+            .user_agent(concat!("cdex-harness/", env!("CARGO_PKG_VERSION")));
+        for root in roots {
+            builder = builder.add_root_certificate(root);
+        }
+        if let Some(id) = identity {
+            builder = builder.identity(id);
+        }
+        Ok(HttpClient {
+            inner: builder.build()?,
+        })
     }
 
     /// Send a request; never fails: a transport problem is recorded in the exchange.

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod redact;
+pub mod tls;
 
 use crate::results::Direction;
 use std::time::Duration;

@@ -3,6 +3,7 @@
 
 pub mod recorder;
 pub mod server;
+pub mod tls;
 
 use crate::http::Message;
 

@@ -1,6 +1,7 @@
 //! The mock FHIR endpoint (axum): every request is recorded, then answered by a canned
 //! response a scenario registered, or by the current [`Handler`].
 
+use super::tls::ServerTls;
 use super::{Handler, Recorder};
 use crate::http::{MAX_BODY_BYTES, Message, RawExchange};
 use crate::results::Direction;
@@ -37,25 +38,43 @@ pub struct MockServer {
 impl MockServer {
     /// Bind `addr` (port 0 for any free port) and serve with `handler`.
     pub async fn start(addr: SocketAddr, handler: Arc<dyn Handler>) -> std::io::Result<MockServer> {
+        Self::start_with(addr, handler, None).await
+    }
+
+    /// Bind `addr` and serve with `handler`, over TLS when `tls` is given (`https://` base).
+    pub async fn start_with(
+        addr: SocketAddr,
+        handler: Arc<dyn Handler>,
+        tls: Option<&ServerTls>,
+    ) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             handler: RwLock::new(handler),
             recorder: Arc::new(Recorder::default()),
             overrides: Mutex::new(Vec::new()),
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
         });
         let app = axum::Router::new()
             .fallback(serve)
             .with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        match tls {
+            None => {
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+            }
+            Some(tls) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+                tokio::spawn(serve_tls(listener, acceptor, app, rx));
+            }
+        }
         Ok(MockServer {
             shared,
             addr,
@@ -147,6 +166,39 @@ pub fn request_matches(pattern: &str, path_and_query: &str) -> bool {
     form_urlencoded::parse(pquery.as_bytes())
         .into_owned()
         .all(|want| actual.contains(&want))
+}
+
+/// Accept TLS connections until stopped; a failed handshake (a peer that does not trust the
+/// certificate, or speaks plain HTTP) ends that connection only.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            _ = &mut stop => return,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+            else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {

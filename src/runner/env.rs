@@ -90,21 +90,25 @@ impl Environment {
 
     pub fn client(&mut self) -> Result<HttpClient, String> {
         if self.http.is_none() {
-            self.http = Some(HttpClient::shared()?);
+            self.http = Some(self.cfg.client_tls.client()?);
         }
         Ok(self.http.clone().expect("just set"))
     }
 
     async fn ensure_mock(&mut self) -> Result<&MockServer, String> {
         if self.mock.is_none() {
-            let server = MockServer::start(self.cfg.listen, Arc::new(Idle))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "the harness's mock server cannot listen on {}: {e}",
-                        self.cfg.listen
-                    )
-                })?;
+            let server = MockServer::start_with(
+                self.cfg.listen,
+                Arc::new(Idle),
+                self.cfg.server_tls.as_ref(),
+            )
+            .await
+            .map_err(|e| {
+                format!(
+                    "the harness's mock server cannot listen on {}: {e}",
+                    self.cfg.listen
+                )
+            })?;
             self.mock = Some(server);
         }
         Ok(self.mock.as_ref().expect("just set"))

@@ -56,6 +56,12 @@ pub struct RunConfig {
     /// The harness endpoint's base URL as the peer must reach it, when it differs from the
     /// listening address (a proxy, a container, `--listen 0.0.0.0:8090`).
     pub public_url: Option<String>,
+    /// TLS of the harness as a client (extra CAs, client certificate).
+    pub client_tls: crate::http::tls::ClientTls,
+    /// TLS of the harness's own endpoint (`https://`), if any.
+    pub server_tls: Option<crate::mock::tls::ServerTls>,
+    /// Where the generated endpoint certificate's CA was written, for triggers to trust.
+    pub server_ca_file: Option<std::path::PathBuf>,
     /// Called after each scenario, for live console output.
     pub on_scenario: Option<ScenarioCallback>,
 }
@@ -71,6 +77,9 @@ impl RunConfig {
             secrets: Vec::new(),
             secret_names: Vec::new(),
             public_url: None,
+            client_tls: Default::default(),
+            server_tls: None,
+            server_ca_file: None,
             on_scenario: None,
         }
     }

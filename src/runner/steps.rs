@@ -439,7 +439,13 @@ async fn expect(
         payload,
         vars: vars.clone(),
     };
-    let env = trigger::environment(&action, &step.id, payload_file.as_ref(), within.as_millis());
+    let env = trigger::environment(
+        &action,
+        &step.id,
+        payload_file.as_ref(),
+        within.as_millis(),
+        ctx.cfg.server_ca_file.as_deref(),
+    );
     let mut fired = match &ctx.prepared.trigger {
         Some(t) => t.fire(action, env, ctx.redactor),
         None => {

@@ -32,6 +32,7 @@ pub const PROTOCOL_VARS: &[&str] = &[
     "TIMEOUT_MS",
     "PAYLOAD_FILE",
     "HARNESS_CONFIG",
+    "HARNESS_CA",
 ];
 
 /// The environment a trigger command receives (see `docs/actions.md`).
@@ -40,8 +41,12 @@ pub fn environment(
     step: &str,
     payload_file: Option<&PathBuf>,
     timeout_ms: u128,
+    ca_file: Option<&std::path::Path>,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
+    if let Some(ca) = ca_file {
+        env.insert("CDEX_HARNESS_CA".into(), ca.display().to_string());
+    }
     env.insert("CDEX_HARNESS_URL".into(), req.base_url.clone());
     env.insert("CDEX_SCENARIO".into(), req.scenario.clone());
     env.insert("CDEX_STEP".into(), step.to_string());
