@@ -433,3 +433,26 @@ fn an_unwritable_report_folder_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn the_simulator_redacts_its_settings() {
+    let child = Command::new(BIN)
+        .args(["simulate", "information-server", "--listen", "127.0.0.1:0"])
+        .current_dir(project())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    // SAFETY: kill(2) on the child we just started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let o = child.wait_with_output().unwrap();
+    let all = text(&o);
+    assert!(all.contains("listening"), "{all}");
+    assert!(
+        !all.contains("cdex-reference-token-8c1f"),
+        "the pack's token leaked: {all}"
+    );
+}

@@ -69,19 +69,8 @@ pub struct RunArgs {
     /// The private key (PEM) of --client-cert
     #[arg(long, value_name = "FILE")]
     pub client_key: Option<PathBuf>,
-    /// Serve the harness's endpoint over https with this certificate chain (PEM); needs --tls-key
-    #[arg(long, value_name = "FILE")]
-    pub tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of --tls-cert
-    #[arg(long, value_name = "FILE")]
-    pub tls_key: Option<PathBuf>,
-    /// Serve the harness's endpoint over https with a certificate generated now; its CA is
-    /// written to OUT/harness-ca.pem for the client under test to trust
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
-    pub tls_self_signed: bool,
-    /// Require client certificates signed by this CA (PEM) at the harness's endpoint
-    #[arg(long, value_name = "FILE")]
-    pub tls_client_ca: Option<PathBuf>,
+    #[command(flatten)]
+    pub endpoint_tls: EndpointTlsArgs,
     /// Show every exchange in the console
     #[arg(short, long)]
     pub verbose: bool,
@@ -213,7 +202,7 @@ pub async fn run(mut args: RunArgs) -> i32 {
     if let Err(e) = cfg.client_tls.client() {
         return usage(e);
     }
-    match server_tls(&args) {
+    match server_tls(&args.endpoint_tls) {
         Ok(Some(tls)) => {
             if let Some(pem) = &tls.generated_ca_pem {
                 let ca_file = args.out.join("harness-ca.pem");
@@ -306,8 +295,26 @@ pub async fn run(mut args: RunArgs) -> i32 {
     results.exit_code()
 }
 
+/// TLS of the harness's own endpoint (for `run` and `simulate`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct EndpointTlsArgs {
+    /// Serve the harness's endpoint over https with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve the harness's endpoint over https with a certificate generated now; its CA is
+    /// written out (OUT/harness-ca.pem for `run`) for the peer to trust
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_self_signed: bool,
+    /// Require client certificates signed by this CA (PEM) at the harness's endpoint
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+}
+
 /// The endpoint's TLS from the command line, if asked for.
-pub fn server_tls(args: &RunArgs) -> Result<Option<crate::mock::tls::ServerTls>, String> {
+pub fn server_tls(args: &EndpointTlsArgs) -> Result<Option<crate::mock::tls::ServerTls>, String> {
     let client_ca = args.tls_client_ca.as_deref();
     match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (Some(c), Some(k), false) => crate::mock::tls::from_files(c, k, client_ca).map(Some),

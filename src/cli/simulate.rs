@@ -27,6 +27,8 @@ pub struct SimulateArgs {
     /// Switch on a fault, to see how a partner copes (repeatable; see `list faults`)
     #[arg(long = "fault", value_name = "FAULT")]
     pub faults: Vec<String>,
+    #[command(flatten)]
+    pub endpoint_tls: super::run::EndpointTlsArgs,
     /// Print request and response bodies too
     #[arg(short, long)]
     pub verbose: bool,
@@ -83,7 +85,12 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             }
         }
     }
-    let base = format!("http://{listen}");
+    let scheme = if args.endpoint_tls.tls_self_signed || args.endpoint_tls.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base = format!("{scheme}://{listen}");
     vars.insert("base_url".into(), base.clone());
     vars.insert("harness_url".into(), base.clone());
     let settings = match actors::settings(&pack.reference, spec.name, &vars) {
@@ -104,7 +111,22 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let server = match MockServer::start(listen, handler).await {
+    let tls = match super::run::server_tls(&args.endpoint_tls) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(pem) = tls.as_ref().and_then(|t| t.generated_ca_pem.as_ref()) {
+        let ca_file = std::path::PathBuf::from("harness-ca.pem");
+        if let Err(e) = std::fs::write(&ca_file, pem) {
+            eprintln!("error: cannot write {}: {e}", ca_file.display());
+            return EXIT_USAGE;
+        }
+        eprintln!("serving https; the CA to trust is in {}", ca_file.display());
+    }
+    let server = match MockServer::start_with(listen, handler, tls.as_ref()).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot listen on {listen}: {e}");
@@ -122,7 +144,7 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
         spec.name,
         server.base_url()
     );
-    eprintln!("settings: {settings}");
+    eprintln!("settings: {}", redactor.text(&settings.to_string()));
     eprintln!("every exchange is logged and checked below; Ctrl-C to stop");
 
     let recorder = server.recorder().clone();
