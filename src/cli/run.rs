@@ -71,6 +71,8 @@ pub struct RunArgs {
     pub client_key: Option<PathBuf>,
     #[command(flatten)]
     pub endpoint_tls: EndpointTlsArgs,
+    #[command(flatten)]
+    pub smart: SmartArgs,
     /// Show every exchange in the console
     #[arg(short, long)]
     pub verbose: bool,
@@ -199,8 +201,31 @@ pub async fn run(mut args: RunArgs) -> i32 {
         client_cert: args.client_cert.clone(),
         client_key: args.client_key.clone(),
     };
-    if let Err(e) = cfg.client_tls.client() {
-        return usage(e);
+    let client = match cfg.client_tls.client() {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    if let Some(smart) = args.smart.backend() {
+        match crate::http::smart::fetch_token(&smart, &client, cfg.timeout).await {
+            Ok(token) => {
+                eprintln!(
+                    "SMART: got an access token from {}{}",
+                    smart.token_url,
+                    token
+                        .expires_in
+                        .map(|s| format!(" (expires in {s} s)"))
+                        .unwrap_or_default()
+                );
+                cfg.secrets.push(token.assertion.clone());
+                cfg.headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+                cfg.headers.push((
+                    "Authorization".into(),
+                    format!("Bearer {}", token.access_token),
+                ));
+            }
+            Err(e) => return usage(e),
+        }
     }
     match server_tls(&args.endpoint_tls) {
         Ok(Some(tls)) => {
@@ -293,6 +318,46 @@ pub async fn run(mut args: RunArgs) -> i32 {
         return super::EXIT_INTERRUPTED;
     }
     results.exit_code()
+}
+
+/// SMART Backend Services: the harness gets its bearer token itself.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SmartArgs {
+    /// Get a bearer token from this SMART token endpoint (client_credentials, JWT assertion)
+    #[arg(long, value_name = "URL", requires_all = ["smart_client_id", "smart_key"])]
+    pub smart_token_url: Option<String>,
+    /// The harness's registered client id
+    #[arg(long, value_name = "ID")]
+    pub smart_client_id: Option<String>,
+    /// The private key (PKCS#8 PEM) whose public half the server knows
+    #[arg(long, value_name = "FILE")]
+    pub smart_key: Option<PathBuf>,
+    /// Signature algorithm of the assertion: RS384 or ES384
+    #[arg(long, value_name = "ALG", default_value = "RS384")]
+    pub smart_alg: String,
+    /// Scopes to ask for
+    #[arg(
+        long,
+        value_name = "SCOPES",
+        default_value = "system/*.read system/*.write"
+    )]
+    pub smart_scope: String,
+    /// Key id (kid) of the key in the client's JWKS
+    #[arg(long, value_name = "KID")]
+    pub smart_kid: Option<String>,
+}
+
+impl SmartArgs {
+    pub fn backend(&self) -> Option<crate::http::smart::SmartBackend> {
+        Some(crate::http::smart::SmartBackend {
+            token_url: self.smart_token_url.clone()?,
+            client_id: self.smart_client_id.clone()?,
+            key_file: self.smart_key.clone()?,
+            alg: self.smart_alg.clone(),
+            scope: self.smart_scope.clone(),
+            kid: self.smart_kid.clone(),
+        })
+    }
 }
 
 /// TLS of the harness's own endpoint (for `run` and `simulate`).

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod redact;
+pub mod smart;
 pub mod tls;
 
 use crate::results::Direction;
