@@ -353,8 +353,9 @@ fn serve(ctx: &mut StepCtx<'_>, bodies: &[Body], vars: &Vars) -> Result<Vec<Stri
     Ok(served)
 }
 
-fn describe_awaited(e: &Expect) -> String {
-    match (&e.method, &e.path) {
+/// What an `expect` step waits for, in words (`path` rendered).
+fn describe_awaited(e: &Expect, path: Option<&str>) -> String {
+    match (&e.method, path) {
         (Some(m), Some(p)) => format!("{m} {p}"),
         (Some(m), None) => format!("a {m} request"),
         (None, Some(p)) => format!("a request to {p}"),
@@ -513,16 +514,16 @@ async fn expect(
         WaitOutcome::TimedOut => {
             let others = recorder.since(cursor);
             let mut msg = if in_process && trigger_error.is_none() && !others.is_empty() {
-                format!("{} never arrived", describe_awaited(e))
+                format!("{} never arrived", describe_awaited(e, path.as_deref()))
             } else if in_process {
                 format!(
                     "{} never arrived: the client finished without sending it",
-                    describe_awaited(e)
+                    describe_awaited(e, path.as_deref())
                 )
             } else {
                 format!(
                     "{} never arrived within {}",
-                    describe_awaited(e),
+                    describe_awaited(e, path.as_deref()),
                     humantime::format_duration(within)
                 )
             };
@@ -557,7 +558,7 @@ async fn expect(
             status: Status::Errored,
             message: format!(
                 "the run was interrupted while waiting for {}",
-                describe_awaited(e)
+                describe_awaited(e, path.as_deref())
             ),
             exchanges: recorder.since(cursor),
         }),
