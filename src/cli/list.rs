@@ -74,19 +74,22 @@ pub fn list(args: ListArgs) -> i32 {
             } else {
                 for (name, a) in &catalog.actors {
                     let n = pack.scenarios.iter().filter(|s| &s.actor == name).count();
-                    let reference = match crate::actors::find(name) {
-                        Some(spec) => match (spec.serves, !spec.actions.is_empty()) {
-                            (true, true) => "reference: server+client",
-                            (true, false) => "reference: server",
-                            (false, true) => "reference: client",
-                            _ => "reference: -",
-                        },
-                        None => "no reference actor",
-                    };
-                    println!(
-                        "{name:<28} {n:>3} scenario(s)  harness plays {:<24} {reference}",
-                        a.counterpart
-                    );
+                    let variants: Vec<String> = crate::actors::registry()
+                        .iter()
+                        .filter(|spec| spec.name == name)
+                        .map(|spec| {
+                            let sides = match (spec.serves, !spec.actions.is_empty()) {
+                                (true, true) => "server+client",
+                                (true, false) => "server",
+                                (false, true) => "client",
+                                (false, false) => "-",
+                            };
+                            let option = if spec.options.is_empty() { "plain".to_string() } else { spec.options.join("+") };
+                            format!("{option}: {sides}")
+                        })
+                        .collect();
+                    let reference = if variants.is_empty() { "no reference actor".to_string() } else { variants.join(", ") };
+                    println!("{name:<30} {n:>3} scenario(s)  harness plays {:<30} reference {reference}", a.counterpart);
                 }
             }
         }
