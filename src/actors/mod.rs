@@ -4,8 +4,15 @@
 //! faults, so the tests can prove every check fails when it should.
 
 pub mod information_client;
+pub mod information_recipient;
+pub mod information_request_recipient;
+pub mod information_request_sender;
+pub mod information_sender;
 pub mod information_server;
+pub mod messaging;
+pub mod notified_pull;
 pub mod store;
+pub mod task_based;
 
 use crate::mock::Handler;
 use serde_json::Value;
@@ -123,6 +130,86 @@ pub fn registry() -> &'static [ActorSpec] {
             serves: false,
             actions: information_client::ACTIONS,
             faults: information_client::FAULTS,
+        },
+        ActorSpec {
+            name: "information-sender",
+            options: &[],
+            build: information_sender::build,
+            serves: false,
+            actions: information_sender::ACTIONS,
+            faults: information_sender::FAULTS,
+        },
+        ActorSpec {
+            name: "information-recipient",
+            options: &[],
+            build: information_recipient::build,
+            serves: true,
+            actions: &[],
+            faults: information_recipient::FAULTS,
+        },
+        ActorSpec {
+            name: "information-request-sender",
+            options: &[],
+            build: information_request_sender::build,
+            serves: true,
+            actions: information_request_sender::ACTIONS,
+            faults: information_request_sender::FAULTS,
+        },
+        ActorSpec {
+            name: "information-request-recipient",
+            options: &[],
+            build: information_request_recipient::build,
+            serves: true,
+            actions: information_request_recipient::ACTIONS,
+            faults: information_request_recipient::FAULTS,
+        },
+        ActorSpec {
+            name: "information-sender",
+            options: task_based::OPTIONS,
+            build: task_based::build_sender,
+            serves: true,
+            actions: task_based::SENDER_ACTIONS,
+            faults: task_based::SENDER_FAULTS,
+        },
+        ActorSpec {
+            name: "information-recipient",
+            options: task_based::OPTIONS,
+            build: task_based::build_recipient,
+            serves: true,
+            actions: task_based::OWNER_ACTIONS,
+            faults: task_based::RECIPIENT_FAULTS,
+        },
+        ActorSpec {
+            name: "information-request-sender",
+            options: task_based::OPTIONS,
+            build: task_based::build_request_sender,
+            serves: true,
+            actions: task_based::REQUEST_SENDER_ACTIONS,
+            faults: task_based::REQUEST_SENDER_FAULTS,
+        },
+        ActorSpec {
+            name: "information-request-recipient",
+            options: task_based::OPTIONS,
+            build: task_based::build_request_recipient,
+            serves: true,
+            actions: task_based::OWNER_ACTIONS,
+            faults: task_based::REQUEST_RECIPIENT_FAULTS,
+        },
+        ActorSpec {
+            name: "information-server",
+            options: &["notified-pull"],
+            build: notified_pull::server::build,
+            serves: true,
+            actions: notified_pull::server::ACTIONS,
+            faults: notified_pull::server::FAULTS,
+        },
+        ActorSpec {
+            name: "information-client",
+            options: &["notified-pull"],
+            build: notified_pull::client::build,
+            serves: true,
+            actions: notified_pull::client::ACTIONS,
+            faults: notified_pull::client::FAULTS,
         },
     ];
     REGISTRY

@@ -1,0 +1,124 @@
+//! Reference Information Recipient (seeds 000 and 002, without the task-based option):
+//! receives a CDex Communication pushed by POST (create) or PUT (update), refuses one that
+//! does not conform to `cdex-communication` (400 + OperationOutcome), keeps it, and answers
+//! read and search (`based-on`, `subject`/`patient`, `identifier`...).
+//!
+//! On its own it stores `basedOn` as it is given: it sent no CommunicationRequest, so it
+//! cannot judge one. Grouped with an Information Request Sender
+//! ([`super::information_request_sender`]) the same logic runs with a check of `basedOn`
+//! against the requests that system sent.
+
+use super::ReferenceActor;
+use super::messaging::ProfiledEndpoint;
+use crate::http::Message;
+use crate::mock::{Handler, outcome};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+pub const FAULTS: &[(&str, &str)] = &[
+    ("reject-create", "answers every POST create with 405"),
+    ("reject-update", "answers every PUT update with 405"),
+    (
+        "accept-invalid",
+        "accepts a Communication that does not conform to cdex-communication (no subject)",
+    ),
+    (
+        "lose-payload",
+        "drops the payload of a received Communication before storing it",
+    ),
+    (
+        "lose-based-on",
+        "drops basedOn before storing a Communication",
+    ),
+    ("search-empty", "answers every search with an empty Bundle"),
+];
+
+/// The types it accepts, with the structural profile each must conform to.
+const ACCEPTS: &[(&str, &str)] = &[("Communication", "cdex-communication")];
+
+/// A check the grouped Information Request Sender adds before a Communication is kept.
+pub type Extra<'a> = &'a dyn Fn(&Value) -> Result<(), Box<Message>>;
+
+pub struct InformationRecipient {
+    faults: BTreeSet<String>,
+    endpoint: ProfiledEndpoint,
+}
+
+pub fn build(_settings: &Value, faults: BTreeSet<String>) -> Result<ReferenceActor, String> {
+    Ok(ReferenceActor {
+        server: Some(Arc::new(InformationRecipient::new(faults))),
+        client: None,
+    })
+}
+
+impl InformationRecipient {
+    pub fn new(faults: BTreeSet<String>) -> Self {
+        InformationRecipient {
+            faults,
+            endpoint: ProfiledEndpoint::new(
+                ACCEPTS,
+                "cdex-harness reference Information Recipient",
+            ),
+        }
+    }
+
+    fn fault(&self, name: &str) -> bool {
+        self.faults.contains(name)
+    }
+
+    /// Answer a request, running `extra` on every Communication before it is kept.
+    pub fn handle_with(&self, req: &Message, extra: Extra<'_>) -> Message {
+        let method = req.method.as_deref().unwrap_or("GET");
+        let full = req.path.as_deref().unwrap_or("");
+        let (path, query) = full.split_once('?').unwrap_or((full, ""));
+        match method {
+            "POST" if self.fault("reject-create") => {
+                return outcome(405, "not-supported", "create is not supported");
+            }
+            "PUT" if self.fault("reject-update") => {
+                return outcome(405, "not-supported", "update is not supported");
+            }
+            "GET" if self.fault("search-empty") && !path.contains('/') && path != "metadata" => {
+                let base = req
+                    .url
+                    .as_deref()
+                    .and_then(|u| u.strip_suffix(full))
+                    .unwrap_or_default();
+                return self.endpoint.bundle(path, query, base, &[]);
+            }
+            _ => {}
+        }
+        let admit = |rtype: &str, resource: &mut Value| -> Result<(), Box<Message>> {
+            if !self.fault("accept-invalid") {
+                self.endpoint.conform(rtype, resource)?;
+            }
+            extra(resource)?;
+            if let Some(o) = resource.as_object_mut() {
+                if self.fault("lose-payload") {
+                    o.remove("payload");
+                }
+                if self.fault("lose-based-on") {
+                    o.remove("basedOn");
+                }
+            }
+            Ok(())
+        };
+        self.endpoint.handle(req, &admit)
+    }
+
+    /// Forget a Communication it holds.
+    pub fn forget(&self, id: &str) {
+        self.endpoint.store.delete("Communication", id);
+    }
+}
+
+impl Handler for InformationRecipient {
+    fn handle(&self, req: &Message) -> Message {
+        self.handle_with(req, &|_| Ok(()))
+    }
+
+    fn seed(&self, resource: Value) -> Result<String, String> {
+        self.endpoint.seed(resource)
+    }
+}
