@@ -130,6 +130,7 @@ pub async fn run(
         redactor: &redactor,
         cancel,
         triggers: Vec::new(),
+        consumed: 0,
     };
     for step in &s.steps {
         let skip_reason = if *ctx.cancel.borrow() {

@@ -32,6 +32,10 @@ pub struct StepCtx<'a> {
     pub cancel: watch::Receiver<bool>,
     /// Triggers still running, by step id.
     pub triggers: Vec<(String, Fired)>,
+    /// Position in the endpoint's record after the last exchange an `expect` step took: the
+    /// next `expect` looks from there, so a request the system under test sent on its own
+    /// while an earlier step ran is not missed.
+    pub consumed: usize,
 }
 
 /// A step that did not run.
@@ -386,7 +390,8 @@ async fn expect(
         .expect("prepared with a mock server")
         .recorder()
         .clone();
-    let cursor = recorder.cursor();
+    // Look from the last exchange taken, not from now: a peer may have acted already.
+    let cursor = ctx.consumed.min(recorder.cursor());
     if let Some(resp) = &step.respond {
         let mut m = Message {
             status: Some(resp.status),
@@ -502,7 +507,8 @@ async fn expect(
         ctx.env.mock().expect("mock").clear_overrides();
     }
     match outcome {
-        WaitOutcome::Arrived(x, _) => {
+        WaitOutcome::Arrived(x, next) => {
+            ctx.consumed = next;
             let mut all: Vec<RawExchange> = recorder
                 .since(cursor)
                 .into_iter()
