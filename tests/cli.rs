@@ -460,3 +460,51 @@ fn the_simulator_redacts_its_settings() {
         "the pack's token leaked: {all}"
     );
 }
+
+#[test]
+fn simulated_client_acts_against_a_simulated_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(BIN)
+        .args([
+            "simulate",
+            "information-server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(project())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = tmp("simulate-client");
+    let payload = dir.join("condition.json");
+    std::fs::write(&payload, r#"{"resourceType":"Condition","subject":{"reference":"Patient/p1"},"code":{"text":"Asthma"}}"#).unwrap();
+    let peer = format!("http://127.0.0.1:{port}");
+    let mut o = harness(&[]);
+    for _ in 0..50 {
+        o = harness(&[
+            "simulate",
+            "information-client",
+            "--peer",
+            &peer,
+            "--action",
+            "push-create",
+            "--with",
+            "resource_type=Condition",
+            "--payload",
+            payload.to_str().unwrap(),
+        ]);
+        if o.status.code() == Some(0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("POST /Condition -> 201"), "{}", text(&o));
+}

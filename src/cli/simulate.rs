@@ -29,6 +29,18 @@ pub struct SimulateArgs {
     pub faults: Vec<String>,
     #[command(flatten)]
     pub endpoint_tls: super::run::EndpointTlsArgs,
+    /// For an actor that initiates exchanges: the partner's FHIR base to act against
+    #[arg(long, value_name = "URL")]
+    pub peer: Option<String>,
+    /// For an actor that initiates exchanges: the action to perform (see `list actions`)
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// A parameter of the action, NAME=VALUE (repeatable), e.g. resource_type=Condition
+    #[arg(long = "with", value_name = "NAME=VALUE")]
+    pub with: Vec<String>,
+    /// The resource to send (JSON file) for actions that push one
+    #[arg(long, value_name = "FILE")]
+    pub payload: Option<std::path::PathBuf>,
     /// Print request and response bodies too
     #[arg(short, long)]
     pub verbose: bool,
@@ -44,12 +56,8 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
         );
         return EXIT_USAGE;
     };
-    if !spec.serves {
-        eprintln!(
-            "error: the reference {} initiates exchanges and serves none; run its scenarios with `cdex-harness run --actor {}`",
-            spec.name, spec.name
-        );
-        return EXIT_USAGE;
+    if args.action.is_some() || !spec.serves {
+        return act_once(spec, &args).await;
     }
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
@@ -198,6 +206,210 @@ fn log_exchange(x: &RawExchange, redactor: &Redactor, verbose: bool) {
                 "    response body: {}",
                 b.chars().take(2000).collect::<String>()
             );
+        }
+    }
+}
+
+/// Run an initiating reference actor once against a partner's server: the action is
+/// performed, and every request and answer is printed.
+async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 {
+    let usage = |msg: String| {
+        eprintln!("error: {msg}");
+        EXIT_USAGE
+    };
+    let (Some(peer), Some(action)) = (&args.peer, &args.action) else {
+        let actions = if spec.actions.is_empty() {
+            "none".to_string()
+        } else {
+            spec.actions.join(", ")
+        };
+        return usage(format!(
+            "the reference {} initiates exchanges: give --peer URL and --action NAME (its actions: {actions})",
+            spec.name
+        ));
+    };
+    if !spec.actions.contains(&action.as_str()) {
+        return usage(format!(
+            "the reference {} does not perform `{action}` (it performs: {})",
+            spec.name,
+            spec.actions.join(", ")
+        ));
+    }
+    let mut with = std::collections::BTreeMap::new();
+    for w in &args.with {
+        match super::run::parse_var(w) {
+            Ok((k, v)) => {
+                with.insert(k, v);
+            }
+            Err(e) => return usage(e.replace("--var", "--with")),
+        }
+    }
+    let payload = match &args.payload {
+        Some(p) => match std::fs::read(p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(v) => Some(v),
+            Err(e) => return usage(format!("--payload {}: {e}", p.display())),
+        },
+        None => None,
+    };
+    let faults: Vec<String> = args
+        .faults
+        .iter()
+        .map(|f| format!("{}:{f}", spec.name))
+        .collect();
+    let faults = match Faults::parse(&faults) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    // The pack's variables (its token, its patient) unless --var says otherwise.
+    let mut vars = super::load(&args.pack, Vec::new())
+        .map(|(_, p)| p.vars)
+        .unwrap_or_default();
+    for v in &args.vars {
+        match super::run::parse_var(v) {
+            Ok((k, v)) => {
+                vars.insert(k, v);
+            }
+            Err(e) => return usage(e),
+        }
+    }
+    let built = match (spec.build)(&serde_json::Value::Null, faults.for_actor(spec.name)) {
+        Ok(a) => a,
+        Err(e) => return usage(e),
+    };
+    let Some(client) = built.client else {
+        return usage(format!("the reference {} built no client side", spec.name));
+    };
+    // Every request goes through a recording relay, so it is logged and checked like the
+    // requests a partner sends to a simulated server.
+    let relay = match relay::Relay::start(peer).await {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    let req = actors::ActionRequest {
+        action: action.clone(),
+        scenario: "simulate".into(),
+        base_url: relay.base_url().to_string(),
+        with,
+        payload,
+        vars,
+    };
+    let outcome = client.perform(req).await;
+    let redactor = Redactor::default();
+    for x in relay.exchanges() {
+        log_exchange(&x, &redactor, args.verbose);
+    }
+    match outcome {
+        Ok(()) => EXIT_PASS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            super::EXIT_FAIL
+        }
+    }
+}
+
+mod relay {
+    //! A loopback endpoint that forwards every request to the partner and records it.
+    use crate::http::Message;
+    use crate::http::RawExchange;
+    use crate::http::client::{HttpClient, OutgoingRequest};
+    use crate::mock::{Handler, MockServer};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    struct Forward {
+        peer: String,
+        client: HttpClient,
+        rt: tokio::runtime::Handle,
+    }
+
+    impl Handler for Forward {
+        fn handle(&self, req: &Message) -> Message {
+            let out = OutgoingRequest {
+                method: req.method.clone().unwrap_or_else(|| "GET".into()),
+                url: format!(
+                    "{}/{}",
+                    self.peer.trim_end_matches('/'),
+                    req.path.as_deref().unwrap_or("")
+                ),
+                path: req.path.clone().unwrap_or_default(),
+                headers: req
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| {
+                        !matches!(
+                            k.to_ascii_lowercase().as_str(),
+                            "host" | "content-length" | "connection"
+                        )
+                    })
+                    .cloned()
+                    .collect(),
+                body: if req.body.is_empty() {
+                    None
+                } else {
+                    Some(req.body.clone())
+                },
+            };
+            let client = self.client.clone();
+            let x = tokio::task::block_in_place(|| {
+                self.rt.block_on(client.send(out, Duration::from_secs(30)))
+            });
+            match x.response {
+                Some(mut r) => {
+                    r.headers.retain(|(k, _)| {
+                        !matches!(
+                            k.to_ascii_lowercase().as_str(),
+                            "content-length" | "transfer-encoding" | "connection"
+                        )
+                    });
+                    r
+                }
+                None => crate::mock::outcome(
+                    502,
+                    "transient",
+                    &format!(
+                        "the partner did not answer: {}",
+                        x.error.unwrap_or_default()
+                    ),
+                ),
+            }
+        }
+        fn seed(&self, _resource: serde_json::Value) -> Result<String, String> {
+            Err("a relay holds nothing".into())
+        }
+    }
+
+    pub struct Relay {
+        server: MockServer,
+    }
+
+    impl Relay {
+        pub async fn start(peer: &str) -> Result<Relay, String> {
+            if !(peer.starts_with("http://") || peer.starts_with("https://")) {
+                return Err(format!(
+                    "--peer `{peer}` must be an http:// or https:// URL"
+                ));
+            }
+            let handler = Arc::new(Forward {
+                peer: peer.to_string(),
+                client: HttpClient::shared()?,
+                rt: tokio::runtime::Handle::current(),
+            });
+            let server = MockServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), handler)
+                .await
+                .map_err(|e| format!("cannot start the relay: {e}"))?;
+            Ok(Relay { server })
+        }
+
+        pub fn base_url(&self) -> &str {
+            self.server.base_url()
+        }
+
+        pub fn exchanges(&self) -> Vec<RawExchange> {
+            self.server.recorder().since(0)
         }
     }
 }
