@@ -484,25 +484,24 @@ fn simulated_client_acts_against_a_simulated_server() {
     let payload = dir.join("condition.json");
     std::fs::write(&payload, r#"{"resourceType":"Condition","subject":{"reference":"Patient/p1"},"code":{"text":"Asthma"}}"#).unwrap();
     let peer = format!("http://127.0.0.1:{port}");
-    let mut o = harness(&[]);
-    for _ in 0..50 {
-        o = harness(&[
-            "simulate",
-            "information-client",
-            "--peer",
-            &peer,
-            "--action",
-            "push-create",
-            "--with",
-            "resource_type=Condition",
-            "--payload",
-            payload.to_str().unwrap(),
-        ]);
-        if o.status.code() == Some(0) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let o = harness(&[
+        "simulate",
+        "information-client",
+        "--peer",
+        &peer,
+        "--action",
+        "push-create",
+        "--with",
+        "resource_type=Condition",
+        "--payload",
+        payload.to_str().unwrap(),
+    ]);
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
