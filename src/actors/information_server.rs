@@ -155,20 +155,7 @@ impl InformationServer {
 
     /// Check a pushed body; returns the resource or an error response.
     fn pushed(&self, req: &Message, rtype: &str, id: Option<&str>) -> Result<Value, Box<Message>> {
-        let resource = req
-            .json()
-            .map_err(|e| Box::new(outcome(400, "structure", &e)))?;
-        let body_type = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if body_type != rtype {
-            return Err(Box::new(outcome(
-                400,
-                "invalid",
-                &format!("the body is a `{body_type}`, the URL names `{rtype}`"),
-            )));
-        }
+        let resource = crate::mock::pushed_resource(req, rtype)?;
         if let Some(id) = id
             && resource.get("id").and_then(Value::as_str) != Some(id)
         {

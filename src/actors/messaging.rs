@@ -128,21 +128,7 @@ impl ProfiledEndpoint {
     }
 
     fn body(req: &Message, rtype: &str) -> Result<Value, Box<Message>> {
-        let resource = req
-            .json()
-            .map_err(|e| Box::new(outcome(400, "structure", &e)))?;
-        let found = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if found != rtype {
-            return Err(Box::new(outcome(
-                400,
-                "invalid",
-                &format!("the body is a `{found}`, the URL names `{rtype}`"),
-            )));
-        }
-        Ok(resource)
+        crate::mock::pushed_resource(req, rtype)
     }
 
     fn create(&self, req: &Message, rtype: &str, base: &str, admit: Admit<'_>) -> Message {

@@ -43,3 +43,23 @@ pub fn outcome(status: u16, code: &str, text: &str) -> Message {
         }),
     )
 }
+
+/// The resource a client pushed (POST/PUT body), checked to be JSON of the type the URL
+/// names; otherwise the 400 OperationOutcome to answer with.
+pub fn pushed_resource(req: &Message, rtype: &str) -> Result<serde_json::Value, Box<Message>> {
+    let resource = req
+        .json()
+        .map_err(|e| Box::new(outcome(400, "structure", &e)))?;
+    let found = resource
+        .get("resourceType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if found != rtype {
+        return Err(Box::new(outcome(
+            400,
+            "invalid",
+            &format!("the body is a `{found}`, the URL names `{rtype}`"),
+        )));
+    }
+    Ok(resource)
+}

@@ -129,7 +129,44 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
 fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Box<Diagnostic>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Box::new(Diagnostic::new(path, "", format!("cannot read file: {e}"))))?;
-    serde_saphyr::from_str::<T>(&text).map_err(|e| {
+    parse_yaml(path, &text)
+}
+
+/// Check one scenario's text as if it were the file `file` of the pack at `root` (with no
+/// pack settings): every problem, or the checked scenario. The fuzz target drives this.
+pub fn check_scenario_text(
+    root: &Path,
+    file: &Path,
+    text: &str,
+    catalog: &Catalog,
+) -> Result<Scenario, Diagnostics> {
+    let def = parse_yaml::<ScenarioDef>(file, text).map_err(|d| Diagnostics(vec![*d]))?;
+    let mut problems = Vec::new();
+    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut ctx = Checker {
+        file,
+        root: &root_canon,
+        catalog,
+        problems: &mut problems,
+    };
+    let scenario = ctx.scenario(
+        def,
+        file.display().to_string(),
+        &PackDef::default(),
+        &LoadOptions::default(),
+        &mut HashMap::new(),
+    );
+    match scenario {
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(Diagnostics(problems)),
+    }
+}
+
+fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, Box<Diagnostic>> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
         let msg = saphyr_message(&e);
         let hint = if msg.contains("unknown field") {
             Some("check the spelling; docs/scenarios.md lists every key")
@@ -187,6 +224,31 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Diagnosti
         {
             out.push(path);
         }
+    }
+}
+
+/// The one key given among `options` (name, given?), or what is wrong: none or several.
+fn exactly_one(what: &str, options: &[(&'static str, bool)]) -> Result<&'static str, String> {
+    let list = options
+        .iter()
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let given: Vec<&str> = options
+        .iter()
+        .filter(|(_, g)| *g)
+        .map(|(n, _)| *n)
+        .collect();
+    match given.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!("{what} needs one of {list}")),
+        many => Err(format!(
+            "{what} takes exactly one of {list}, not {}",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )),
     }
 }
 
@@ -464,24 +526,13 @@ impl Checker<'_> {
                 );
             }
         }
-        let given: Vec<&str> = [
-            def.send.as_ref().map(|_| "send"),
-            def.expect.as_ref().map(|_| "expect"),
-            def.poll.as_ref().map(|_| "poll"),
-            def.serve.as_ref().map(|_| "serve"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if given.len() != 1 {
-            let msg = if given.is_empty() {
-                "a step needs one of `send`, `expect`, `poll`, `serve`".to_string()
-            } else {
-                format!(
-                    "a step takes exactly one of `send`, `expect`, `poll`, `serve`, not {}",
-                    given.join(" and ")
-                )
-            };
+        let kinds = [
+            ("send", def.send.is_some()),
+            ("expect", def.expect.is_some()),
+            ("poll", def.poll.is_some()),
+            ("serve", def.serve.is_some()),
+        ];
+        if let Err(msg) = exactly_one("a step", &kinds) {
             self.err(format!("steps[{i}]"), loc, msg);
             return None;
         }
@@ -652,16 +703,13 @@ impl Checker<'_> {
         let mut captures = Vec::new();
         for (name, c) in def.capture {
             let field = f(&format!("capture.{name}"));
-            let sources = [c.header.is_some(), c.fhirpath.is_some(), c.body]
-                .iter()
-                .filter(|b| **b)
-                .count();
-            if sources != 1 {
-                self.err(
-                    &field,
-                    loc,
-                    "a capture takes exactly one of `header`, `fhirpath`, `body: true`",
-                );
+            let sources = [
+                ("header", c.header.is_some()),
+                ("fhirpath", c.fhirpath.is_some()),
+                ("body", c.body),
+            ];
+            if let Err(msg) = exactly_one("a capture", &sources) {
+                self.err(&field, loc, msg);
                 continue;
             }
             let regex = match c.regex.as_deref().map(Regex::new) {
@@ -814,16 +862,13 @@ impl Checker<'_> {
         captured_by: &HashMap<String, String>,
         uses: &mut Vec<String>,
     ) -> Option<Body> {
-        let given = [b.fixture.is_some(), b.json.is_some(), b.text.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
-        if given != 1 {
-            self.err(
-                field,
-                loc,
-                "a body takes exactly one of `fixture`, `json`, `text`",
-            );
+        let kinds = [
+            ("fixture", b.fixture.is_some()),
+            ("json", b.json.is_some()),
+            ("text", b.text.is_some()),
+        ];
+        if let Err(msg) = exactly_one("a body", &kinds) {
+            self.err(field, loc, msg);
             return None;
         }
         if let Some(t) = &b.text {
@@ -970,25 +1015,17 @@ impl Checker<'_> {
         captured_by: &HashMap<String, String>,
         uses: &mut Vec<String>,
     ) -> Option<Assertion> {
-        let kinds: Vec<&str> = [
-            a.status.as_ref().map(|_| "status"),
-            a.header.as_ref().map(|_| "header"),
-            a.resource.as_ref().map(|_| "resource"),
-            a.fhirpath.as_ref().map(|_| "fhirpath"),
-            a.profile.as_ref().map(|_| "profile"),
-            a.method.as_ref().map(|_| "method"),
-            a.path.as_ref().map(|_| "path"),
-            a.json.as_ref().map(|_| "json"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if kinds.len() != 1 {
-            let msg = if kinds.is_empty() {
-                "an assertion needs one of `status`, `header`, `resource`, `fhirpath`, `profile`, `method`, `path`, `json`".to_string()
-            } else {
-                format!("an assertion checks one thing, not {}", kinds.join(" and "))
-            };
+        let kinds = [
+            ("status", a.status.is_some()),
+            ("header", a.header.is_some()),
+            ("resource", a.resource.is_some()),
+            ("fhirpath", a.fhirpath.is_some()),
+            ("profile", a.profile.is_some()),
+            ("method", a.method.is_some()),
+            ("path", a.path.is_some()),
+            ("json", a.json.is_some()),
+        ];
+        if let Err(msg) = exactly_one("an assertion", &kinds) {
             self.err(field, loc, msg);
             return None;
         }

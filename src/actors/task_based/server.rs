@@ -75,21 +75,7 @@ fn capability(actor: &TaskActor) -> Value {
 
 /// The pushed body, checked against the URL's type.
 fn body_of(req: &Message, rtype: &str) -> Result<Value, Box<Message>> {
-    let resource = req
-        .json()
-        .map_err(|e| Box::new(outcome(400, "structure", &e)))?;
-    let body_type = resource
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if body_type != rtype {
-        return Err(Box::new(outcome(
-            400,
-            "invalid",
-            &format!("the body is a `{body_type}`, the URL names `{rtype}`"),
-        )));
-    }
-    Ok(resource)
+    crate::mock::pushed_resource(req, rtype)
 }
 
 /// An owner only takes Tasks it can work on: one with a focus to pull.
