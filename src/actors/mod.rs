@@ -59,9 +59,14 @@ impl Faults {
             if specs.is_empty() {
                 return Err(format!("unknown actor `{actor}` in fault `{item}`"));
             }
-            if !specs.iter().any(|s| s.faults.iter().any(|(n, _)| *n == fault)) {
-                let known: Vec<&str> =
-                    specs.iter().flat_map(|s| s.faults.iter().map(|(n, _)| *n)).collect();
+            if !specs
+                .iter()
+                .any(|s| s.faults.iter().any(|(n, _)| *n == fault))
+            {
+                let known: Vec<&str> = specs
+                    .iter()
+                    .flat_map(|s| s.faults.iter().map(|(n, _)| *n))
+                    .collect();
                 return Err(format!(
                     "actor `{actor}` has no fault `{fault}` (it has: {})",
                     known.join(", ")

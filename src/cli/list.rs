@@ -84,12 +84,23 @@ pub fn list(args: ListArgs) -> i32 {
                                 (false, true) => "client",
                                 (false, false) => "-",
                             };
-                            let option = if spec.options.is_empty() { "plain".to_string() } else { spec.options.join("+") };
+                            let option = if spec.options.is_empty() {
+                                "plain".to_string()
+                            } else {
+                                spec.options.join("+")
+                            };
                             format!("{option}: {sides}")
                         })
                         .collect();
-                    let reference = if variants.is_empty() { "no reference actor".to_string() } else { variants.join(", ") };
-                    println!("{name:<30} {n:>3} scenario(s)  harness plays {:<30} reference {reference}", a.counterpart);
+                    let reference = if variants.is_empty() {
+                        "no reference actor".to_string()
+                    } else {
+                        variants.join(", ")
+                    };
+                    println!(
+                        "{name:<30} {n:>3} scenario(s)  harness plays {:<30} reference {reference}",
+                        a.counterpart
+                    );
                 }
             }
         }
