@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cdex_harness::actors;
 use cdex_harness::mock::MockServer;
-use ring::signature::{ECDSA_P384_SHA384_FIXED, UnparsedPublicKey};
+use ring::signature::{ECDSA_P384_SHA384_FIXED, RSA_PKCS1_2048_8192_SHA384, UnparsedPublicKey};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +20,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
 const TOKEN: &str = "issued-access-token-5d2e91";
 
 struct Endpoint {
+    /// `ES384` (raw P-384 point) or `RS384` (PKCS#1 RSAPublicKey DER).
+    alg: &'static str,
     public_key: Vec<u8>,
     url: String,
 }
@@ -52,11 +54,14 @@ async fn token(State(ep): State<Arc<Endpoint>>, body: String) -> (StatusCode, St
         return refuse("not a JWT");
     }
     let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
-    let key = UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, &ep.public_key);
-    if key
-        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-        .is_err()
-    {
+    let input = format!("{}.{}", parts[0], parts[1]);
+    let verified = match ep.alg {
+        "ES384" => UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, &ep.public_key)
+            .verify(input.as_bytes(), &sig),
+        _ => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA384, &ep.public_key)
+            .verify(input.as_bytes(), &sig),
+    };
+    if verified.is_err() {
         return refuse("bad signature");
     }
     let header: serde_json::Value =
@@ -64,7 +69,7 @@ async fn token(State(ep): State<Arc<Endpoint>>, body: String) -> (StatusCode, St
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let now = chrono::Utc::now().timestamp();
-    if header["alg"] != "ES384"
+    if header["alg"] != ep.alg
         || claims["iss"] != "harness-client"
         || claims["sub"] != "harness-client"
         || claims["aud"] != ep.url.as_str()
@@ -89,16 +94,70 @@ fn key_file(dir: &Path, name: &str) -> (PathBuf, Vec<u8>) {
     (path, key.public_key_raw().to_vec())
 }
 
+/// An RSA key made with OpenSSL (ring cannot generate RSA keys): the PKCS#8 PEM file and
+/// the PKCS#1 public key DER.
+fn rsa_key_file(dir: &Path, name: &str) -> (PathBuf, Vec<u8>) {
+    let path = dir.join(name);
+    let ok = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&path)
+        .output()
+        .expect("openssl is needed for the RS384 test")
+        .status
+        .success();
+    assert!(ok, "openssl genpkey failed");
+    let der = dir.join(format!("{name}.der"));
+    let ok = Command::new("openssl")
+        .args(["rsa", "-RSAPublicKey_out", "-outform", "DER", "-in"])
+        .arg(&path)
+        .arg("-out")
+        .arg(&der)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "openssl rsa failed");
+    (path, std::fs::read(der).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_harness_gets_and_uses_a_smart_backend_services_token() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("smart-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("smart-es-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (good_key, public_key) = key_file(&dir, "client.pem");
     let (other_key, _) = key_file(&dir, "other.pem");
+    exercise("ES384", &dir, good_key, public_key, other_key).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs384_assertions_work_too() {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("smart-rs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (good_key, public_key) = rsa_key_file(&dir, "client.pem");
+    let (other_key, _) = rsa_key_file(&dir, "other.pem");
+    exercise("RS384", &dir, good_key, public_key, other_key).await;
+}
+
+async fn exercise(
+    alg: &'static str,
+    dir: &Path,
+    good_key: PathBuf,
+    public_key: Vec<u8>,
+    other_key: PathBuf,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/token", listener.local_addr().unwrap());
     let ep = Arc::new(Endpoint {
+        alg,
         public_key,
         url: url.clone(),
     });
@@ -134,7 +193,7 @@ async fn the_harness_gets_and_uses_a_smart_backend_services_token() {
                     "--smart-client-id",
                     "harness-client",
                     "--smart-alg",
-                    "ES384",
+                    alg,
                 ])
                 .arg("--smart-key")
                 .arg(key)
