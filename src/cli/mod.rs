@@ -5,6 +5,7 @@ pub mod config;
 pub mod list;
 pub mod run;
 pub mod simulate;
+pub mod validate;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,12 +40,15 @@ pub enum Command {
     /// Show the requirement catalog and which assertions cover each requirement.
     Requirements(list::RequirementsArgs),
     /// Run a reference actor on its own, logging and validating every exchange live.
-    Simulate(simulate::SimulateArgs),
+    Simulate(Box<simulate::SimulateArgs>),
     /// Check the scenario pack without running anything (exit 2 on problems).
     Check(PackArgs),
     /// Perform one CDEX_ACTION as the reference client, from the trigger environment (an
     /// example adapter: `run --actor information-client --trigger "cdex-harness act"`).
     Act(act::ActArgs),
+    /// Validate FHIR JSON resources against the R4 base and the CDex profiles (offline;
+    /// exit 1 on errors).
+    Validate(validate::ValidateArgs),
 }
 
 /// Where the scenarios and the catalog are.
@@ -88,9 +92,10 @@ pub fn main() -> i32 {
         Command::Run(args) => rt.block_on(run::run(*args)),
         Command::List(args) => list::list(args),
         Command::Requirements(args) => list::requirements(args),
-        Command::Simulate(args) => rt.block_on(simulate::simulate(args)),
+        Command::Simulate(args) => rt.block_on(simulate::simulate(*args)),
         Command::Check(args) => list::check(args),
         Command::Act(args) => rt.block_on(act::act(args)),
+        Command::Validate(args) => rt.block_on(validate::validate(args)),
     }
 }
 

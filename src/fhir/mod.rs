@@ -3,6 +3,7 @@
 
 pub mod fhirpath;
 pub mod profiles;
+pub mod validate;
 
 use crate::http::Message;
 

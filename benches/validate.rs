@@ -1,0 +1,176 @@
+//! Validation benchmark: `cargo bench --bench validate` (add `-- --seconds N` to change the
+//! time per group). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
+//! and Task Attachment Request profiles) and Communications (against the 2019 draft's
+//! cdex-communication) on one thread, already parsed, and reports resources per second for
+//! each group and overall; then the Tasks again with the FHIRPath invariants. Target: 20,000
+//! resources/s on one core.
+
+use cdex_harness::fhir::validate::Validator;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const TDR: &str = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-data-request";
+const TAR: &str =
+    "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-attachment-request";
+const COMM: &str = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-communication";
+
+fn tasks() -> Vec<(Value, &'static str)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validation/examples");
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/validation/examples")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("cdex-task-example"))
+        })
+        .collect();
+    files.sort();
+    for f in files {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).expect("read")).expect("json");
+        let code = v
+            .pointer("/code/coding/0/code")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let profile = if code.starts_with("data-request") {
+            TDR
+        } else {
+            TAR
+        };
+        out.push((v, profile));
+    }
+    out
+}
+
+fn communications() -> Vec<(Value, &'static str)> {
+    (0..8)
+        .map(|i| {
+            (
+                json!({
+                    "resourceType": "Communication",
+                    "id": format!("comm-{i}"),
+                    "meta": {"lastUpdated": "2019-06-10T15:00:31.000-04:00"},
+                    "identifier": [{"system": "http://example.org/ids", "value": format!("c{i}")}],
+                    "basedOn": [{"reference": format!("CommunicationRequest/cr{i}")}],
+                    "status": "completed",
+                    "category": [{"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}],
+                    "subject": {"reference": "Patient/p1", "display": "Patient One"},
+                    "sent": "2019-06-10T15:00:31-04:00",
+                    "recipient": [{"reference": "Organization/payer"}],
+                    "sender": {"reference": "Organization/provider"},
+                    "payload": [
+                        {"extension": [{
+                            "url": "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type",
+                            "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}
+                        }],
+                         "contentAttachment": {"contentType": "application/pdf", "data": "SGVsbG8=", "title": "note"}},
+                        {"contentReference": {"reference": "DocumentReference/d1"}}
+                    ],
+                    "note": [{"text": "requested records"}]
+                }),
+                COMM,
+            )
+        })
+        .collect()
+}
+
+fn run(v: &Validator, group: &[(Value, &str)], budget: Duration) -> (usize, Duration) {
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed() < budget {
+        for (r, p) in group {
+            let issues = v.validate(r, Some(p));
+            assert!(
+                issues.iter().all(|i| !i.is_error()),
+                "benchmark input must be valid: {issues:?}"
+            );
+            n += 1;
+        }
+    }
+    (n, start.elapsed())
+}
+
+fn main() {
+    let mut seconds = 3u64;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--seconds") {
+        seconds = args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(seconds);
+    }
+    let load = Instant::now();
+    let v = Validator::load_default().expect("validator data");
+    println!("load: {:.1} ms", load.elapsed().as_secs_f64() * 1000.0);
+    let groups = [("tasks", tasks()), ("communications", communications())];
+    let (mut total_n, mut total_t) = (0usize, Duration::ZERO);
+    for (name, group) in &groups {
+        run(&v, group, Duration::from_millis(200)); // warm-up
+        let (n, t) = run(&v, group, Duration::from_secs(seconds));
+        println!(
+            "{name}: {n} validated in {:.2} s = {:.0} resources/s ({} distinct)",
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64(),
+            group.len()
+        );
+        total_n += n;
+        total_t += t;
+    }
+    let rate = total_n as f64 / total_t.as_secs_f64();
+    println!("overall: {rate:.0} resources/s on one thread (target 20000)");
+
+    // Where the Task time goes: the slowest examples (large base64 attachments dominate).
+    let mut per: Vec<(f64, usize, String)> = groups[0]
+        .1
+        .iter()
+        .map(|(r, p)| {
+            let start = Instant::now();
+            for _ in 0..200 {
+                std::hint::black_box(v.validate(r, Some(p)));
+            }
+            let us = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            let size = r.to_string().len();
+            let id = r
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            (us, size, id)
+        })
+        .collect();
+    per.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (us, size, id) in per.iter().take(3) {
+        println!("  slowest: {id} ({size} bytes): {us:.1} us");
+    }
+    let median = per[per.len() / 2].0;
+    println!(
+        "  median Task: {median:.1} us = {:.0} resources/s",
+        1e6 / median
+    );
+
+    // With the FHIRPath invariants (cdex-*, tdr-*), evaluated by the async FHIRPath engine.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let group = &groups[0].1;
+    let (n, t) = rt.block_on(async {
+        let start = Instant::now();
+        let mut n = 0usize;
+        while start.elapsed() < Duration::from_secs(seconds) {
+            for (r, p) in group {
+                let issues = v.validate_with_invariants(r, Some(p)).await;
+                assert!(issues.iter().all(|i| !i.is_error()), "{issues:?}");
+                n += 1;
+            }
+        }
+        (n, start.elapsed())
+    });
+    println!(
+        "tasks with invariants: {n} validated in {:.2} s = {:.0} resources/s",
+        t.as_secs_f64(),
+        n as f64 / t.as_secs_f64()
+    );
+}

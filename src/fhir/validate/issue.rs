@@ -1,0 +1,125 @@
+//! One validation finding, shaped like an OperationOutcome issue.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::fmt;
+
+/// How bad a finding is. Errors fail validation; warnings (extensible bindings) and
+/// information (must-support absent, rules not checked) do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Information,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Information => "information",
+        }
+    }
+}
+
+/// A finding: where, what, and which rule says so.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Issue {
+    pub severity: Severity,
+    /// OperationOutcome issue type: structure, required, value, invalid, code-invalid,
+    /// not-supported, informational, business-rule.
+    pub code: &'static str,
+    /// FHIRPath-like location, e.g. `Task.input[1].type`.
+    pub location: String,
+    pub message: String,
+    /// The rule's source: `<definition url>#<element id>` (or `...#<invariant key>`).
+    pub source: String,
+}
+
+impl Issue {
+    pub fn new(
+        severity: Severity,
+        code: &'static str,
+        location: impl Into<String>,
+        message: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Issue {
+        Issue {
+            severity,
+            code,
+            location: location.into(),
+            message: message.into(),
+            source: source.into(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// This issue as an OperationOutcome.issue entry.
+    pub fn to_outcome_issue(&self) -> Value {
+        json!({
+            "severity": self.severity.as_str(),
+            "code": self.code,
+            "diagnostics": self.message,
+            "location": [self.location],
+            "expression": [self.location],
+            "extension": [{
+                "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-source",
+                "valueString": self.source,
+            }],
+        })
+    }
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<11} {}: {} [{}]",
+            self.severity.as_str(),
+            self.location,
+            self.message,
+            self.source
+        )
+    }
+}
+
+/// An OperationOutcome holding these issues (an `information` "no issues" one when empty).
+pub fn outcome(issues: &[Issue]) -> Value {
+    let list: Vec<Value> = if issues.is_empty() {
+        vec![
+            json!({"severity": "information", "code": "informational", "diagnostics": "no issues"}),
+        ]
+    } else {
+        issues.iter().map(Issue::to_outcome_issue).collect()
+    };
+    json!({"resourceType": "OperationOutcome", "issue": list})
+}
+
+/// Drop repeated issues (the same rule can be reached twice, e.g. a contained resource
+/// checked as a slice and as a reference target) and repeated information issues (same
+/// message and source, any location), keeping the first; order errors first, then
+/// warnings, then information, stable within each.
+pub fn dedupe(issues: &mut Vec<Issue>) {
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::new();
+        let mut seen_info = std::collections::HashSet::new();
+        issues
+            .iter()
+            .map(|i| {
+                if i.severity == Severity::Information {
+                    seen_info.insert((i.message.as_str(), i.source.as_str()))
+                } else {
+                    seen.insert(i)
+                }
+            })
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    issues.retain(|_| keep.next().unwrap_or(true));
+    issues.sort_by_key(|i| i.severity);
+}

@@ -1,0 +1,326 @@
+//! FHIR R4 validation, in process and offline: the base structure of R4 (4.0.1) from the
+//! extracted base definitions in `profiles/r4/` ([`base`], [`structure`], [`primitive`]), and
+//! profiles from StructureDefinition differentials loaded at run time ([`profile`],
+//! [`apply`]), with value sets and code systems from the same data ([`terminology`]).
+//!
+//! ```no_run
+//! use cdex_harness::fhir::validate::Validator;
+//! let v = Validator::load_default().unwrap();
+//! let task = serde_json::json!({"resourceType": "Task", "status": "requested", "intent": "order"});
+//! for issue in v.validate(&task, None) { println!("{issue}"); }
+//! ```
+//!
+//! Issues follow OperationOutcome: severity, a FHIRPath-like location (`Task.input[1].type`),
+//! a message, the issue type code, and the rule's source (`<definition url>#<element id>`).
+
+pub mod apply;
+pub mod base;
+pub mod invariant;
+pub mod issue;
+pub mod primitive;
+pub mod profile;
+pub mod structure;
+pub mod terminology;
+
+pub use issue::{Issue, Severity};
+
+use profile::Profile;
+use serde_json::Value;
+use std::path::Path;
+
+/// The base model, the loaded profiles and the terminology: everything validation needs.
+pub struct Validator {
+    base: base::Base,
+    profiles: base::FastMap<String, Profile>,
+    terminology: terminology::Terminology,
+}
+
+/// The profile data compiled into the binary: (file name, JSON text).
+const DEFAULT_DATA: &[(&str, &str)] = &[
+    (
+        "backport/StructureDefinition-backport-subscription.json",
+        include_str!("../../../profiles/backport/StructureDefinition-backport-subscription.json"),
+    ),
+    (
+        "backport/StructureDefinition-backport-subscription-notification-r4.json",
+        include_str!(
+            "../../../profiles/backport/StructureDefinition-backport-subscription-notification-r4.json"
+        ),
+    ),
+    (
+        "backport/StructureDefinition-backport-subscription-status-r4.json",
+        include_str!(
+            "../../../profiles/backport/StructureDefinition-backport-subscription-status-r4.json"
+        ),
+    ),
+    (
+        "backport/StructureDefinition-backport-channel-type.json",
+        include_str!("../../../profiles/backport/StructureDefinition-backport-channel-type.json"),
+    ),
+    (
+        "backport/StructureDefinition-backport-filter-criteria.json",
+        include_str!(
+            "../../../profiles/backport/StructureDefinition-backport-filter-criteria.json"
+        ),
+    ),
+    (
+        "backport/StructureDefinition-backport-payload-content.json",
+        include_str!(
+            "../../../profiles/backport/StructureDefinition-backport-payload-content.json"
+        ),
+    ),
+    (
+        "backport/StructureDefinition-backport-heartbeat-period.json",
+        include_str!(
+            "../../../profiles/backport/StructureDefinition-backport-heartbeat-period.json"
+        ),
+    ),
+    (
+        "backport/StructureDefinition-backport-timeout.json",
+        include_str!("../../../profiles/backport/StructureDefinition-backport-timeout.json"),
+    ),
+    (
+        "backport/StructureDefinition-backport-max-count.json",
+        include_str!("../../../profiles/backport/StructureDefinition-backport-max-count.json"),
+    ),
+    (
+        "backport/CodeSystem-backport-content-code-system.json",
+        include_str!("../../../profiles/backport/CodeSystem-backport-content-code-system.json"),
+    ),
+    (
+        "backport/ValueSet-backport-content-value-set.json",
+        include_str!("../../../profiles/backport/ValueSet-backport-content-value-set.json"),
+    ),
+    (
+        "cdex-2019/cdex-communication.json",
+        include_str!("../../../profiles/cdex-2019/cdex-communication.json"),
+    ),
+    (
+        "cdex-2019/cdex-communicationrequest.json",
+        include_str!("../../../profiles/cdex-2019/cdex-communicationrequest.json"),
+    ),
+    (
+        "cdex-2019/cdex-task.json",
+        include_str!("../../../profiles/cdex-2019/cdex-task.json"),
+    ),
+    (
+        "cdex-2019/cdex-payload-query-string.json",
+        include_str!("../../../profiles/cdex-2019/cdex-payload-query-string.json"),
+    ),
+    (
+        "cdex-2019/cdex-payload-clinical-note-type.json",
+        include_str!("../../../profiles/cdex-2019/cdex-payload-clinical-note-type.json"),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-parameters-submit-attachment.json",
+        include_str!(
+            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-parameters-submit-attachment.json"
+        ),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-patient-demographics.json",
+        include_str!(
+            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-patient-demographics.json"
+        ),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-practitionerrole.json",
+        include_str!("../../../profiles/cdex-2.1.0/structuredefinition-cdex-practitionerrole.json"),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-sdc-questionnaireresponse.json",
+        include_str!(
+            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-sdc-questionnaireresponse.json"
+        ),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-signature-bundle.json",
+        include_str!("../../../profiles/cdex-2.1.0/structuredefinition-cdex-signature-bundle.json"),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-signature.json",
+        include_str!("../../../profiles/cdex-2.1.0/structuredefinition-cdex-signature.json"),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-task-attachment-request.json",
+        include_str!(
+            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-task-attachment-request.json"
+        ),
+    ),
+    (
+        "cdex-2.1.0/structuredefinition-cdex-task-data-request.json",
+        include_str!(
+            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"
+        ),
+    ),
+    (
+        "cdex-2.1.0/valueset-cdex-POU.json",
+        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-POU.json"),
+    ),
+    (
+        "cdex-2.1.0/valueset-cdex-claim-use.json",
+        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-claim-use.json"),
+    ),
+    (
+        "cdex-2.1.0/valueset-cdex-data-request-task-code.json",
+        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-data-request-task-code.json"),
+    ),
+    (
+        "cdex-2.1.0/valueset-cdex-identifier-types.json",
+        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-identifier-types.json"),
+    ),
+    (
+        "cdex-2.1.0/valueset-cdex-work-queue.json",
+        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-work-queue.json"),
+    ),
+    (
+        "cdex-2.1.0/codesystem-cdex-temp.json",
+        include_str!("../../../profiles/cdex-2.1.0/codesystem-cdex-temp.json"),
+    ),
+];
+
+impl Validator {
+    /// The R4 base plus every profile, value set and code system shipped in `profiles/`
+    /// (compiled into the binary: no file or network access).
+    pub fn load_default() -> Result<Validator, String> {
+        let base = base::Base::load_default()?;
+        let mut v = Validator {
+            terminology: terminology::Terminology::with_base(&base)?,
+            base,
+            profiles: base::FastMap::default(),
+        };
+        for (name, text) in DEFAULT_DATA {
+            let value: Value =
+                serde_json::from_str(text).map_err(|e| format!("profiles/{name}: {e}"))?;
+            v.add_resource(&value)
+                .map_err(|e| format!("profiles/{name}: {e}"))?;
+        }
+        v.terminology.finish();
+        Ok(v)
+    }
+
+    /// Add the StructureDefinitions, ValueSets and CodeSystems (JSON files, or Bundles of
+    /// them) found in a folder, at run time.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<usize, String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut count = 0;
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            count += self
+                .add_resource(&value)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        self.terminology.finish();
+        Ok(count)
+    }
+
+    /// Add one conformance resource (or a Bundle of them); returns how many were taken.
+    pub fn add_resource(&mut self, value: &Value) -> Result<usize, String> {
+        match value.get("resourceType").and_then(Value::as_str) {
+            Some("StructureDefinition") => {
+                let mut p = Profile::compile(value)?;
+                p.resolve(&self.base);
+                self.profiles.insert(p.url.clone(), p);
+                Ok(1)
+            }
+            Some("ValueSet") => self.terminology.add_value_set(value).map(|_| 1),
+            Some("CodeSystem") => self.terminology.add_code_system(value).map(|_| 1),
+            Some("Bundle") => {
+                let mut n = 0;
+                for e in value
+                    .get("entry")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(r) = e.get("resource") {
+                        n += self.add_resource(r)?;
+                    }
+                }
+                Ok(n)
+            }
+            _ => Ok(0),
+        }
+    }
+
+    /// The canonical URLs of the loaded profiles, sorted.
+    pub fn profile_urls(&self) -> Vec<&str> {
+        let mut urls: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+        urls.sort();
+        urls
+    }
+
+    /// A loaded profile by canonical URL (a `|version` suffix is ignored) or by id/name
+    /// (`cdex-task-data-request`).
+    pub fn profile(&self, url_or_name: &str) -> Option<&Profile> {
+        let key = url_or_name.split('|').next().unwrap_or("");
+        self.profiles.get(key).or_else(|| {
+            self.profiles
+                .values()
+                .find(|p| p.id == key || p.name == key)
+        })
+    }
+
+    /// Validate a resource: the R4 base structure always; then `profile` if given, else every
+    /// profile its `meta.profile` names (a profile that is not loaded is reported as an
+    /// informational issue, never passed silently). Resources nested in Bundle entries,
+    /// `contained` and Parameters are checked against the profiles their own `meta.profile`
+    /// names. FHIRPath invariants are not evaluated here: see
+    /// [`Validator::validate_with_invariants`].
+    pub fn validate(&self, resource: &Value, profile: Option<&str>) -> Vec<Issue> {
+        let (mut issues, _) = self.run(resource, profile, false);
+        issue::dedupe(&mut issues);
+        issues
+    }
+
+    /// [`Validator::validate`] plus the FHIRPath invariants (cdex-*, tdr-*) of the profiles
+    /// applied. Async because the FHIRPath engine is.
+    pub async fn validate_with_invariants(
+        &self,
+        resource: &Value,
+        profile: Option<&str>,
+    ) -> Vec<Issue> {
+        let (mut issues, pending) = self.run(resource, profile, true);
+        invariant::check_all(&pending, &mut issues).await;
+        issue::dedupe(&mut issues);
+        issues
+    }
+
+    fn run(
+        &self,
+        resource: &Value,
+        profile: Option<&str>,
+        invariants: bool,
+    ) -> (Vec<Issue>, Vec<invariant::Pending>) {
+        let mut issues = Vec::new();
+        let mut pending = Vec::new();
+        let root = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or("Resource")
+            .to_string();
+        structure::Walker::new(&self.base, &self.terminology, &mut issues)
+            .resource(resource, &root);
+        let ctx = apply::Context {
+            base: &self.base,
+            terminology: &self.terminology,
+            profiles: &self.profiles,
+            invariants,
+        };
+        match profile {
+            Some(url) => ctx.apply_named(url, resource, &root, &mut issues, &mut pending),
+            None => ctx.apply_meta_profiles(resource, &root, &mut issues, &mut pending),
+        }
+        ctx.apply_nested(resource, &root, &mut issues, &mut pending);
+        (issues, pending)
+    }
+}

@@ -1,0 +1,646 @@
+//! The R4 base structure of a resource: known elements only, types, cardinality, primitive
+//! formats, choice types, required bindings of the base, and references (format, target
+//! type, `#id` resolution to contained resources).
+
+use super::base::{BASE_URL, Base, ElementDef, Elements, FastSet, Kind};
+use super::issue::{Issue, Severity};
+use super::primitive;
+use super::terminology::{self, Membership, Terminology};
+use serde_json::{Map, Value};
+use std::fmt::Write;
+
+/// Walks one resource (and the resources inside it), pushing issues.
+pub struct Walker<'a> {
+    base: &'a Base,
+    terminology: &'a Terminology,
+    issues: &'a mut Vec<Issue>,
+    /// The ids of the contained resources of each enclosing resource (innermost last).
+    contained: Vec<FastSet<String>>,
+}
+
+/// Where an element's rule comes from: `<type url>#<element id>`.
+fn source(def_path: &str) -> String {
+    let root = def_path.split('.').next().unwrap_or(def_path);
+    format!("{BASE_URL}{root}#{def_path}")
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(base: &'a Base, terminology: &'a Terminology, issues: &'a mut Vec<Issue>) -> Self {
+        Walker {
+            base,
+            terminology,
+            issues,
+            contained: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, code: &'static str, location: &str, message: String, def_path: &str) {
+        self.issues.push(Issue::new(
+            Severity::Error,
+            code,
+            location,
+            message,
+            source(def_path),
+        ));
+    }
+
+    /// Check a resource at `path` (the root's type name, or e.g. `Bundle.entry[0].resource`).
+    pub fn resource(&mut self, v: &Value, path: &str) {
+        let mut buf = String::with_capacity(128);
+        buf.push_str(path);
+        self.resource_inner(v, &mut buf, false);
+    }
+
+    fn resource_inner(&mut self, v: &Value, path: &mut String, is_contained: bool) {
+        let Some(obj) = v.as_object() else {
+            self.error(
+                "structure",
+                path,
+                format!("a resource must be a JSON object, found {}", kind_of(v)),
+                "Resource",
+            );
+            return;
+        };
+        let Some(rt) = obj.get("resourceType").and_then(Value::as_str) else {
+            self.error(
+                "required",
+                path,
+                "the resource has no `resourceType`".into(),
+                "Resource",
+            );
+            return;
+        };
+        let base = self.base;
+        let Some(def) = base.get(rt).filter(|t| t.kind == Kind::Resource) else {
+            if base.resource_types.contains(rt) {
+                self.issues.push(Issue::new(
+                    Severity::Information,
+                    "not-supported",
+                    path.as_str(),
+                    format!(
+                        "the base definition of {rt} is not in the extracted R4 data; its content was not checked"
+                    ),
+                    source(rt),
+                ));
+            } else {
+                self.error(
+                    "structure",
+                    path,
+                    format!("`{rt}` is not an R4 resource type"),
+                    "Resource",
+                );
+            }
+            return;
+        };
+        if !is_contained {
+            let ids = obj
+                .get("contained")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("id").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect();
+            self.contained.push(ids);
+        } else if obj.contains_key("contained") {
+            self.error(
+                "invariant",
+                path,
+                "a contained resource must not contain resources (dom-2)".into(),
+                "DomainResource",
+            );
+        }
+        if is_contained {
+            self.contained_meta(obj, path);
+        }
+        self.object(obj, &def.elements, path, rt, true);
+        if !is_contained {
+            self.contained_referenced(obj, path);
+        }
+        if !is_contained {
+            self.contained.pop();
+        }
+    }
+
+    /// Check a JSON object against the elements of its type (or backbone element).
+    /// `path` is a buffer holding the object's location; it is restored on return.
+    fn object(
+        &mut self,
+        obj: &Map<String, Value>,
+        elements: &Elements,
+        path: &mut String,
+        def_path: &str,
+        is_resource: bool,
+    ) {
+        if obj.is_empty() {
+            self.error(
+                "structure",
+                path,
+                "empty objects are not allowed in FHIR JSON".into(),
+                def_path,
+            );
+            return;
+        }
+        // Per element: how many JSON keys named it (low bits) and whether `_name` did (0x80).
+        let mut counts = [0u8; 256];
+        let len = path.len();
+        for (key, value) in obj {
+            if is_resource && key == "resourceType" {
+                continue;
+            }
+            path.push('.');
+            path.push_str(key);
+            if let Some(name) = key.strip_prefix('_') {
+                if let Some((i, _, _)) = elements.lookup_idx(name)
+                    && let Some(c) = counts.get_mut(i)
+                {
+                    *c |= 0x80;
+                }
+                self.primitive_extension(elements, name, value, path, def_path);
+                path.truncate(len);
+                continue;
+            }
+            let Some((idx, e, ty)) = elements.lookup_idx(key) else {
+                self.error(
+                    "structure",
+                    path,
+                    format!("unknown element `{key}` (not defined in {def_path})"),
+                    def_path,
+                );
+                path.truncate(len);
+                continue;
+            };
+            if let Some(c) = counts.get_mut(idx) {
+                *c = (*c & 0x80) | ((*c & 0x7f) + 1).min(0x7f);
+            }
+            match value {
+                Value::Array(items) if e.many => {
+                    if items.is_empty() {
+                        self.error(
+                            "structure",
+                            path,
+                            "empty arrays are not allowed in FHIR JSON".into(),
+                            &elem_path(def_path, e),
+                        );
+                    }
+                    let item_len = path.len();
+                    for (i, item) in items.iter().enumerate() {
+                        if item.is_null()
+                            && self.base.is_primitive(ty)
+                            && obj.contains_key(&format!("_{key}"))
+                        {
+                            continue;
+                        }
+                        let _ = write!(path, "[{i}]");
+                        self.value(e, ty, item, path, def_path);
+                        path.truncate(item_len);
+                    }
+                }
+                Value::Array(_) => self.error(
+                    "structure",
+                    path,
+                    format!("`{key}` allows one value (max 1), found an array"),
+                    &elem_path(def_path, e),
+                ),
+                single if e.many => {
+                    self.error(
+                        "structure",
+                        path,
+                        format!("`{key}` repeats (max *): its value must be a JSON array"),
+                        &elem_path(def_path, e),
+                    );
+                    self.value(e, ty, single, path, def_path);
+                }
+                single => self.value(e, ty, single, path, def_path),
+            }
+            path.truncate(len);
+        }
+        for &i in &elements.required {
+            if counts.get(i).copied().unwrap_or(1) == 0 {
+                let e = &elements.list[i];
+                self.error(
+                    "required",
+                    path,
+                    format!("missing required element `{}` (min {})", e.id_name(), e.min),
+                    &elem_path(def_path, e),
+                );
+            }
+        }
+        if def_path == "Extension" {
+            // ext-1: extension.exists() != value.exists()
+            let has_ext = obj.contains_key("extension");
+            let has_value = obj.keys().any(|k| {
+                k.len() > 5 && k.starts_with("value") && k.as_bytes()[5].is_ascii_uppercase()
+            });
+            if has_ext == has_value {
+                self.issues.push(Issue::new(
+                    Severity::Error,
+                    "invariant",
+                    path.as_str(),
+                    "ext-1: an extension must have either extensions or a value[x], not both",
+                    format!("{BASE_URL}Extension#ext-1"),
+                ));
+            }
+        }
+        for &i in &elements.choices {
+            if counts.get(i).copied().unwrap_or(0) & 0x7f > 1 {
+                let e = &elements.list[i];
+                let names: Vec<&str> = obj
+                    .keys()
+                    .filter(|k| elements.lookup_idx(k).is_some_and(|(x, _, _)| x == i))
+                    .map(String::as_str)
+                    .collect();
+                self.error(
+                    "structure",
+                    path,
+                    format!(
+                        "`{}` takes one type only, found {}",
+                        e.id_name(),
+                        names.join(", ")
+                    ),
+                    &elem_path(def_path, e),
+                );
+            }
+        }
+    }
+
+    /// `_name`: the id/extensions of a primitive element (`path` ends with `._name`).
+    fn primitive_extension(
+        &mut self,
+        elements: &Elements,
+        name: &str,
+        value: &Value,
+        path: &mut String,
+        def_path: &str,
+    ) {
+        let Some((e, _)) = elements
+            .lookup(name)
+            .filter(|(_, ty)| self.base.is_primitive(ty))
+        else {
+            self.error(
+                "structure",
+                path,
+                format!(
+                    "unknown element `_{name}` (`{name}` is not a primitive element of {def_path})"
+                ),
+                def_path,
+            );
+            return;
+        };
+        let base = self.base;
+        let Some(element) = base.get("Element") else {
+            return;
+        };
+        let len = path.len();
+        let one = |this: &mut Self, v: &Value, path: &mut String| match v {
+            Value::Null if e.many => {}
+            Value::Object(o) => this.object(o, &element.elements, path, "Element", false),
+            other => this.error(
+                "structure",
+                path,
+                format!(
+                    "`_{name}` must hold an object (id, extension), found {}",
+                    kind_of(other)
+                ),
+                &elem_path(def_path, e),
+            ),
+        };
+        match value {
+            Value::Array(items) if e.many => {
+                for (i, v) in items.iter().enumerate() {
+                    let _ = write!(path, "[{i}]");
+                    one(self, v, path);
+                    path.truncate(len);
+                }
+            }
+            other => one(self, other, path),
+        }
+    }
+
+    /// One value of an element, of type `ty` (`def_path`: the id of the element's parent).
+    fn value(&mut self, e: &ElementDef, ty: &str, v: &Value, path: &mut String, def_path: &str) {
+        if v.is_null() {
+            self.error(
+                "structure",
+                path,
+                "null is not allowed in FHIR JSON".into(),
+                &elem_path(def_path, e),
+            );
+            return;
+        }
+        let base = self.base;
+        if let Some(r) = &e.content_ref {
+            match (base.element(r), v.as_object()) {
+                (Some(target), Some(obj)) => self.object(obj, &target.children, path, r, false),
+                (_, None) => self.not_object(v, path, &elem_path(def_path, e)),
+                (None, _) => {}
+            }
+            return;
+        }
+        if !e.children.list.is_empty() {
+            let ep = elem_path(def_path, e);
+            match v.as_object() {
+                Some(obj) => self.object(obj, &e.children, path, &ep, false),
+                None => self.not_object(v, path, &ep),
+            }
+            return;
+        }
+        if ty == "Resource" {
+            self.resource_inner(v, path, e.name == "contained");
+            return;
+        }
+        if base.is_primitive(ty) {
+            if let Some(problem) = primitive::check(ty, v) {
+                self.error("value", path, problem, &elem_path(def_path, e));
+            }
+        } else if let Some(t) = base.get(ty) {
+            match v.as_object() {
+                Some(obj) => {
+                    self.object(obj, &t.elements, path, ty, false);
+                    if ty == "Reference" {
+                        self.reference(obj, &e.targets, path, def_path, e);
+                    }
+                }
+                None => {
+                    self.not_object(v, path, &elem_path(def_path, e));
+                    return;
+                }
+            }
+        }
+        if let Some(b) = &e.binding
+            && b.strength == "required"
+        {
+            self.binding(&b.value_set, ty, v, path, def_path, e);
+        }
+    }
+
+    fn not_object(&mut self, v: &Value, path: &str, elem_path: &str) {
+        self.error(
+            "structure",
+            path,
+            format!("must be a JSON object, found {}", kind_of(v)),
+            elem_path,
+        );
+    }
+
+    /// dom-4 and dom-5: a contained resource has no meta.versionId, meta.lastUpdated or
+    /// meta.security.
+    fn contained_meta(&mut self, obj: &Map<String, Value>, path: &str) {
+        let Some(meta) = obj.get("meta").and_then(Value::as_object) else {
+            return;
+        };
+        for (key, inv) in [
+            ("versionId", "dom-4"),
+            ("lastUpdated", "dom-4"),
+            ("security", "dom-5"),
+        ] {
+            if meta.contains_key(key) {
+                self.issues.push(Issue::new(
+                    Severity::Error,
+                    "invariant",
+                    format!("{path}.meta.{key}"),
+                    format!("{inv}: a contained resource must not have meta.{key}"),
+                    format!("{BASE_URL}DomainResource#{inv}"),
+                ));
+            }
+        }
+    }
+
+    /// dom-3: every contained resource is referred to (`#id`) from elsewhere in the
+    /// resource, or refers to its container (`#`).
+    fn contained_referenced(&mut self, obj: &Map<String, Value>, path: &str) {
+        let Some(contained) = obj.get("contained").and_then(Value::as_array) else {
+            return;
+        };
+        fn local_refs<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+            match v {
+                Value::String(s) if s.starts_with('#') => out.push(s),
+                Value::Array(a) => a.iter().for_each(|x| local_refs(x, out)),
+                Value::Object(o) => o.values().for_each(|x| local_refs(x, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        for (k, v) in obj {
+            if k != "contained" {
+                local_refs(v, &mut all);
+            }
+        }
+        let mut inner: Vec<Vec<&str>> = Vec::new();
+        for c in contained {
+            let mut refs = Vec::new();
+            local_refs(c, &mut refs);
+            inner.push(refs);
+        }
+        for (i, c) in contained.iter().enumerate() {
+            let Some(id) = c.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let referenced = all
+                .iter()
+                .chain(
+                    inner
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .flat_map(|(_, r)| r.iter()),
+                )
+                .any(|r| r.strip_prefix('#') == Some(id));
+            let refers_to_container = inner[i].contains(&"#");
+            if !referenced && !refers_to_container {
+                self.issues.push(Issue::new(
+                    Severity::Error,
+                    "invariant",
+                    format!("{path}.contained[{i}]"),
+                    format!(
+                        "dom-3: the contained resource `{id}` is not referred to (`#{id}`) from elsewhere in the resource"
+                    ),
+                    format!("{BASE_URL}DomainResource#dom-3"),
+                ));
+            }
+        }
+    }
+
+    /// A required binding of the base.
+    fn binding(
+        &mut self,
+        vs: &str,
+        ty: &str,
+        v: &Value,
+        path: &str,
+        def_path: &str,
+        e: &ElementDef,
+    ) {
+        let codes = terminology::codings(ty, v);
+        if codes.is_empty() {
+            return;
+        }
+        if !self.terminology.has(vs) {
+            self.issues.push(Issue::new(
+                Severity::Information,
+                "not-supported",
+                path,
+                format!(
+                    "value set {} is not in the validator's data: the required binding was not checked",
+                    terminology::strip_version(vs)
+                ),
+                source(&elem_path(def_path, e)),
+            ));
+            return;
+        }
+        let results: Vec<Membership> = codes
+            .iter()
+            .map(|(s, c)| self.terminology.member(vs, s.as_deref(), c))
+            .collect();
+        if results.contains(&Membership::In) || results.contains(&Membership::Unknown) {
+            return;
+        }
+        let shown: Vec<String> = codes
+            .iter()
+            .map(|(s, c)| match s {
+                Some(s) => format!("{s}#{c}"),
+                None => format!("`{c}`"),
+            })
+            .collect();
+        self.error(
+            "code-invalid",
+            path,
+            format!(
+                "{} is not in the required value set {}",
+                shown.join(", "),
+                terminology::strip_version(vs)
+            ),
+            &elem_path(def_path, e),
+        );
+    }
+
+    /// A Reference's `reference`: format, target type, and `#id` resolution.
+    fn reference(
+        &mut self,
+        obj: &Map<String, Value>,
+        targets: &[String],
+        path: &str,
+        def_path: &str,
+        e: &ElementDef,
+    ) {
+        let Some(r) = obj.get("reference").and_then(Value::as_str) else {
+            return;
+        };
+        let loc = format!("{path}.reference");
+        let target_type: Option<String> = if let Some(id) = r.strip_prefix('#') {
+            if id.is_empty() {
+                None
+            } else if !self.contained.last().is_some_and(|ids| ids.contains(id)) {
+                self.error(
+                    "structure",
+                    &loc,
+                    format!("`{r}` does not resolve to a contained resource (no contained resource has id `{id}`)"),
+                    &elem_path(def_path, e),
+                );
+                return;
+            } else {
+                None
+            }
+        } else if r.starts_with("urn:uuid:") {
+            if let Some(p) = primitive::check("uuid", &Value::String(r.to_string())) {
+                self.error("value", &loc, p, &elem_path(def_path, e));
+            }
+            None
+        } else if r.starts_with("urn:oid:") {
+            if let Some(p) = primitive::check("oid", &Value::String(r.to_string())) {
+                self.error("value", &loc, p, &elem_path(def_path, e));
+            }
+            None
+        } else if r.contains("://") {
+            type_from_url(r, self.base)
+        } else if r.contains('?') {
+            None
+        } else {
+            match parse_relative(r) {
+                Some((t, _)) if self.base.resource_types.contains(t) => Some(t.to_string()),
+                Some((t, _)) => {
+                    self.error(
+                        "structure",
+                        &loc,
+                        format!("`{r}`: `{t}` is not an R4 resource type"),
+                        &elem_path(def_path, e),
+                    );
+                    return;
+                }
+                None => {
+                    self.error(
+                        "structure",
+                        &loc,
+                        format!("`{r}` is not a valid reference: expected Type/id, an absolute URL, urn:uuid:, or #id"),
+                        &elem_path(def_path, e),
+                    );
+                    return;
+                }
+            }
+        };
+        let Some(t) = target_type else { return };
+        if !targets.is_empty() && !targets.iter().any(|x| x == "Resource" || *x == t) {
+            self.error(
+                "structure",
+                &loc,
+                format!(
+                    "a reference to {t} is not allowed here (allowed: {})",
+                    targets.join(", ")
+                ),
+                &elem_path(def_path, e),
+            );
+        }
+        if let Some(declared) = obj.get("type").and_then(Value::as_str)
+            && declared != t
+        {
+            self.error(
+                "structure",
+                &format!("{path}.type"),
+                format!("`type` is {declared} but the reference points to {t}"),
+                &elem_path(def_path, e),
+            );
+        }
+    }
+}
+
+/// The id of an element: its parent's id and its name (`Task.input`, `Task.value[x]`).
+fn elem_path(def_path: &str, e: &ElementDef) -> String {
+    format!("{def_path}.{}", e.id_name())
+}
+
+/// `Type/id` or `Type/id/_history/vid` -> (Type, id), when the id is valid.
+pub fn parse_relative(r: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = r.split('/').collect();
+    let ok_id = |s: &str| primitive::check("id", &Value::String(s.to_string())).is_none();
+    match parts.as_slice() {
+        [t, id] if ok_id(id) => Some((t, id)),
+        [t, id, "_history", v] if ok_id(id) && ok_id(v) => Some((t, id)),
+        _ => None,
+    }
+}
+
+/// The resource type an absolute RESTful URL names (`https://x/fhir/Patient/1`), if any.
+pub fn type_from_url(r: &str, base: &Base) -> Option<String> {
+    let parts: Vec<&str> = r.split('/').collect();
+    let n = parts.len();
+    let t = if n >= 4 && parts[n - 2] == "_history" {
+        parts[n - 4]
+    } else if n >= 2 {
+        parts[n - 2]
+    } else {
+        return None;
+    };
+    base.resource_types.contains(t).then(|| t.to_string())
+}
+
+/// The type of a JSON value, in words.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,333 @@
+//! The validator (src/fhir/validate) against the CDex 2.1.0 examples (all must validate with
+//! no error) and the invalid corpus in tests/validation/invalid/ (each must fail with the
+//! expected issues, and no other error), FHIRPath invariants included. Also the `validate`
+//! command's output and exit codes.
+
+use cdex_harness::fhir::validate::{Issue, Severity, Validator};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn validator() -> &'static Validator {
+    static V: OnceLock<Validator> = OnceLock::new();
+    V.get_or_init(|| Validator::load_default().expect("the validator's data loads"))
+}
+
+fn dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/validation")
+        .join(name)
+}
+
+fn json_files(d: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn read(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn errors(issues: &[Issue]) -> Vec<String> {
+    issues
+        .iter()
+        .filter(|i| i.is_error())
+        .map(|i| i.to_string())
+        .collect()
+}
+
+const TASK_DATA_REQUEST: &str =
+    "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-data-request";
+const TASK_ATTACHMENT_REQUEST: &str =
+    "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-attachment-request";
+
+/// The CDex profile an example is an instance of. No 2.1.0 example carries `meta.profile`,
+/// so the profile is told by its content, as the guide's pages present them.
+fn profile_of(example: &Value) -> Option<&'static str> {
+    let codes: Vec<&str> = example
+        .pointer("/code/coding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("code").and_then(Value::as_str))
+        .collect();
+    match example.get("resourceType").and_then(Value::as_str)? {
+        "Task" if codes.iter().any(|c| c.starts_with("data-request")) => Some(TASK_DATA_REQUEST),
+        "Task" if codes.iter().any(|c| c.contains("attachment")) => Some(TASK_ATTACHMENT_REQUEST),
+        "Parameters" => Some(
+            "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-parameters-submit-attachment",
+        ),
+        "QuestionnaireResponse" => Some(
+            "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-sdc-questionnaireresponse",
+        ),
+        "Subscription" => Some(
+            "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription",
+        ),
+        "Bundle" if example.get("type").and_then(Value::as_str) == Some("history") => Some(
+            "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4",
+        ),
+        "Bundle" if example.get("signature").is_some() => {
+            Some("http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-signature-bundle")
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_cdex_example_validates_without_errors() {
+    let v = validator();
+    let files = json_files(&dir("examples"));
+    assert_eq!(files.len(), 71, "the CDex 2.1.0 examples are all there");
+    let mut failures = Vec::new();
+    let mut profiled = 0;
+    for f in &files {
+        let example = read(f);
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        // The profile its meta.profile names (none do: the R4 base then).
+        let e = errors(&v.validate_with_invariants(&example, None).await);
+        if !e.is_empty() {
+            failures.push(format!("{name} (meta.profile / base): {e:#?}"));
+        }
+        if let Some(p) = profile_of(&example) {
+            profiled += 1;
+            let e = errors(&v.validate_with_invariants(&example, Some(p)).await);
+            if !e.is_empty() {
+                failures.push(format!("{name} against {p}: {e:#?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        profiled, 59,
+        "examples checked against a CDex or backport profile"
+    );
+}
+
+#[tokio::test]
+async fn every_invalid_instance_fails_as_expected() {
+    let v = validator();
+    let files = json_files(&dir("invalid"));
+    assert!(files.len() >= 30);
+    let mut failures = Vec::new();
+    for f in &files {
+        let case = read(f);
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let profile = case.get("profile").and_then(Value::as_str);
+        let issues = v.validate_with_invariants(&case["resource"], profile).await;
+        let expected = case["expect"].as_array().unwrap();
+        for exp in expected {
+            let (sev, loc, msg) = (
+                exp["severity"].as_str().unwrap(),
+                exp["location"].as_str().unwrap(),
+                exp["message"].as_str().unwrap(),
+            );
+            if !issues
+                .iter()
+                .any(|i| i.severity.as_str() == sev && i.location == loc && i.message.contains(msg))
+            {
+                failures.push(format!(
+                    "{name}: expected {sev} at {loc} containing `{msg}`; got:\n{}",
+                    issues
+                        .iter()
+                        .map(|i| format!("  {i}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ));
+            }
+        }
+        let want_errors = expected.iter().filter(|e| e["severity"] == "error").count();
+        let got = errors(&issues);
+        if got.len() != want_errors {
+            failures.push(format!(
+                "{name}: expected {want_errors} error(s), got {}: {got:#?}",
+                got.len()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn unknown_profiles_are_reported_not_passed() {
+    let v = validator();
+    let mut task = read(&dir("examples").join("cdex-task-example1.json"));
+    task["meta"] =
+        serde_json::json!({"profile": ["http://example.org/StructureDefinition/not-here"]});
+    let issues = v.validate(&task, None);
+    assert!(errors(&issues).is_empty());
+    assert!(issues.iter().any(
+        |i| i.severity == Severity::Information && i.message.contains("not-here is not loaded")
+    ));
+    // Profiles the CDex profiles point to that are not in the data are named.
+    let issues = v.validate(&task, Some(TASK_DATA_REQUEST));
+    assert!(issues.iter().any(|i| {
+        i.severity == Severity::Information
+            && i.message
+                .contains("hrex-task-status is not in the validator's data")
+    }));
+}
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cdex-harness"))
+        .arg("validate")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn validate_command_text_json_and_exit_codes() {
+    let good = dir("examples").join("cdex-task-example1.json");
+    let (code, text) = cli(&[
+        "--profile",
+        "cdex-task-data-request",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(": valid"), "{text}");
+
+    // A corpus case holds the resource under "resource": write it out as a plain file.
+    let case = read(&dir("invalid").join("profile-fixed.json"));
+    let tmp = std::env::temp_dir().join(format!("cdex-validate-{}.json", std::process::id()));
+    std::fs::write(&tmp, case["resource"].to_string()).unwrap();
+    let (code, text) = cli(&["--profile", TASK_DATA_REQUEST, tmp.to_str().unwrap()]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("error       Task.intent: must be exactly \"order\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("cdex-task-data-request#Task.intent"),
+        "{text}"
+    );
+
+    let (code, text) = cli(&[
+        "--json",
+        "--profile",
+        TASK_DATA_REQUEST,
+        tmp.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let issue = &doc[0]["outcome"]["issue"][0];
+    assert_eq!(doc[0]["valid"], false);
+    assert_eq!(doc[0]["outcome"]["resourceType"], "OperationOutcome");
+    assert_eq!(issue["severity"], "error");
+    assert_eq!(issue["expression"][0], "Task.intent");
+    let _ = std::fs::remove_file(&tmp);
+
+    let (code, _) = cli(&["--profile", "no-such-profile", good.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let (code, _) = cli(&["/no/such/file.json"]);
+    assert_eq!(code, 2);
+    let (code, text) = cli(&[dir("examples").to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("71 file(s): 0 error(s)"), "{text}");
+}
+
+/// Every element of every example (to depth 3) replaced by each JSON shape: the validator
+/// reports, never panics, and says where.
+#[test]
+fn hostile_shapes_never_panic() {
+    let v = validator();
+    let shapes = [
+        Value::Null,
+        serde_json::json!(1),
+        serde_json::json!(-1.5),
+        serde_json::json!("x"),
+        serde_json::json!(""),
+        serde_json::json!([]),
+        serde_json::json!({}),
+        serde_json::json!([null]),
+        serde_json::json!(true),
+        serde_json::json!({"resourceType": "Nope"}),
+    ];
+    fn paths(v: &Value, prefix: &str, depth: usize, out: &mut Vec<String>) {
+        if depth == 0 {
+            return;
+        }
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let p = format!("{prefix}/{k}");
+                    out.push(p.clone());
+                    paths(x, &p, depth - 1, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate().take(2) {
+                    let p = format!("{prefix}/{i}");
+                    out.push(p.clone());
+                    paths(x, &p, depth - 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut runs = 0;
+    for f in json_files(&dir("examples")).iter().step_by(3) {
+        let example = read(f);
+        let profile = profile_of(&example);
+        let mut ps = Vec::new();
+        paths(&example, "", 3, &mut ps);
+        for p in &ps {
+            for shape in &shapes {
+                let mut m = example.clone();
+                if let Some(slot) = m.pointer_mut(p) {
+                    *slot = shape.clone();
+                }
+                let issues = v.validate(&m, profile);
+                runs += 1;
+                if shape != &example.pointer(p).cloned().unwrap_or(Value::Null) {
+                    // Something changed; whatever was found has a location.
+                    assert!(
+                        issues
+                            .iter()
+                            .all(|i| !i.location.is_empty() || !i.is_error())
+                    );
+                }
+            }
+        }
+    }
+    assert!(runs > 1000, "{runs}");
+}
+
+/// The same with the FHIRPath invariants, on the Tasks (their profiles have the most).
+#[tokio::test]
+async fn hostile_shapes_with_invariants_never_panic() {
+    let v = validator();
+    let shapes = [
+        Value::Null,
+        serde_json::json!(1),
+        serde_json::json!("x"),
+        serde_json::json!([]),
+        serde_json::json!({}),
+    ];
+    let example = read(&dir("examples").join("cdex-task-example19.json"));
+    let profile = profile_of(&example);
+    let keys: Vec<String> = example.as_object().unwrap().keys().cloned().collect();
+    for k in &keys {
+        for shape in &shapes {
+            let mut m = example.clone();
+            m[k.as_str()] = shape.clone();
+            let _ = v.validate_with_invariants(&m, profile).await;
+            if let Some(inputs) = example["input"].as_array() {
+                for i in 0..inputs.len() {
+                    let mut m = example.clone();
+                    m["input"][i]["type"] = shape.clone();
+                    let _ = v.validate_with_invariants(&m, profile).await;
+                }
+            }
+        }
+    }
+}
