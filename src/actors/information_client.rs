@@ -17,6 +17,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("no-auth", "sends no Authorization header"),
     ("post-for-update", "uses POST where an update needs PUT"),
     ("invalid-resource", "pushes resources without their subject"),
+    (
+        "bad-datetime",
+        "pushes resources whose onsetDateTime is not a FHIR dateTime",
+    ),
     ("not-json", "pushes a body that is not JSON"),
     ("wrong-id", "reads a different id than the one asked for"),
     (
@@ -79,6 +83,11 @@ async fn perform(
             .ok_or_else(|| format!("action `{}` needs a payload", req.action))?;
         if let (Some(id), Some(o)) = (id, resource.as_object_mut()) {
             o.insert("id".into(), Value::String(id.to_string()));
+        }
+        if fault("bad-datetime")
+            && let Some(o) = resource.as_object_mut()
+        {
+            o.insert("onsetDateTime".into(), Value::String("yesterday".into()));
         }
         if fault("invalid-resource")
             && let Some(o) = resource.as_object_mut()

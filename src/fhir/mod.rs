@@ -1,14 +1,16 @@
 //! FHIR knowledge: FHIRPath evaluation ([`fhirpath`]), structural profiles ([`profiles`]), and
 //! the live checks the simulator applies to what a partner sends.
 
+pub mod conformance;
 pub mod fhirpath;
 pub mod profiles;
 pub mod validate;
 
 use crate::http::Message;
 
-/// What a quick look at an incoming request finds: content type, JSON, the structural
-/// profile named in `meta.profile` (or the base one for its type).
+/// What the simulator says of an incoming request: its content type, whether it is JSON,
+/// and every issue the validator finds (R4 base structure, and the profiles its
+/// `meta.profile` names; FHIRPath invariants are left to `cdex-harness validate`).
 pub fn live_check(req: &Message) -> Vec<String> {
     let mut findings = Vec::new();
     if req.body.is_empty() {
@@ -28,34 +30,35 @@ pub fn live_check(req: &Message) -> Vec<String> {
             return findings;
         }
     };
-    let rtype = value
-        .get("resourceType")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let validator = match conformance::validator() {
+        Ok(v) => v,
+        Err(e) => {
+            findings.push(format!("not validated: {e}"));
+            return findings;
+        }
+    };
+    let issues = validator.validate(&value, None);
+    let errors = issues.iter().filter(|i| i.is_error()).count();
+    for i in &issues {
+        findings.push(format!(
+            "{} {}: {}",
+            i.severity.as_str(),
+            i.location,
+            i.message
+        ));
+    }
     let named: Vec<&str> = value
         .pointer("/meta/profile")
         .and_then(|p| p.as_array())
         .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
-    let profiles: Vec<&profiles::Profile> = if named.is_empty() {
-        profiles::all()
-            .iter()
-            .filter(|p| p.resource == rtype && p.name.starts_with("fhir-"))
-            .collect()
-    } else {
-        named.iter().filter_map(|n| profiles::find(n)).collect()
-    };
-    for n in named.iter().filter(|n| profiles::find(n).is_none()) {
-        findings.push(format!(
-            "profile {n} is not one the harness knows; not checked"
-        ));
-    }
-    for p in profiles {
-        let problems = profiles::check(p, &value);
-        if problems.is_empty() {
-            findings.push(format!("conforms to {} (structural check)", p.name));
-        }
-        findings.extend(problems);
+    if errors == 0 {
+        let against = if named.is_empty() {
+            "the R4 base".to_string()
+        } else {
+            format!("the R4 base and {}", named.join(", "))
+        };
+        findings.push(format!("valid against {against}"));
     }
     findings
 }

@@ -219,17 +219,20 @@ async fn check(
             (format!("FHIRPath {expr}"), Some("true".into()), outcome)
         }
         AssertKind::Profile(name) => {
-            let profile = crate::fhir::profiles::find(name)
-                .ok_or_else(|| format!("unknown profile `{name}`"))?;
             let outcome = match msg.json() {
                 Ok(v) => {
-                    let problems = crate::fhir::profiles::check(profile, &v);
-                    if problems.is_empty() {
+                    let issues = crate::fhir::conformance::check(&v, name).await?;
+                    let errors: Vec<String> = issues
+                        .iter()
+                        .filter(|i| i.is_error())
+                        .map(|i| format!("{}: {}", i.location, i.message))
+                        .collect();
+                    if errors.is_empty() {
                         Ok(None)
                     } else {
                         Err((
-                            Some(format!("{} problem(s)", problems.len())),
-                            problems.join("; "),
+                            Some(format!("{} error(s)", errors.len())),
+                            errors.join("; "),
                         ))
                     }
                 }
@@ -237,7 +240,10 @@ async fn check(
             };
             (
                 desc,
-                Some(format!("conforms to {} ({})", profile.name, profile.url)),
+                Some(format!(
+                    "conforms to {name} ({})",
+                    crate::fhir::conformance::canonical(name)
+                )),
                 outcome,
             )
         }

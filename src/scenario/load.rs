@@ -1148,7 +1148,7 @@ impl Checker<'_> {
             }
             AssertKind::FhirPath(p)
         } else if let Some(p) = a.profile {
-            if crate::fhir::profiles::find(&p).is_none() {
+            if !crate::fhir::conformance::known(&p) {
                 self.err(
                     format!("{field}.profile"),
                     loc,
@@ -1156,7 +1156,7 @@ impl Checker<'_> {
                 )
                 .hint = Some(format!(
                     "known profiles: {}",
-                    crate::fhir::profiles::names().join(", ")
+                    crate::fhir::conformance::names().join(", ")
                 ));
             }
             AssertKind::Profile(p)
