@@ -80,12 +80,7 @@ impl InformationRecipient {
                 return outcome(405, "not-supported", "update is not supported");
             }
             "GET" if self.fault("search-empty") && !path.contains('/') && path != "metadata" => {
-                let base = req
-                    .url
-                    .as_deref()
-                    .and_then(|u| u.strip_suffix(full))
-                    .unwrap_or_default();
-                return self.endpoint.bundle(path, query, base, &[]);
+                return self.endpoint.bundle(path, query, &req.fhir_base(), &[]);
             }
             _ => {}
         }

@@ -280,20 +280,7 @@ impl InformationServer {
         {
             return self.respond(200, first);
         }
-        let entries: Vec<Value> = hits
-            .iter()
-            .map(|r| {
-                let id = r["id"].as_str().unwrap_or_default();
-                json!({"fullUrl": format!("{base}/{rtype}/{id}"), "resource": r, "search": {"mode": "match"}})
-            })
-            .collect();
-        let mut bundle = json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": entries.len(),
-            "link": [{"relation": "self", "url": format!("{base}/{rtype}?{query}")}],
-            "entry": entries,
-        });
+        let mut bundle = super::store::searchset(base, rtype, query, &hits);
         if !unknown.is_empty() {
             bundle["entry"].as_array_mut().expect("entries array").push(json!({
                 "resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "not-supported",
@@ -319,12 +306,7 @@ impl Handler for InformationServer {
             m.headers.push(("WWW-Authenticate".into(), "Bearer".into()));
             return m;
         }
-        let base = req
-            .url
-            .as_deref()
-            .and_then(|u| u.strip_suffix(full))
-            .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_default();
+        let base = req.fhir_base();
         let valid_type = |t: &str| {
             t.starts_with(|c: char| c.is_ascii_uppercase())
                 && t.chars().all(|c| c.is_ascii_alphanumeric())
@@ -359,19 +341,7 @@ impl Handler for InformationServer {
     }
 
     fn seed(&self, resource: Value) -> Result<String, String> {
-        let rtype = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .ok_or("a served resource needs a resourceType")?
-            .to_string();
-        let stored = match resource.get("id").and_then(Value::as_str) {
-            Some(id) => self.store.put(&rtype, id, resource.clone()).0,
-            None => self.store.create(&rtype, resource),
-        };
-        Ok(format!(
-            "{rtype}/{}",
-            stored.resource["id"].as_str().unwrap_or_default()
-        ))
+        self.store.seed(resource)
     }
 }
 

@@ -67,12 +67,7 @@ impl ProfiledEndpoint {
         let full = req.path.as_deref().unwrap_or("");
         let (path, query) = full.split_once('?').unwrap_or((full, ""));
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let base = req
-            .url
-            .as_deref()
-            .and_then(|u| u.strip_suffix(full))
-            .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_default();
+        let base = req.fhir_base();
         let known = |t: &str| self.accepts.iter().any(|(a, _)| *a == t);
         match (method, segs.as_slice()) {
             ("GET", ["metadata"]) => fhir_response(200, &self.capability()),
@@ -90,19 +85,7 @@ impl ProfiledEndpoint {
 
     /// Store a resource a scenario serves (`serve` step).
     pub fn seed(&self, resource: Value) -> Result<String, String> {
-        let rtype = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .ok_or("a served resource needs a resourceType")?
-            .to_string();
-        let stored = match resource.get("id").and_then(Value::as_str) {
-            Some(id) => self.store.put(&rtype, id, resource.clone()).0,
-            None => self.store.create(&rtype, resource),
-        };
-        Ok(format!(
-            "{rtype}/{}",
-            stored.resource["id"].as_str().unwrap_or_default()
-        ))
+        self.store.seed(resource)
     }
 
     fn capability(&self) -> Value {
@@ -196,23 +179,7 @@ impl ProfiledEndpoint {
 
     /// A searchset Bundle of these matches.
     pub fn bundle(&self, rtype: &str, query: &str, base: &str, hits: &[Value]) -> Message {
-        let entries: Vec<Value> = hits
-            .iter()
-            .map(|r| {
-                let id = r["id"].as_str().unwrap_or_default();
-                json!({"fullUrl": format!("{base}/{rtype}/{id}"), "resource": r, "search": {"mode": "match"}})
-            })
-            .collect();
-        fhir_response(
-            200,
-            &json!({
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": entries.len(),
-                "link": [{"relation": "self", "url": format!("{base}/{rtype}?{query}")}],
-                "entry": entries,
-            }),
-        )
+        fhir_response(200, &super::store::searchset(base, rtype, query, hits))
     }
 }
 

@@ -66,6 +66,24 @@ impl Store {
         (stored, version == 1)
     }
 
+    /// Store a resource a scenario serves (`serve` step): at its own id, or a new one.
+    /// Returns its `Type/id`.
+    pub fn seed(&self, resource: Value) -> Result<String, String> {
+        let rtype = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .ok_or("a served resource needs a resourceType")?
+            .to_string();
+        let stored = match resource.get("id").and_then(Value::as_str) {
+            Some(id) => self.put(&rtype, id, resource.clone()).0,
+            None => self.create(&rtype, resource),
+        };
+        Ok(format!(
+            "{rtype}/{}",
+            stored.resource["id"].as_str().unwrap_or_default()
+        ))
+    }
+
     pub fn read(&self, rtype: &str, id: &str) -> Option<Stored> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner
@@ -201,6 +219,24 @@ fn last_updated_matches(resource: &Value, value: &str) -> bool {
         "le" => a <= b,
         _ => a == b,
     }
+}
+
+/// A searchset Bundle of `hits` for a search of `rtype` with `query` at `base`.
+pub fn searchset(base: &str, rtype: &str, query: &str, hits: &[Value]) -> Value {
+    let entries: Vec<Value> = hits
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap_or_default();
+            json!({"fullUrl": format!("{base}/{rtype}/{id}"), "resource": r, "search": {"mode": "match"}})
+        })
+        .collect();
+    json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": entries.len(),
+        "link": [{"relation": "self", "url": format!("{base}/{rtype}?{query}")}],
+        "entry": entries,
+    })
 }
 
 /// Parse `a=1&b=2` (percent- and plus-decoding).

@@ -55,6 +55,17 @@ impl Message {
         })
     }
 
+    /// The FHIR base a request was sent to: its URL without the relative path (requests
+    /// the mock server recorded); empty when unknown.
+    pub fn fhir_base(&self) -> String {
+        let full = self.path.as_deref().unwrap_or("");
+        self.url
+            .as_deref()
+            .and_then(|u| u.strip_suffix(full))
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_default()
+    }
+
     /// Just the path part (no query) relative to the base.
     pub fn path_only(&self) -> &str {
         let p = self.path.as_deref().unwrap_or("");

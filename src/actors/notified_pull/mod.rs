@@ -11,7 +11,6 @@
 pub mod client;
 pub mod server;
 
-use crate::http::Message;
 use serde_json::Value;
 
 /// The HRex Task Subscription Topic (shared/spec/hrex/subscriptiontopic-Task.json), the topic
@@ -104,16 +103,6 @@ pub fn read_notification(bundle: &Value) -> Result<Notice, String> {
         .map(str::to_string)
         .collect();
     Ok(Notice { kind, focus })
-}
-
-/// The FHIR base a request was sent to, as the peer reached it (`http://host:port`).
-pub fn base_of(req: &Message) -> String {
-    let full = req.path.as_deref().unwrap_or("");
-    req.url
-        .as_deref()
-        .and_then(|u| u.strip_suffix(full))
-        .map(|u| u.trim_end_matches('/').to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

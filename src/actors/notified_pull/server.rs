@@ -9,7 +9,7 @@
 //! is created as if by its own users), and the action ends when the notifications it caused
 //! have been answered.
 
-use super::{EXT_PAYLOAD_CONTENT, TASK_TOPIC, base_of, filter_criteria, payload_content};
+use super::{EXT_PAYLOAD_CONTENT, TASK_TOPIC, filter_criteria, payload_content};
 use crate::actors::information_server::{InformationServer, Settings};
 use crate::actors::store::{Store, parse_query};
 use crate::actors::{ActionRequest, BoxFuture, ClientActor, ReferenceActor};
@@ -138,7 +138,7 @@ impl NotifiedPullServer {
         let full = req.path.as_deref().unwrap_or("");
         let path = full.split('?').next().unwrap_or("");
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let base = base_of(req);
+        let base = req.fhir_base();
         if !base.is_empty() {
             *self.base.lock().unwrap_or_else(|p| p.into_inner()) = base.clone();
         }

@@ -14,12 +14,7 @@ pub(super) fn handle(actor: &TaskActor, req: &Message) -> Message {
     let full = req.path.as_deref().unwrap_or("");
     let (path, query) = full.split_once('?').unwrap_or((full, ""));
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let base = req
-        .url
-        .as_deref()
-        .and_then(|u| u.strip_suffix(full))
-        .map(|u| u.trim_end_matches('/').to_string())
-        .unwrap_or_default();
+    let base = req.fhir_base();
     let valid_type = |t: &str| {
         t.starts_with(|c: char| c.is_ascii_uppercase())
             && t.chars().all(|c| c.is_ascii_alphanumeric())
@@ -176,22 +171,9 @@ fn search(actor: &TaskActor, rtype: &str, query: &str, base: &str) -> Message {
         })
         .collect();
     let (hits, _unknown) = actor.store.search(rtype, &params);
-    let entries: Vec<Value> = hits
-        .iter()
-        .map(|r| {
-            let id = r["id"].as_str().unwrap_or_default();
-            json!({"fullUrl": format!("{base}/{rtype}/{id}"), "resource": r, "search": {"mode": "match"}})
-        })
-        .collect();
     fhir_response(
         200,
-        &json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": entries.len(),
-            "link": [{"relation": "self", "url": format!("{base}/{rtype}?{query}")}],
-            "entry": entries,
-        }),
+        &crate::actors::store::searchset(base, rtype, query, &hits),
     )
 }
 
