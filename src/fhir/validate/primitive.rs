@@ -67,7 +67,7 @@ fn check_text(ty: &str, s: &str) -> Option<String> {
         "dateTime" => date_time(s.as_bytes(), Shape::DateTime),
         "instant" => date_time(s.as_bytes(), Shape::Instant),
         "time" => time(s.as_bytes()) == Some(s.len()),
-        "base64Binary" => s.bytes().all(|b| BASE64[b as usize]),
+        "base64Binary" => base64(s.as_bytes()),
         "xhtml" => s.trim_start().starts_with("<div"),
         _ => true,
     };
@@ -87,11 +87,49 @@ fn check_text(ty: &str, s: &str) -> Option<String> {
         }
         "instant" => "YYYY-MM-DDThh:mm:ss(.sss)+zz:zz, with seconds and a time zone",
         "time" => "hh:mm:ss(.sss)",
-        "base64Binary" => "base64 characters",
+        "base64Binary" => {
+            "base64 (RFC 4648): groups of 4 of A-Z a-z 0-9 + /, `=` only as final padding"
+        }
         "xhtml" => "an XHTML <div> element",
         _ => "a valid value",
     };
     Some(format!("`{s}` is not a valid {ty}: expected {expected}"))
+}
+
+/// R4's base64Binary: its regex `(\s*([0-9a-zA-Z\+/=]){4}\s*)+` (whole groups of four,
+/// whitespace only between groups) and RFC 4648, which the datatype names, for the padding:
+/// `=` only as the last one or two characters, or the value cannot be decoded.
+fn base64(s: &[u8]) -> bool {
+    let mut in_group = 0;
+    let mut groups = 0;
+    let mut padded = false;
+    for (i, &b) in s.iter().enumerate() {
+        if b.is_ascii_whitespace() {
+            if in_group != 0 {
+                return false;
+            }
+            continue;
+        }
+        if !BASE64[b as usize] || padded && b != b'=' {
+            return false;
+        }
+        if b == b'=' {
+            // Padding: in the third or fourth place of the last group, nothing after it.
+            if in_group < 2
+                || s[i + 1..]
+                    .iter()
+                    .any(|c| !c.is_ascii_whitespace() && *c != b'=')
+            {
+                return false;
+            }
+            padded = true;
+        }
+        in_group = (in_group + 1) % 4;
+        if in_group == 0 {
+            groups += 1;
+        }
+    }
+    groups > 0 && in_group == 0
 }
 
 /// The bytes base64Binary allows: A-Z a-z 0-9 + / = and whitespace.
@@ -253,6 +291,14 @@ mod tests {
         assert!(check("date", &json!("2020-10-12T10:00:00Z")).is_some());
         assert!(check("time", &json!("10:00:00.5")).is_none());
         assert!(check("code", &json!("a  b")).is_some());
+        for ok in ["aGk=", "aGVsbG8h", "aGVs bG8h", " aGVsbG8h\n", "aA=="] {
+            assert!(check("base64Binary", &json!(ok)).is_none(), "{ok}");
+        }
+        for bad in [
+            "abc", "aGVsbG8", "aG Vs", "a===", "aG=k", "aA==aGk=", "aGk*", "", "  ",
+        ] {
+            assert!(check("base64Binary", &json!(bad)).is_some(), "{bad}");
+        }
         // The parser agrees with the R4 regexes.
         let p = spec();
         for s in [
