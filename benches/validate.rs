@@ -93,38 +93,12 @@ fn run(v: &Validator, group: &[(Value, &str)], budget: Duration) -> (usize, Dura
     (n, start.elapsed())
 }
 
-fn main() {
-    let mut seconds = 3u64;
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--seconds") {
-        seconds = args
-            .get(i + 1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(seconds);
-    }
-    let load = Instant::now();
-    let v = Validator::load_default().expect("validator data");
-    println!("load: {:.1} ms", load.elapsed().as_secs_f64() * 1000.0);
-    let groups = [("tasks", tasks()), ("communications", communications())];
-    let (mut total_n, mut total_t) = (0usize, Duration::ZERO);
-    for (name, group) in &groups {
-        run(&v, group, Duration::from_millis(200)); // warm-up
-        let (n, t) = run(&v, group, Duration::from_secs(seconds));
-        println!(
-            "{name}: {n} validated in {:.2} s = {:.0} resources/s ({} distinct)",
-            t.as_secs_f64(),
-            n as f64 / t.as_secs_f64(),
-            group.len()
-        );
-        total_n += n;
-        total_t += t;
-    }
+/// The overall rate, and where the Task time goes.
+fn report_structure(v: &Validator, tasks: &[(Value, &str)], total_n: usize, total_t: Duration) {
     let rate = total_n as f64 / total_t.as_secs_f64();
     println!("overall: {rate:.0} resources/s on one thread (target 20000)");
-
     // Where the Task time goes: the slowest examples (large base64 attachments dominate).
-    let mut per: Vec<(f64, usize, String)> = groups[0]
-        .1
+    let mut per: Vec<(f64, usize, String)> = tasks
         .iter()
         .map(|(r, p)| {
             let start = Instant::now();
@@ -150,6 +124,39 @@ fn main() {
         "  median Task: {median:.1} us = {:.0} resources/s",
         1e6 / median
     );
+}
+
+fn main() {
+    let mut seconds = 3u64;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--seconds") {
+        seconds = args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(seconds);
+    }
+    // `--invariants-only`: just the last measurement (for profiling the FHIRPath part).
+    let invariants_only = args.iter().any(|a| a == "--invariants-only");
+    let load = Instant::now();
+    let v = Validator::load_default().expect("validator data");
+    println!("load: {:.1} ms", load.elapsed().as_secs_f64() * 1000.0);
+    let groups = [("tasks", tasks()), ("communications", communications())];
+    let (mut total_n, mut total_t) = (0usize, Duration::ZERO);
+    for (name, group) in groups.iter().filter(|_| !invariants_only) {
+        run(&v, group, Duration::from_millis(200)); // warm-up
+        let (n, t) = run(&v, group, Duration::from_secs(seconds));
+        println!(
+            "{name}: {n} validated in {:.2} s = {:.0} resources/s ({} distinct)",
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64(),
+            group.len()
+        );
+        total_n += n;
+        total_t += t;
+    }
+    if !invariants_only {
+        report_structure(&v, &groups[0].1, total_n, total_t);
+    }
 
     // With the FHIRPath invariants (cdex-*, tdr-*), evaluated by the async FHIRPath engine.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -172,5 +179,26 @@ fn main() {
         "tasks with invariants: {n} validated in {:.2} s = {:.0} resources/s",
         t.as_secs_f64(),
         n as f64 / t.as_secs_f64()
+    );
+    let mut per: Vec<(f64, String)> = rt.block_on(async {
+        let mut per = Vec::new();
+        for (r, p) in group {
+            let start = Instant::now();
+            for _ in 0..50 {
+                std::hint::black_box(v.validate_with_invariants(r, Some(p)).await);
+            }
+            let id = r.get("id").and_then(Value::as_str).unwrap_or("?");
+            per.push((start.elapsed().as_secs_f64() * 1e6 / 50.0, id.to_string()));
+        }
+        per
+    });
+    per.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (us, id) in per.iter().take(2) {
+        println!("  slowest with invariants: {id}: {us:.1} us");
+    }
+    let median = per[per.len() / 2].0;
+    println!(
+        "  median Task with invariants: {median:.1} us = {:.0} resources/s",
+        1e6 / median
     );
 }

@@ -69,6 +69,19 @@ r=copy.deepcopy(t); r['contained']=[{"resourceType":"Patient","id":"p1"}]
 case('base-dom-3','dom-3: a contained resource nobody refers to',r,[("error","Task.contained[0]","dom-3:")])
 r=copy.deepcopy(t); r['contained']=[{"resourceType":"Patient","id":"p1","meta":{"versionId":"2"}}]; r['for']={"reference":"#p1"}
 case('base-dom-4','dom-4: a contained resource has no meta.versionId',r,[("error","Task.contained[0].meta.versionId","dom-4:")])
+r=copy.deepcopy(t); r['input'].append({"type":{"text":"note"},"valueAttachment":{"contentType":"text/plain","data":"aGVsbG8"}})
+case('base-base64-format','base64Binary of 7 characters: not whole groups of four (RFC 4648)',r,[("error","Task.input[2].valueAttachment.data","is not a valid base64Binary")])
+# ---- base invariants (profiles/r4/invariants.json, evaluated through FHIRPath)
+r=copy.deepcopy(t); r['lastModified']='2020-10-25T00:00:00Z'
+case('base-invariant-inv-1','Task inv-1: lastModified before authoredOn',r,[("error","Task","inv-1:")])
+r=copy.deepcopy(t); r['executionPeriod']={"start":"2021-01-02","end":"2021-01-01"}
+case('base-invariant-per-1','Period per-1 (a datatype invariant): start after end',r,[("error","Task.executionPeriod","per-1:")])
+r=copy.deepcopy(t); r['input'].append({"type":{"text":"note"},"valueAttachment":{"data":"aGk="}})
+case('base-invariant-att-1','Attachment att-1: data without a contentType',r,[("error","Task.input[2].valueAttachment","att-1:")])
+b=ex('cdex-searchbundle-scenario1-example'); b['entry'].append({"fullUrl":"http://example.org/fhir/Condition/x"})
+case('base-invariant-bdl-5','Bundle bdl-5 (a backbone element invariant): an entry with no resource, request or response',b,[("error","Bundle.entry[%d]"%(len(b['entry'])-1),"bdl-5:")])
+b=ex('cdex-searchbundle-scenario1-example'); tt=copy.deepcopy(t); tt['lastModified']='2020-10-25T00:00:00Z'; b['entry'][0]['resource']=tt
+case('base-invariant-nested','a base invariant of a resource in a Bundle entry (Task inv-1)',b,[("error","Bundle.entry[0].resource","inv-1:")])
 # ---- profiles: data request
 r=copy.deepcopy(t); del r['code']
 case('profile-min','cdex-task-data-request: Task.code 1..1',r,[("error","Task","`code` has 0 occurrence(s), the profile requires at least 1")],TDR)
@@ -141,7 +154,7 @@ r=copy.deepcopy(sub); r['channel']['_payload']['extension'][0]['valueCode']='eve
 case('backport-extension-binding','backport-payload-content: the code is from backport-content-value-set (required)',r,[("error","Subscription.channel.payload.extension[0].valueCode","is not in the required value set http://hl7.org/fhir/uv/subscriptions-backport/ValueSet/backport-content-value-set")],BP+'backport-subscription')
 note=ex('cdex-task-inline-scenario1-subscription-notification')
 r=copy.deepcopy(note); r['type']='searchset'
-case('backport-notification-type','backport-subscription-notification-r4: Bundle.type is history',r,[("error","Bundle.type","must be exactly \"history\"")],BP+'backport-subscription-notification-r4')
+case('backport-notification-type','backport-subscription-notification-r4: Bundle.type is history (and the R4 base then prohibits entry.request and entry.response: bdl-3, bdl-4)',r,[("error","Bundle.type","must be exactly \"history\""),("error","Bundle","bdl-3:"),("error","Bundle","bdl-4:")],BP+'backport-subscription-notification-r4')
 r=copy.deepcopy(note); r['entry'][0]['resource']['parameter']=[x for x in r['entry'][0]['resource']['parameter'] if x['name']!='status']
 case('backport-status-parameter','backport-subscription-status-r4 (the first entry): the status parameter is 1..1',r,[("error","Bundle.entry[0].resource","slice `status` of `parameter` has 0 occurrence(s), the profile requires at least 1")],BP+'backport-subscription-notification-r4')
 r=copy.deepcopy(note); r['entry'][0]['resource']=copy.deepcopy(t)

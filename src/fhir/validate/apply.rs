@@ -18,6 +18,9 @@ pub struct Context<'a> {
     pub profiles: &'a FastMap<String, Profile>,
     /// Collect the FHIRPath invariants to evaluate (see [`super::invariant`]).
     pub invariants: bool,
+    /// The resource handed to the validator: an invariant's value found in it at its own
+    /// location is evaluated in place, without a copy (see [`Pending::target`]).
+    pub top: &'a Value,
 }
 
 /// One occurrence of an element in the instance; its location is built only when needed.
@@ -249,13 +252,16 @@ impl Run<'_, '_> {
         }
         if self.ctx.invariants {
             for c in &p.root.constraints {
-                self.pending.push(Pending {
-                    constraint: c.clone(),
-                    profile: p.url.clone(),
-                    location: path.to_string(),
-                    value: v.clone(),
-                    element_level: obj.get("resourceType").is_none(),
-                });
+                self.pending.push(Pending::new(
+                    c,
+                    &p.url,
+                    path.to_string(),
+                    self.root_path,
+                    v,
+                    self.ctx.top,
+                    obj.get("resourceType").is_none(),
+                    &p.type_name,
+                ));
             }
         }
         self.children(&p.root, obj, path, p);
@@ -402,13 +408,16 @@ impl Run<'_, '_> {
         }
         if self.ctx.invariants {
             for c in &node.constraints {
-                self.pending.push(Pending {
-                    constraint: c.clone(),
-                    profile: p.url.clone(),
-                    location: item.path(),
-                    value: item.value.clone(),
-                    element_level: true,
-                });
+                self.pending.push(Pending::new(
+                    c,
+                    &p.url,
+                    item.path(),
+                    self.root_path,
+                    item.value,
+                    self.ctx.top,
+                    true,
+                    &ty,
+                ));
             }
         }
         // A primitive without `_key` has no children: its rules below it still apply (to

@@ -1,14 +1,20 @@
 //! FHIRPath invariants of the applied profiles (cdex-*, tdr-*), evaluated with the project's
 //! FHIRPath crate (octofhir-fhirpath, async, no FHIR model: see [`crate::fhir::fhirpath`]).
-//! Applying a profile collects the invariants to check with the values they apply to
+//! Applying a profile collects the invariants to check with where their values are
 //! ([`Pending`]); [`check_all`] evaluates them.
+//!
+//! Speed: the resource is converted to the engine's tree once per validation (one
+//! [`ValidationSession`]), each value is reached in that tree by its JSON pointer, and each
+//! expression is parsed once per process (the engine's plan cache). Converting a copy of
+//! each value for each invariant, as a first version did, cost 8x.
 
 use super::issue::{Issue, Severity};
 use super::profile::Constraint;
 use octofhir_fhirpath::{
-    EmptyModelProvider, FhirPathEngine, ModelProvider, create_function_registry,
+    EmptyModelProvider, EvaluationContext, FhirPathEngine, FhirPathValue, ModelProvider,
+    ValidationSession, core::TraceProvider, create_function_registry,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -21,13 +27,123 @@ pub struct Pending {
     pub profile: String,
     /// Where the value is (`Task`, `Task.input[2].valueDate`).
     pub location: String,
-    pub value: Value,
+    /// How the engine reaches the value.
+    pub target: Target,
     /// Declared on an element below the root: evaluated with `$this` = the value.
     pub element_level: bool,
+    /// The value's FHIR type when known (`date`, `Reference`): the engine needs it to read
+    /// a JSON string as a date or a code rather than as an opaque value.
+    pub type_name: Option<String>,
 }
 
-/// The FHIRPath engine for invariants (no FHIR model, like [`crate::fhir::fhirpath`]; its
-/// own instance so one prepared context serves every invariant of a value).
+/// Where an invariant's value is for the engine.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// In the validated resource (the usual case: no copy): `resource` is the JSON pointer of
+    /// the resource the value belongs to (empty for the validated resource itself; a Bundle
+    /// entry's or a contained resource's otherwise: `%resource` is that one), `within` the
+    /// value's pointer inside it.
+    Pointer { resource: String, within: String },
+    /// A value that is not at its location in the validated resource (a profile applied to
+    /// a resource resolved elsewhere): a copy, converted on its own.
+    Value(Value),
+}
+
+impl Pending {
+    /// The invariant `c` of `profile` on `value`, found at `location` (a path such as
+    /// `Task.input[2]`) in `top`, the resource being validated, inside the resource at
+    /// `resource_location` (`Task`, `Bundle.entry[0].resource`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        c: &Constraint,
+        profile: &str,
+        location: String,
+        resource_location: &str,
+        value: &Value,
+        top: &Value,
+        element_level: bool,
+        type_name: &str,
+    ) -> Pending {
+        let full = pointer(&location);
+        let target = match top.pointer(&full) {
+            Some(found) if std::ptr::eq(found, value) => split(&full, resource_location),
+            _ => Target::Value(value.clone()),
+        };
+        Pending {
+            constraint: c.clone(),
+            profile: profile.to_string(),
+            location,
+            target,
+            element_level,
+            type_name: (!type_name.is_empty()).then(|| type_name.to_string()),
+        }
+    }
+}
+
+impl Pending {
+    /// An invariant of the R4 base on the value at `location` in the validated resource
+    /// (the structure walker reaches only values inside it).
+    pub fn in_place(
+        c: &Constraint,
+        source: String,
+        location: &str,
+        resource_location: &str,
+        element_level: bool,
+        type_name: Option<&str>,
+    ) -> Pending {
+        Pending {
+            constraint: c.clone(),
+            profile: source,
+            location: location.to_string(),
+            target: split(&pointer(location), resource_location),
+            element_level,
+            type_name: type_name.map(str::to_string),
+        }
+    }
+}
+
+/// The target at `full` (a pointer) in the resource at `resource_location`.
+fn split(full: &str, resource_location: &str) -> Target {
+    let resource = pointer(resource_location);
+    match full
+        .strip_prefix(resource.as_str())
+        .filter(|w| w.is_empty() || w.starts_with('/'))
+    {
+        Some(within) => Target::Pointer {
+            resource,
+            within: within.to_string(),
+        },
+        None => Target::Pointer {
+            resource: String::new(),
+            within: full.to_string(),
+        },
+    }
+}
+
+/// `Task.input[2].valueDate` -> `/input/2/valueDate` (the first segment is the resource).
+/// FHIR element names hold no `/`, `~`, `.` or `[`, so nothing needs escaping; a pointer
+/// that misses is caught by [`Pending::new`]'s identity check.
+fn pointer(location: &str) -> String {
+    let rest = location.split_once('.').map_or("", |(_, r)| r);
+    let mut out = String::with_capacity(rest.len() + 4);
+    for seg in rest.split('.') {
+        if seg.is_empty() {
+            continue;
+        }
+        let mut parts = seg.split('[');
+        if let Some(name) = parts.next() {
+            out.push('/');
+            out.push_str(name);
+        }
+        for idx in parts {
+            out.push('/');
+            out.push_str(idx.trim_end_matches(']'));
+        }
+    }
+    out
+}
+
+/// The FHIRPath engine for invariants (no FHIR model, like [`crate::fhir::fhirpath`]).
 async fn engine() -> Result<&'static FhirPathEngine, String> {
     static ENGINE: OnceCell<FhirPathEngine> = OnceCell::const_new();
     ENGINE
@@ -35,15 +151,33 @@ async fn engine() -> Result<&'static FhirPathEngine, String> {
             let provider: Arc<dyn ModelProvider + Send + Sync> = Arc::new(EmptyModelProvider);
             FhirPathEngine::new(Arc::new(create_function_registry()), provider)
                 .await
+                .map(|e| e.with_trace_provider(Arc::new(Silent)))
                 .map_err(|e| format!("the FHIRPath engine could not start: {e}"))
         })
         .await
 }
 
-/// Evaluate the invariants, preparing each value once for the invariants that share it
-/// (consecutive entries with the same location). A false result is an issue of the
-/// invariant's severity; an evaluation error an informational one (not checked).
-pub async fn check_all(pending: &[Pending], out: &mut Vec<Issue>) {
+/// Some R4 invariants call `trace()` (que-1, dom-3): without a provider the engine would
+/// print to stderr in the middle of a run's output.
+struct Silent;
+
+impl TraceProvider for Silent {
+    fn trace(&self, _: &str, _: usize, _: &str) {}
+    fn trace_simple(&self, _: &str, _: &str) {}
+    fn collect_traces(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn clear_traces(&self) {}
+}
+
+/// Evaluate the invariants of `resource` (the resource the [`Pending`]s were collected on),
+/// preparing each value once for the invariants that share it (consecutive entries with
+/// the same location). A false result is an issue of the invariant's severity; an
+/// evaluation error an informational one (not checked).
+pub async fn check_all(resource: &Value, pending: &[Pending], out: &mut Vec<Issue>) {
+    if pending.is_empty() {
+        return;
+    }
     let engine = match engine().await {
         Ok(e) => e,
         Err(e) => {
@@ -53,6 +187,9 @@ pub async fn check_all(pending: &[Pending], out: &mut Vec<Issue>) {
             return;
         }
     };
+    // One session per resource the values belong to (the validated one, and each nested
+    // resource that has invariants), each converted once.
+    let mut sessions: HashMap<String, Result<ValidationSession<'_>, String>> = HashMap::new();
     let mut start = 0;
     while start < pending.len() {
         let first = &pending[start];
@@ -63,48 +200,81 @@ pub async fn check_all(pending: &[Pending], out: &mut Vec<Issue>) {
         {
             end += 1;
         }
-        // The engine takes a resource-like root: an element's value is wrapped so that
-        // `x.select(expr)` evaluates with `$this` = the value.
-        let root = if first.element_level {
-            json!({ "x": first.value })
-        } else {
-            first.value.clone()
-        };
-        match engine
-            .prepare_context(Arc::new(root), None, &HashMap::new())
-            .await
-        {
-            Ok(ctx) => {
-                for p in &pending[start..end] {
-                    let c = &p.constraint;
-                    let expr = if p.element_level {
-                        format!("x.select({})", c.expression)
+        let group = &pending[start..end];
+        start = end;
+        let ctx = match &first.target {
+            Target::Pointer {
+                resource: at,
+                within,
+            } => {
+                if !sessions.contains_key(at) {
+                    let root = if at.is_empty() {
+                        Some(resource)
                     } else {
-                        c.expression.clone()
+                        resource.pointer(at)
                     };
-                    match engine.evaluate(&expr, &ctx).await {
-                        Ok(result) => {
-                            let values = match result.value.to_json_value() {
-                                Value::Null => Vec::new(),
-                                Value::Array(items) => items,
-                                other => vec![other],
-                            };
-                            if values.contains(&Value::Bool(false)) {
-                                failed(p, out);
-                            }
-                        }
-                        Err(e) => not_checked(p, &e.to_string(), out),
+                    let made = match root {
+                        Some(r) => engine
+                            .validation_session(Arc::new(r.clone()))
+                            .await
+                            .map_err(|e| e.to_string()),
+                        None => Err(format!("no value at {at}")),
+                    };
+                    sessions.insert(at.clone(), made);
+                }
+                match &sessions[at] {
+                    Ok(s) => s
+                        .context_at(within, first.type_name.as_deref())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+            Target::Value(v) => standalone(engine, v, first.type_name.as_deref()).await,
+        };
+        let ctx = match ctx {
+            Ok(c) => c,
+            Err(e) => {
+                for p in group {
+                    not_checked(p, &e, out);
+                }
+                continue;
+            }
+        };
+        for p in group {
+            let result = match engine.compile_plan(&p.constraint.expression) {
+                Ok(plan) => engine.evaluate_plan(&plan, &ctx.nest()).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => {
+                    if r.value
+                        .iter()
+                        .any(|v| matches!(v, FhirPathValue::Boolean(false, _, _)))
+                    {
+                        failed(p, out);
                     }
                 }
-            }
-            Err(e) => {
-                for p in &pending[start..end] {
-                    not_checked(p, &e.to_string(), out);
-                }
+                Err(e) => not_checked(p, &e.to_string(), out),
             }
         }
-        start = end;
     }
+}
+
+/// A context for a value outside the validated resource, `$this` = the value.
+async fn standalone(
+    engine: &FhirPathEngine,
+    v: &Value,
+    type_name: Option<&str>,
+) -> Result<EvaluationContext, String> {
+    let ctx = engine
+        .prepare_context(Arc::new(v.clone()), type_name, &HashMap::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(focus) = ctx.input_collection().first() {
+        ctx.set_this(focus.clone());
+    }
+    Ok(ctx)
 }
 
 fn failed(p: &Pending, out: &mut Vec<Issue>) {
@@ -132,4 +302,43 @@ fn not_checked(p: &Pending, error: &str, out: &mut Vec<Issue>) {
         format!("invariant {} could not be evaluated: {error}", c.key),
         format!("{}#{}", p.profile, c.key),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Target, pointer, split};
+
+    #[test]
+    fn locations_become_pointers() {
+        assert_eq!(pointer("Task"), "");
+        assert_eq!(pointer("Task.input[2].valueDate"), "/input/2/valueDate");
+        assert_eq!(
+            pointer("Bundle.entry[0].resource.contained[1]"),
+            "/entry/0/resource/contained/1"
+        );
+        assert_eq!(pointer("Task.code"), "/code");
+    }
+
+    #[test]
+    fn values_belong_to_their_resource() {
+        let t = |full: &str, at: &str| match split(full, at) {
+            Target::Pointer { resource, within } => (resource, within),
+            Target::Value(_) => unreachable!(),
+        };
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(t("/code", "Task"), s("", "/code"));
+        assert_eq!(
+            t("/entry/0/resource/period", "Bundle.entry[0].resource"),
+            s("/entry/0/resource", "/period")
+        );
+        assert_eq!(
+            t("/contained/1", "Task.contained[1]"),
+            s("/contained/1", "")
+        );
+        // Not inside `contained[1]`: `contained[10]` is another resource.
+        assert_eq!(
+            t("/contained/10/x", "Task.contained[1]"),
+            s("", "/contained/10/x")
+        );
+    }
 }

@@ -289,7 +289,7 @@ impl Validator {
         profile: Option<&str>,
     ) -> Vec<Issue> {
         let (mut issues, pending) = self.run(resource, profile, true);
-        invariant::check_all(&pending, &mut issues).await;
+        invariant::check_all(resource, &pending, &mut issues).await;
         issue::dedupe(&mut issues);
         issues
     }
@@ -308,13 +308,20 @@ impl Validator {
             .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
             .unwrap_or("Resource")
             .to_string();
-        structure::Walker::new(&self.base, &self.terminology, &mut issues)
-            .resource(resource, &root);
+        let mut walker = structure::Walker::new(&self.base, &self.terminology, &mut issues);
+        if invariants {
+            walker
+                .with_invariants(&mut pending)
+                .resource(resource, &root);
+        } else {
+            walker.resource(resource, &root);
+        }
         let ctx = apply::Context {
             base: &self.base,
             terminology: &self.terminology,
             profiles: &self.profiles,
             invariants,
+            top: resource,
         };
         match profile {
             Some(url) => ctx.apply_named(url, resource, &root, &mut issues, &mut pending),

@@ -3,6 +3,7 @@
 //! type, `#id` resolution to contained resources).
 
 use super::base::{BASE_URL, Base, ElementDef, Elements, FastSet, Kind};
+use super::invariant::Pending;
 use super::issue::{Issue, Severity};
 use super::primitive;
 use super::terminology::{self, Membership, Terminology};
@@ -16,6 +17,10 @@ pub struct Walker<'a> {
     issues: &'a mut Vec<Issue>,
     /// The ids of the contained resources of each enclosing resource (innermost last).
     contained: Vec<FastSet<String>>,
+    /// Where to collect the base's FHIRPath invariants, when they are to be evaluated.
+    pending: Option<&'a mut Vec<Pending>>,
+    /// The locations of the enclosing resources (innermost last), kept with invariants only.
+    resources: Vec<String>,
 }
 
 /// Where an element's rule comes from: `<type url>#<element id>`.
@@ -31,7 +36,16 @@ impl<'a> Walker<'a> {
             terminology,
             issues,
             contained: Vec::new(),
+            pending: None,
+            resources: Vec::new(),
         }
+    }
+
+    /// Also collect the base's FHIRPath invariants (Task inv-1, Bundle bdl-*, Period
+    /// per-1...) for [`super::invariant::check_all`].
+    pub fn with_invariants(mut self, pending: &'a mut Vec<Pending>) -> Self {
+        self.pending = Some(pending);
+        self
     }
 
     fn error(&mut self, code: &'static str, location: &str, message: String, def_path: &str) {
@@ -113,7 +127,13 @@ impl<'a> Walker<'a> {
         if is_contained {
             self.contained_meta(obj, path);
         }
+        if self.pending.is_some() {
+            self.resources.push(path.clone());
+        }
         self.object(obj, &def.elements, path, rt, true);
+        if self.pending.is_some() {
+            self.resources.pop();
+        }
         if !is_contained {
             self.contained_referenced(obj, path);
         }
@@ -140,6 +160,23 @@ impl<'a> Walker<'a> {
                 def_path,
             );
             return;
+        }
+        if let Some(pending) = self.pending.as_deref_mut()
+            && let Some(list) = self.base.invariants.get(def_path)
+        {
+            let root = def_path.split('.').next().unwrap_or(def_path);
+            // A datatype's name tells the engine its type; a backbone element needs none.
+            let type_name = (!is_resource && root == def_path).then_some(def_path);
+            for c in list {
+                pending.push(Pending::in_place(
+                    c,
+                    format!("{BASE_URL}{root}"),
+                    path,
+                    self.resources.last().map_or("", String::as_str),
+                    !is_resource,
+                    type_name,
+                ));
+            }
         }
         // Per element: how many JSON keys named it (low bits) and whether `_name` did (0x80).
         let mut counts = [0u8; 256];
