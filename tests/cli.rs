@@ -297,6 +297,37 @@ fn scenario_mistakes_exit_2_naming_file_line_and_field() {
 }
 
 #[test]
+fn check_counts_variables_given_from_outside_as_defined() {
+    let pack = tmp("check-vars");
+    std::fs::copy(
+        project().join("scenarios/pack.yaml"),
+        pack.join("pack.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("uses-var.yaml"),
+        "id: uses-var\ntitle: Uses a variable from outside\nactor: information-server\nsteps:\n  - send: { method: GET, path: \"Patient/{{their_patient}}\" }\n    assert:\n      - status: 200\n        req: CDEX-IS-PULL\n",
+    )
+    .unwrap();
+    let dir = pack.to_str().unwrap();
+    let o = harness(&["check", "--scenarios", dir]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("their_patient"), "{}", text(&o));
+    let o = harness(&["check", "--scenarios", dir, "--var", "their_patient=p1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let cfg = tmp("check-vars-config").join("sut.yaml");
+    std::fs::write(&cfg, "vars:\n  their_patient: p1\n").unwrap();
+    let o = harness(&[
+        "check",
+        "--scenarios",
+        dir,
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
 fn requirements_are_fully_covered() {
     let o = harness(&["requirements", "--json", "--strict"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

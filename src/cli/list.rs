@@ -178,8 +178,45 @@ pub fn requirements(args: RequirementsArgs) -> i32 {
     }
 }
 
-pub fn check(pack: PackArgs) -> i32 {
-    match super::load(&pack, Vec::new()) {
+/// `check`: the pack's own options, and the variables a run would get from outside (so
+/// that a pack relying on `--var`/the config file does not report them undefined).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// The config file a run would use (its `vars` count as defined; its `scenarios` is used)
+    #[arg(long, value_name = "FILE", env = "CDEX_HARNESS_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// A variable a run would set with `--var` (`NAME=VALUE` or just `NAME`; repeatable)
+    #[arg(long = "var", value_name = "NAME[=VALUE]")]
+    pub vars: Vec<String>,
+}
+
+pub fn check(mut args: CheckArgs) -> i32 {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(path) = &args.config {
+        match super::config::load(path) {
+            Ok(cfg) => {
+                names.extend(cfg.vars.keys().cloned());
+                if args.pack.scenarios.is_none() {
+                    args.pack.scenarios = cfg.scenarios.map(std::path::PathBuf::from);
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    for v in &args.vars {
+        let name = v.split_once('=').map_or(v.as_str(), |(k, _)| k).trim();
+        if name.is_empty() {
+            eprintln!("error: --var `{v}` has no name; write NAME=VALUE");
+            return EXIT_USAGE;
+        }
+        names.push(name.to_string());
+    }
+    match super::load(&args.pack, names) {
         Some((_, p)) => {
             println!(
                 "ok: {} scenario(s) in {} load without problems",

@@ -42,7 +42,7 @@ pub enum Command {
     /// Run a reference actor on its own, logging and validating every exchange live.
     Simulate(Box<simulate::SimulateArgs>),
     /// Check the scenario pack without running anything (exit 2 on problems).
-    Check(PackArgs),
+    Check(list::CheckArgs),
     /// Perform one CDEX_ACTION as the reference client, from the trigger environment (an
     /// example adapter: `run --actor information-client --trigger "cdex-harness act"`).
     Act(act::ActArgs),
