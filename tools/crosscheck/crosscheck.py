@@ -57,6 +57,11 @@ EXPLAIN = {
     ("B", "base-empty-array.json"): "fhir.resources accepts an empty JSON array (`note: []`); FHIR JSON forbids it",
     ("B", "base-integer-type.json"): "pydantic lax mode coerces the string \"2\" to a positiveInt (also with strict=True: FHIR types are custom)",
     ("B", "base-primitive-extension.json"): "pydantic lax mode coerces the string \"yes\" to a boolean in _status.extension[0].valueBoolean",
+    ("B", "base-invariant-inv-1.json"): "fhir.resources does not evaluate R4 invariants (Task inv-1)",
+    ("B", "base-invariant-per-1.json"): "fhir.resources does not evaluate R4 invariants (Period per-1)",
+    ("B", "base-invariant-att-1.json"): "fhir.resources does not evaluate R4 invariants (Attachment att-1)",
+    ("B", "base-invariant-bdl-5.json"): "fhir.resources does not evaluate R4 invariants (Bundle bdl-5)",
+    ("B", "base-invariant-nested.json"): "fhir.resources does not evaluate R4 invariants (Task inv-1 in a Bundle entry)",
     # --- FHIR.js (npm fhir 4.12.0) does not check these rules ---
     ("C", "base-choice-two-types.json"): "FHIR.js does not enforce one type per choice element (valueString + valueBoolean)",
     ("C", "base-contained-unresolved.json"): "FHIR.js does not resolve `#id` references to contained resources (ref-1)",
@@ -69,6 +74,12 @@ EXPLAIN = {
     ("C", "base-ext-1.json"): "FHIR.js does not evaluate the ext-1 invariant",
     ("C", "base-empty-array.json"): "FHIR.js accepts an empty JSON array (`note: []`)",
     ("C", "base-primitive-extension.json"): "FHIR.js does not validate the _element (primitive extension) objects",
+    ("C", "base-base64-format.json"): "FHIR.js does not check the base64Binary format (`aGVsbG8`: 7 characters)",
+    ("C", "base-invariant-inv-1.json"): "FHIR.js does not evaluate R4 invariants (Task inv-1)",
+    ("C", "base-invariant-per-1.json"): "FHIR.js does not evaluate R4 invariants (Period per-1)",
+    ("C", "base-invariant-att-1.json"): "FHIR.js does not evaluate R4 invariants (Attachment att-1)",
+    ("C", "base-invariant-bdl-5.json"): "FHIR.js does not evaluate R4 invariants (Bundle bdl-5)",
+    ("C", "base-invariant-nested.json"): "FHIR.js does not evaluate R4 invariants (Task inv-1 in a Bundle entry)",
 }
 
 
