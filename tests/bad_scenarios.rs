@@ -159,6 +159,18 @@ fn bad_duration() {
 }
 
 #[test]
+fn received_false_misused() {
+    // In a `send` step, and beside another check in an `expect` step; `received: true`.
+    let text = concat!(
+        "id: r\ntitle: R\nactor: information-client\nsteps:\n",
+        "  - id: a\n    send: { method: GET, path: Task/1 }\n    assert:\n      - received: false\n",
+        "  - id: b\n    expect: { action: push-create, within: 1s }\n    assert:\n      - received: false\n      - method: POST\n",
+        "  - id: c\n    expect: { action: push-create }\n    assert:\n      - received: true\n",
+    );
+    insta::assert_snapshot!(problems("received", &[("s.yaml", text)]));
+}
+
+#[test]
 fn every_problem_at_once() {
     let many = problems(
         "many",

@@ -82,6 +82,7 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::Method(m) => format!("method is {m}"),
         AssertKind::Path(p) => format!("path matches {p}"),
         AssertKind::Json => "body is JSON".into(),
+        AssertKind::NotReceived => "no such request arrives".into(),
     }
 }
 
@@ -173,6 +174,19 @@ async fn check(
                 }
             };
             (desc, Some(expected), outcome)
+        }
+        AssertKind::NotReceived => {
+            // Called only when a request did arrive (see `runner::steps::expect`).
+            let got = format!(
+                "{} /{}",
+                msg.method.as_deref().unwrap_or("?"),
+                msg.path.as_deref().unwrap_or("")
+            );
+            let outcome = Err((
+                Some(got.clone()),
+                "it arrived, and no such request should have".to_string(),
+            ));
+            (desc, Some("nothing".into()), outcome)
         }
         AssertKind::Json => {
             let outcome = match msg.json() {

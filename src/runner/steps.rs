@@ -13,6 +13,7 @@ use crate::http::{Message, RawExchange};
 use crate::mock::recorder::WaitOutcome;
 use crate::mock::server::{Override, request_matches};
 use crate::results::{AssertionResult, Exchange, Status, StepResult};
+use crate::scenario::AssertKind;
 use crate::scenario::template::{Vars, render, render_json};
 use crate::scenario::{Body, Expect, Pack, Poll, Request, Scenario, Step, StepKind, Target};
 use std::collections::BTreeMap;
@@ -144,6 +145,25 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                         Some(m) => format!("{m}; {joined}"),
                         None => joined,
                     });
+                }
+            }
+            if exchanges.is_empty() {
+                // Nothing arrived, as a `received: false` step wants.
+                for a in &step.asserts {
+                    if !matches!(a.kind, AssertKind::NotReceived) {
+                        r.assertions.push(assert::not_evaluated(
+                            a,
+                            "nothing arrived to check",
+                            Status::Failed,
+                            Some(vars),
+                        ));
+                        continue;
+                    }
+                    let mut res = assert::not_evaluated(a, "", Status::Passed, Some(vars));
+                    res.expected = Some("nothing".into());
+                    res.actual = Some("nothing arrived".into());
+                    res.message = None;
+                    r.assertions.push(res);
                 }
             }
             r.exchanges = exchanges.iter().map(|x| ctx.redactor.exchange(x)).collect();
@@ -473,6 +493,11 @@ async fn expect(
                 None => !is_metadata,
             }
     };
+    // `received: false`: the request must not arrive (the step waits all of `within`).
+    let forbidden = step
+        .asserts
+        .iter()
+        .any(|a| matches!(a.kind, AssertKind::NotReceived));
     let mut cancel = ctx.cancel.clone();
     let mut trigger_error = None;
     let in_process = fired.done_means_finished;
@@ -517,6 +542,8 @@ async fn expect(
             all.push(*x);
             Ok(all)
         }
+        // A request that must not arrive did not: the step's `received: false` checks pass.
+        WaitOutcome::TimedOut if forbidden && trigger_error.is_none() => Ok(Vec::new()),
         WaitOutcome::TimedOut => {
             let others = recorder.since(cursor);
             let mut msg = if in_process && trigger_error.is_none() && !others.is_empty() {

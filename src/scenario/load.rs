@@ -765,6 +765,31 @@ impl Checker<'_> {
             }
         }
 
+        // `received: false`: nothing arrives, so nothing else can be checked or captured.
+        if asserts
+            .iter()
+            .any(|a: &Assertion| matches!(a.kind, AssertKind::NotReceived))
+        {
+            if !matches!(kind, StepKind::Expect(_)) {
+                self.err(
+                    f("assert"),
+                    loc,
+                    "`received: false` only goes in an `expect` step (a request that must not arrive)",
+                );
+            } else if asserts
+                .iter()
+                .any(|a| !matches!(a.kind, AssertKind::NotReceived))
+                || !captures.is_empty()
+                || respond.is_some()
+            {
+                self.err(
+                    f("assert"),
+                    loc,
+                    "a step with `received: false` awaits nothing: it takes no other assertion, no `capture` and no `respond`",
+                );
+            }
+        }
+
         uses.sort();
         uses.dedup();
         let uses_captures = uses
@@ -1024,6 +1049,7 @@ impl Checker<'_> {
             ("method", a.method.is_some()),
             ("path", a.path.is_some()),
             ("json", a.json.is_some()),
+            ("received", a.received.is_some()),
         ];
         if let Err(msg) = exactly_one("an assertion", &kinds) {
             self.err(field, loc, msg);
@@ -1164,6 +1190,15 @@ impl Checker<'_> {
             AssertKind::Method(m.to_ascii_uppercase())
         } else if let Some(p) = a.path {
             AssertKind::Path(p)
+        } else if let Some(r) = a.received {
+            if r {
+                self.err(
+                    format!("{field}.received"),
+                    loc,
+                    "`received: true` checks nothing: an `expect` step already fails when its request never arrives; write `received: false` for a request that must not arrive",
+                );
+            }
+            AssertKind::NotReceived
         } else {
             if a.json == Some(false) {
                 self.err(

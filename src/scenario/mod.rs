@@ -157,6 +157,8 @@ pub enum AssertKind {
     Method(String),
     Path(String),
     Json,
+    /// `received: false`: the request an `expect` step describes must not arrive.
+    NotReceived,
 }
 
 impl AssertKind {
@@ -170,6 +172,7 @@ impl AssertKind {
             AssertKind::Method(_) => "method",
             AssertKind::Path(_) => "path",
             AssertKind::Json => "json",
+            AssertKind::NotReceived => "received",
         }
     }
 }

@@ -152,7 +152,7 @@ pub enum Target {
 }
 
 /// One check. Exactly one of the kind keys (`status`, `header`, `resource`, `fhirpath`,
-/// `profile`, `method`, `path`, `json`) is given.
+/// `profile`, `method`, `path`, `json`, `received`) is given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertDef {
@@ -184,6 +184,9 @@ pub struct AssertDef {
     pub path: Option<String>,
     /// The body is well-formed JSON (`json: true`).
     pub json: Option<bool>,
+    /// In an `expect` step: `received: false`, the awaited request must *not* arrive (the
+    /// step waits its `within`, or until an in-process peer has finished acting).
+    pub received: Option<bool>,
 
     pub equals: Option<String>,
     pub contains: Option<String>,
