@@ -114,6 +114,43 @@ async fn a_request_that_never_ends_does_not_block_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_past_the_deadline_gets_408_and_is_recorded() {
+    let m = server().await;
+    m.set_body_timeout(Duration::from_millis(300));
+    let addr = m.addr();
+    // Announce 1000 bytes, send 10, then a byte now and then: never done in time.
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(
+            b"POST /Condition HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789",
+        )
+        .unwrap();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(150));
+            let _ = s.write_all(b"x");
+        }
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 300ms"), "{answer}");
+    let seen = m.recorder().since(0);
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].request.truncated);
+    assert!(
+        seen[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("did not arrive")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_connections_at_once_are_all_answered() {
     let m = server().await;
     let addr = m.addr();

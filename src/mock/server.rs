@@ -9,8 +9,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// A canned answer for requests matching a method and path pattern.
@@ -26,7 +27,14 @@ struct Shared {
     recorder: Arc<Recorder>,
     overrides: Mutex<Vec<Override>>,
     base_url: String,
+    /// How long a request body may take to arrive, in milliseconds (see
+    /// [`MockServer::set_body_timeout`]).
+    body_timeout_ms: AtomicU64,
 }
+
+/// How long a request body may take to arrive by default: a client that trickles its body
+/// (or announces more than it sends) gets 408 after this, and its connection is closed.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running mock server. Dropping it stops it.
 pub struct MockServer {
@@ -55,6 +63,7 @@ impl MockServer {
             recorder: Arc::new(Recorder::default()),
             overrides: Mutex::new(Vec::new()),
             base_url: format!("{scheme}://{addr}"),
+            body_timeout_ms: AtomicU64::new(DEFAULT_BODY_TIMEOUT.as_millis() as u64),
         });
         let app = axum::Router::new()
             .fallback(serve)
@@ -84,6 +93,13 @@ impl MockServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How long a request body may take to arrive before the answer is 408 (the run uses its
+    /// `--timeout`; [`DEFAULT_BODY_TIMEOUT`] otherwise).
+    pub fn set_body_timeout(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.shared.body_timeout_ms.store(ms, Ordering::Relaxed);
     }
 
     /// The FHIR base URL (no path prefix).
@@ -229,12 +245,25 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         body: Vec::new(),
         truncated: false,
     };
-    let (response, error) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => {
+    let limit = Duration::from_millis(shared.body_timeout_ms.load(Ordering::Relaxed));
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
+    let (response, error) = match read {
+        Ok(Ok(bytes)) => {
             request.body = bytes.to_vec();
             (answer(&shared, &request), None)
         }
-        Err(e) => {
+        Err(_) => {
+            let msg = format!(
+                "the request body did not arrive within {}",
+                humantime::format_duration(limit)
+            );
+            request.truncated = true;
+            let mut r = super::outcome(408, "timeout", &msg);
+            // The rest of the body may still come: the connection is not reused.
+            r.headers.push(("Connection".into(), "close".into()));
+            (r, Some(msg))
+        }
+        Ok(Err(e)) => {
             let msg = format!("request body unreadable or larger than {MAX_BODY_BYTES} bytes: {e}");
             request.truncated = true;
             (super::outcome(413, "too-costly", &msg), Some(msg))

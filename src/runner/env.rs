@@ -109,6 +109,7 @@ impl Environment {
                     self.cfg.listen
                 )
             })?;
+            server.set_body_timeout(self.cfg.timeout);
             self.mock = Some(server);
         }
         Ok(self.mock.as_ref().expect("just set"))
