@@ -6,7 +6,7 @@
 //! resources/s on one core.
 
 use cdex_harness::fhir::validate::Validator;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -45,36 +45,13 @@ fn tasks() -> Vec<(Value, &'static str)> {
     out
 }
 
+/// Eight CDex Communications (`benches/data/communications.json`, which
+/// `tools/crosscheck/speed.py` reads too, so both measure the same set).
 fn communications() -> Vec<(Value, &'static str)> {
-    (0..8)
-        .map(|i| {
-            (
-                json!({
-                    "resourceType": "Communication",
-                    "id": format!("comm-{i}"),
-                    "meta": {"lastUpdated": "2019-06-10T15:00:31.000-04:00"},
-                    "identifier": [{"system": "http://example.org/ids", "value": format!("c{i}")}],
-                    "basedOn": [{"reference": format!("CommunicationRequest/cr{i}")}],
-                    "status": "completed",
-                    "category": [{"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}],
-                    "subject": {"reference": "Patient/p1", "display": "Patient One"},
-                    "sent": "2019-06-10T15:00:31-04:00",
-                    "recipient": [{"reference": "Organization/payer"}],
-                    "sender": {"reference": "Organization/provider"},
-                    "payload": [
-                        {"extension": [{
-                            "url": "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type",
-                            "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}
-                        }],
-                         "contentAttachment": {"contentType": "application/pdf", "data": "SGVsbG8=", "title": "note"}},
-                        {"contentReference": {"reference": "DocumentReference/d1"}}
-                    ],
-                    "note": [{"text": "requested records"}]
-                }),
-                COMM,
-            )
-        })
-        .collect()
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/communications.json");
+    let list: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    list.into_iter().map(|c| (c, COMM)).collect()
 }
 
 fn run(v: &Validator, group: &[(Value, &str)], budget: Duration) -> (usize, Duration) {

@@ -47,29 +47,8 @@ def tasks():
 
 
 def communications():
-    # Same as benches/validate.rs communications().
-    return [{
-        "resourceType": "Communication",
-        "id": f"comm-{i}",
-        "meta": {"lastUpdated": "2019-06-10T15:00:31.000-04:00"},
-        "identifier": [{"system": "http://example.org/ids", "value": f"c{i}"}],
-        "basedOn": [{"reference": f"CommunicationRequest/cr{i}"}],
-        "status": "completed",
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}],
-        "subject": {"reference": "Patient/p1", "display": "Patient One"},
-        "sent": "2019-06-10T15:00:31-04:00",
-        "recipient": [{"reference": "Organization/payer"}],
-        "sender": {"reference": "Organization/provider"},
-        "payload": [
-            {"extension": [{
-                "url": "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type",
-                "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}
-            }],
-             "contentAttachment": {"contentType": "application/pdf", "data": "SGVsbG8=", "title": "note"}},
-            {"contentReference": {"reference": "DocumentReference/d1"}}
-        ],
-        "note": [{"text": "requested records"}]
-    } for i in range(8)]
+    # The benchmark's own set (benches/validate.rs reads the same file).
+    return json.loads((ROOT / "benches/data/communications.json").read_text())
 
 
 def cargo_bench(seconds):
