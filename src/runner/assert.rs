@@ -65,6 +65,16 @@ pub fn not_evaluated(
     }
 }
 
+/// A `received: false` check when nothing arrived: it holds.
+pub fn nothing_arrived(a: &Assertion, vars: &Vars) -> AssertionResult {
+    AssertionResult {
+        expected: Some("nothing".into()),
+        actual: Some("nothing arrived".into()),
+        message: None,
+        ..not_evaluated(a, "", Status::Passed, Some(vars))
+    }
+}
+
 pub fn failed_status(severity: Severity) -> Status {
     match severity {
         Severity::Required => Status::Failed,

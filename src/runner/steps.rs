@@ -159,11 +159,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                         ));
                         continue;
                     }
-                    let mut res = assert::not_evaluated(a, "", Status::Passed, Some(vars));
-                    res.expected = Some("nothing".into());
-                    res.actual = Some("nothing arrived".into());
-                    res.message = None;
-                    r.assertions.push(res);
+                    r.assertions.push(assert::nothing_arrived(a, vars));
                 }
             }
             r.exchanges = exchanges.iter().map(|x| ctx.redactor.exchange(x)).collect();

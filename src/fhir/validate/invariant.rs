@@ -73,18 +73,17 @@ impl Pending {
             Some(found) if std::ptr::eq(found, value) => split(&full, resource_location),
             _ => Target::Value(value.clone()),
         };
-        Pending {
-            constraint: c.clone(),
-            profile: profile.to_string(),
+        let type_name = (!type_name.is_empty()).then_some(type_name);
+        Pending::with_target(
+            c,
+            profile.to_string(),
             location,
             target,
             element_level,
-            type_name: (!type_name.is_empty()).then(|| type_name.to_string()),
-        }
+            type_name,
+        )
     }
-}
 
-impl Pending {
     /// An invariant of the R4 base on the value at `location` in the validated resource
     /// (the structure walker reaches only values inside it).
     pub fn in_place(
@@ -95,11 +94,30 @@ impl Pending {
         element_level: bool,
         type_name: Option<&str>,
     ) -> Pending {
+        let target = split(&pointer(location), resource_location);
+        Pending::with_target(
+            c,
+            source,
+            location.to_string(),
+            target,
+            element_level,
+            type_name,
+        )
+    }
+
+    fn with_target(
+        c: &Constraint,
+        profile: String,
+        location: String,
+        target: Target,
+        element_level: bool,
+        type_name: Option<&str>,
+    ) -> Pending {
         Pending {
             constraint: c.clone(),
-            profile: source,
-            location: location.to_string(),
-            target: split(&pointer(location), resource_location),
+            profile,
+            location,
+            target,
             element_level,
             type_name: type_name.map(str::to_string),
         }
