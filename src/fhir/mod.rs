@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod fhirpath;
+pub mod fhirpath_subset;
 pub mod profiles;
 pub mod validate;
 

@@ -7,6 +7,7 @@ use super::profile::Constraint;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// FNV-1a: a fast hash for the model's own small string keys (the maps are built from the
 /// shipped data, never from peer input, so hash flooding does not apply).
@@ -179,7 +180,12 @@ impl Elements {
     /// The element with this name (choice elements by prefix).
     pub fn by_name(&self, name: &str) -> Option<&ElementDef> {
         let name = name.strip_suffix("[x]").unwrap_or(name);
-        self.list.iter().find(|e| e.name == name)
+        if let Some(&(i, _)) = self.index.get(name)
+            && self.list[i].name == name
+        {
+            return Some(&self.list[i]);
+        }
+        self.list.iter().find(|e| e.name == name && e.choice)
     }
 }
 
@@ -194,7 +200,7 @@ pub fn capitalize(t: &str) -> String {
 
 /// `profiles/r4/invariants.json`: `{"invariants": {"<element path>": [{key, severity, human,
 /// expression}]}}`.
-fn parse_invariants(text: &str) -> Result<FastMap<String, Vec<Constraint>>, String> {
+fn parse_invariants(text: &str) -> Result<FastMap<String, Vec<Arc<Constraint>>>, String> {
     #[derive(Deserialize)]
     struct File {
         invariants: std::collections::BTreeMap<String, Vec<RawConstraint>>,
@@ -214,12 +220,14 @@ fn parse_invariants(text: &str) -> Result<FastMap<String, Vec<Constraint>>, Stri
         .map(|(path, list)| {
             let list = list
                 .into_iter()
-                .map(|c| Constraint {
-                    key: c.key,
-                    severity: c.severity,
-                    human: c.human,
-                    expression: c.expression,
-                    element: path.clone(),
+                .map(|c| {
+                    Arc::new(Constraint::new(
+                        c.key,
+                        c.severity,
+                        c.human,
+                        c.expression,
+                        path.clone(),
+                    ))
                 })
                 .collect();
             (path, list)
@@ -244,7 +252,7 @@ pub struct Base {
     /// The FHIRPath invariants of the base types (`Task` inv-1, `Bundle.entry` bdl-5,
     /// `Period` per-1), by the element path they are declared on; those checked natively
     /// (dom-2..5, ele-1, ext-1, ref-1) are not in the data (`tools/extract_r4_invariants.py`).
-    pub invariants: FastMap<String, Vec<Constraint>>,
+    pub invariants: FastMap<String, Vec<Arc<Constraint>>>,
 }
 
 impl Base {

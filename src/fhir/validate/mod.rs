@@ -22,7 +22,19 @@ pub mod profile;
 pub mod structure;
 pub mod terminology;
 
+pub use invariant::{Evaluator, Outcome};
 pub use issue::{Issue, Severity};
+
+/// One invariant's outcome on one value ([`Validator::invariant_outcomes`]).
+#[derive(Debug, Clone)]
+pub struct InvariantOutcome {
+    pub key: String,
+    pub expression: String,
+    pub location: String,
+    pub outcome: Outcome,
+    /// Given by the fast subset (else by the full engine).
+    pub by_subset: bool,
+}
 
 use profile::Profile;
 use serde_json::Value;
@@ -288,10 +300,47 @@ impl Validator {
         resource: &Value,
         profile: Option<&str>,
     ) -> Vec<Issue> {
+        self.validate_with_invariants_by(resource, profile, invariant::Evaluator::default())
+            .await
+    }
+
+    /// [`Validator::validate_with_invariants`] with the invariants evaluated by the given
+    /// evaluator (the test that proves the fast subset agrees with the full engine, and the
+    /// benchmark that compares them, choose).
+    pub async fn validate_with_invariants_by(
+        &self,
+        resource: &Value,
+        profile: Option<&str>,
+        evaluator: invariant::Evaluator,
+    ) -> Vec<Issue> {
         let (mut issues, pending) = self.run(resource, profile, true);
-        invariant::check_all(resource, &pending, &mut issues).await;
+        invariant::check_all(&self.base, resource, &pending, evaluator, &mut issues).await;
         issue::dedupe(&mut issues);
         issues
+    }
+
+    /// Each FHIRPath invariant that applies to `resource` (its key and location) and its
+    /// outcome by `evaluator`, with whether the fast subset gave it: how the test that proves
+    /// the subset agrees with the full engine compares them, invariant by invariant.
+    pub async fn invariant_outcomes(
+        &self,
+        resource: &Value,
+        profile: Option<&str>,
+        evaluator: invariant::Evaluator,
+    ) -> Vec<InvariantOutcome> {
+        let (_, pending) = self.run(resource, profile, true);
+        let outcomes = invariant::evaluate(&self.base, resource, &pending, evaluator).await;
+        pending
+            .into_iter()
+            .zip(outcomes)
+            .map(|(p, (outcome, by_subset))| InvariantOutcome {
+                key: p.constraint.key.clone(),
+                expression: p.constraint.expression.clone(),
+                location: p.location,
+                outcome,
+                by_subset,
+            })
+            .collect()
     }
 
     fn run(

@@ -2,7 +2,9 @@
 //! (cardinality, fixed and pattern values, bindings, types and their profiles, must-support,
 //! slicing and slices, invariants), keyed by element names as they appear in instances.
 
+use crate::fhir::fhirpath_subset::{self, Compiled};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Most occurrences an element may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,29 @@ pub struct Constraint {
     pub expression: String,
     /// The element id it is declared on.
     pub element: String,
+    /// The expression for the fast evaluator, when it is inside its subset (else the full
+    /// FHIRPath engine evaluates it): see [`crate::fhir::fhirpath_subset`].
+    pub compiled: Option<Arc<Compiled>>,
+}
+
+impl Constraint {
+    pub fn new(
+        key: String,
+        severity: String,
+        human: String,
+        expression: String,
+        element: String,
+    ) -> Constraint {
+        let compiled = fhirpath_subset::compile(&expression).map(Arc::new);
+        Constraint {
+            key,
+            severity,
+            human,
+            expression,
+            element,
+            compiled,
+        }
+    }
 }
 
 /// The rules of one element (or slice) of a profile.
@@ -77,7 +102,7 @@ pub struct Node {
     /// The types the R4 base gives this element (filled by [`Profile::resolve`]).
     pub base_types: Vec<String>,
     /// FHIRPath invariants declared on this element.
-    pub constraints: Vec<Constraint>,
+    pub constraints: Vec<Arc<Constraint>>,
 }
 
 impl Node {
@@ -151,7 +176,7 @@ pub struct Profile {
     pub type_name: String,
     pub base_definition: String,
     pub root: Node,
-    pub constraints: Vec<Constraint>,
+    pub constraints: Vec<Arc<Constraint>>,
 }
 
 impl Profile {
@@ -203,13 +228,14 @@ impl Profile {
             {
                 let g = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                 if !g("expression").is_empty() {
-                    let c = Constraint {
-                        key: g("key"),
-                        severity: g("severity"),
-                        human: g("human"),
-                        expression: g("expression"),
-                        element: id.to_string(),
-                    };
+                    let c = Constraint::new(
+                        g("key"),
+                        g("severity"),
+                        g("human"),
+                        g("expression"),
+                        id.to_string(),
+                    );
+                    let c = Arc::new(c);
                     node.constraints.push(c.clone());
                     constraints.push(c);
                 }

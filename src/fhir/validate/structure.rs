@@ -175,6 +175,7 @@ impl<'a> Walker<'a> {
                     self.resources.last().map_or("", String::as_str),
                     !is_resource,
                     type_name,
+                    def_path,
                 ));
             }
         }
