@@ -1,5 +1,6 @@
 //! Validation benchmark: `cargo bench --bench validate` (add `-- --seconds N` to change the
-//! time per group). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
+//! time per group; `-- --passes N --invariants-only --no-engine` under `perf stat -e
+//! instructions:u` counts instructions instead, steady on a busy machine). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
 //! and Task Attachment Request profiles) and Communications (against the 2019 draft's
 //! cdex-communication) on one thread, already parsed, and reports resources per second for
 //! each group and overall; then both again with the FHIRPath invariants (the fast subset,
@@ -9,6 +10,7 @@
 use cdex_harness::fhir::validate::{Evaluator, Validator};
 use serde_json::Value;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const TDR: &str = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-data-request";
@@ -55,10 +57,25 @@ fn communications() -> Vec<(Value, &'static str)> {
     list.into_iter().map(|c| (c, COMM)).collect()
 }
 
+/// `--passes N`: each measurement makes exactly N passes over its group instead of running
+/// for a time: with `perf stat -e instructions:u`, a figure that a busy shared machine does
+/// not move (time on these machines varies 2x from one minute to the next).
+static PASSES: OnceLock<Option<usize>> = OnceLock::new();
+
+/// Whether a measurement that started at `start` and made `passes` passes goes on.
+fn more(start: Instant, budget: Duration, passes: usize) -> bool {
+    match PASSES.get().copied().flatten() {
+        Some(n) => passes < n,
+        None => start.elapsed() < budget,
+    }
+}
+
 fn run(v: &Validator, group: &[(Value, &str)], budget: Duration) -> (usize, Duration) {
     let start = Instant::now();
     let mut n = 0usize;
-    while start.elapsed() < budget {
+    let mut passes = 0;
+    while more(start, budget, passes) {
+        passes += 1;
         for (r, p) in group {
             let issues = v.validate(r, Some(p));
             assert!(
@@ -113,8 +130,15 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(seconds);
     }
-    // `--invariants-only`: just the last measurement (for profiling the FHIRPath part).
+    // `--invariants-only`: just the measurements with invariants (for profiling the
+    // FHIRPath part); `--no-engine`: not those by the full engine.
     let invariants_only = args.iter().any(|a| a == "--invariants-only");
+    let no_engine = args.iter().any(|a| a == "--no-engine");
+    let passes = args
+        .iter()
+        .position(|a| a == "--passes")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
+    PASSES.set(passes).expect("set once");
     let load = Instant::now();
     let v = Validator::load_default().expect("validator data");
     println!("load: {:.1} ms", load.elapsed().as_secs_f64() * 1000.0);
@@ -170,6 +194,9 @@ fn main() {
         total_n as f64 / total_t.as_secs_f64()
     );
     let tasks = &groups[0].1;
+    if no_engine {
+        return;
+    }
     let (n, t) = run_invariants(
         &rt,
         &v,
@@ -218,7 +245,9 @@ fn run_invariants(
     rt.block_on(async {
         let start = Instant::now();
         let mut n = 0usize;
-        while start.elapsed() < budget {
+        let mut passes = 0;
+        while more(start, budget, passes) {
+            passes += 1;
             for (r, p) in group {
                 let issues = v.validate_with_invariants_by(r, Some(p), evaluator).await;
                 assert!(issues.iter().all(|i| !i.is_error()), "{issues:?}");

@@ -10,6 +10,7 @@ use super::datetime;
 use super::parse::{Expr, Func, Op};
 use crate::fhir::validate::base::{Base, ElementDef, Elements};
 use serde_json::Value;
+use smallvec::{SmallVec, smallvec};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -18,6 +19,9 @@ use std::cmp::Ordering;
 pub struct Unsupported;
 
 type R<T> = Result<T, Unsupported>;
+
+/// A collection: most hold one value (a boolean, a code), which then needs no allocation.
+pub type Coll<'a> = SmallVec<[Item<'a>; 2]>;
 
 /// The type of a value in the resource.
 #[derive(Debug, Clone, Copy)]
@@ -60,42 +64,38 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// Evaluate `e` on `focus`, with `$this` = `this`.
-    pub fn eval(
-        &self,
-        e: &'a Expr,
-        focus: &[Item<'a>],
-        this: Option<&Item<'a>>,
-    ) -> R<Vec<Item<'a>>> {
+    pub fn eval(&self, e: &'a Expr, focus: &[Item<'a>], this: Option<&Item<'a>>) -> R<Coll<'a>> {
         Ok(match e {
-            Expr::Str(s) => vec![Item::Str(Cow::Borrowed(s))],
-            Expr::Int(n) => vec![Item::Int(*n)],
-            Expr::Dec(d) => vec![Item::Dec(*d)],
-            Expr::Bool(b) => vec![Item::Bool(*b)],
-            Expr::This => vec![this.ok_or(Unsupported)?.clone()],
-            Expr::Resource => vec![self.resource.clone()],
-            Expr::RootResource => vec![self.root.clone()],
-            Expr::Ident(name) => {
-                let mut out = Vec::new();
+            Expr::Str(s) => smallvec![Item::Str(Cow::Borrowed(s))],
+            Expr::Int(n) => smallvec![Item::Int(*n)],
+            Expr::Dec(d) => smallvec![Item::Dec(*d)],
+            Expr::Bool(b) => smallvec![Item::Bool(*b)],
+            Expr::This => smallvec![this.ok_or(Unsupported)?.clone()],
+            Expr::Resource => smallvec![self.resource.clone()],
+            Expr::RootResource => smallvec![self.root.clone()],
+            Expr::Path(None, names) => {
+                let mut out = Coll::new();
                 for item in focus {
-                    if self.is_resource_named(item, name) {
-                        out.push(item.clone());
-                    } else {
-                        self.child(item, name, &mut out)?;
+                    match names.split_first() {
+                        Some((first, rest)) if self.is_resource_named(item, first) => {
+                            self.descend(item.clone(), rest, &mut out)?
+                        }
+                        _ => self.descend(item.clone(), names, &mut out)?,
                     }
                 }
                 out
             }
-            Expr::Member(base, name) => {
-                let mut out = Vec::new();
-                for item in &self.eval(base, focus, this)? {
-                    self.child(item, name, &mut out)?;
+            Expr::Path(Some(base), names) => {
+                let mut out = Coll::new();
+                for item in self.eval(base, focus, this)? {
+                    self.descend(item, names, &mut out)?;
                 }
                 out
             }
             Expr::Call(base, func, args) => {
                 let input = match base {
                     Some(b) => self.eval(b, focus, this)?,
-                    None => focus.to_vec(),
+                    None => focus.iter().cloned().collect(),
                 };
                 self.call(*func, input, args)?
             }
@@ -109,12 +109,24 @@ impl<'a> Scope<'a> {
     }
 
     fn is_resource_named(&self, item: &Item<'a>, name: &str) -> bool {
-        matches!(item, Item::Node(v, Ty::Named(t))
-            if *t == name && v.get("resourceType").is_some() && self.base.resource_types.contains(name))
+        // Only resources are typed by a resource type's name.
+        matches!(item, Item::Node(_, Ty::Named(t))
+            if *t == name && self.base.resource_types.contains(name))
     }
 
-    /// The children of `item` named `name` (a choice element by its name without `[x]`).
-    fn child(&self, item: &Item<'a>, name: &str, out: &mut Vec<Item<'a>>) -> R<()> {
+    /// Walk `names` from `item`, pushing what the last one reaches.
+    fn descend(&self, item: Item<'a>, names: &[String], out: &mut Coll<'a>) -> R<()> {
+        let Some((name, rest)) = names.split_first() else {
+            out.push(item);
+            return Ok(());
+        };
+        // Depth first, each child walking on as it is found: no collection in between.
+        self.child(&item, name, &mut |c| self.descend(c, rest, out))
+    }
+
+    /// Call `each` with the children of `item` named `name` (a choice element by its name
+    /// without `[x]`).
+    fn child(&self, item: &Item<'a>, name: &str, each: &mut dyn FnMut(Item<'a>) -> R<()>) -> R<()> {
         let Item::Node(Value::Object(obj), ty) = item else {
             return Err(Unsupported);
         };
@@ -135,19 +147,26 @@ impl<'a> Scope<'a> {
                     && let Some((d, t)) = elements.lookup(key)
                     && std::ptr::eq(d, def)
                 {
-                    push_values(value, Ty::Named(t), out)?;
+                    push_values(value, Ty::Named(t), each)?;
                 }
             }
             return Ok(());
         }
-        if obj.keys().any(|k| k.strip_prefix('_') == Some(name)) {
-            return Err(Unsupported);
+        // One pass over the (few) keys: cheaper than hashing the name, and it sees a
+        // primitive's `_name` too.
+        let mut found = None;
+        for (key, value) in obj {
+            if key == name {
+                found = Some(value);
+            } else if key.strip_prefix('_') == Some(name) {
+                return Err(Unsupported);
+            }
         }
-        let Some(value) = obj.get(name) else {
+        let Some(value) = found else {
             return Ok(());
         };
         match self.element_type(def)? {
-            Some(ty) => push_values(value, ty, out),
+            Some(ty) => push_values(value, ty, each),
             // `Resource`: each value's own type.
             None => {
                 for v in as_list(value) {
@@ -155,7 +174,7 @@ impl<'a> Scope<'a> {
                         .get("resourceType")
                         .and_then(Value::as_str)
                         .ok_or(Unsupported)?;
-                    out.push(Item::Node(v, Ty::Named(t)));
+                    each(Item::Node(v, Ty::Named(t)))?;
                 }
                 Ok(())
             }
@@ -178,17 +197,17 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn call(&self, func: Func, input: Vec<Item<'a>>, args: &'a [Expr]) -> R<Vec<Item<'a>>> {
-        let one = |b: bool| Ok(vec![Item::Bool(b)]);
+    fn call(&self, func: Func, input: Coll<'a>, args: &'a [Expr]) -> R<Coll<'a>> {
+        let one = |b: bool| Ok(smallvec![Item::Bool(b)]);
         match func {
             Func::Exists if args.is_empty() => one(!input.is_empty()),
             Func::Exists => one(!self.filter(input, &args[0])?.is_empty()),
             Func::Empty => one(input.is_empty()),
             Func::Not => Ok(truth(&input)?.map(|b| Item::Bool(!b)).into_iter().collect()),
-            Func::Count => Ok(vec![Item::Int(input.len() as i64)]),
+            Func::Count => Ok(smallvec![Item::Int(input.len() as i64)]),
             Func::Where => self.filter(input, &args[0]),
             Func::Select => {
-                let mut out = Vec::new();
+                let mut out = Coll::new();
                 for item in &input {
                     out.extend(self.eval(&args[0], std::slice::from_ref(item), Some(item))?);
                 }
@@ -228,7 +247,7 @@ impl<'a> Scope<'a> {
                     return Err(Unsupported);
                 };
                 match input.as_slice() {
-                    [] => Ok(Vec::new()),
+                    [] => Ok(Coll::new()),
                     [item] => match prim(item)? {
                         Prim::Str(s) => one(if func == Func::Contains {
                             s.contains(needle.as_str())
@@ -241,15 +260,15 @@ impl<'a> Scope<'a> {
                 }
             }
             Func::Length => match input.as_slice() {
-                [] => Ok(Vec::new()),
+                [] => Ok(Coll::new()),
                 [item] => match prim(item)? {
-                    Prim::Str(s) => Ok(vec![Item::Int(s.chars().count() as i64)]),
+                    Prim::Str(s) => Ok(smallvec![Item::Int(s.chars().count() as i64)]),
                     _ => Err(Unsupported),
                 },
                 _ => Err(Unsupported),
             },
             Func::ToString => match input.as_slice() {
-                [] => Ok(Vec::new()),
+                [] => Ok(Coll::new()),
                 [item] => {
                     let s = match prim(item)? {
                         Prim::Str(s) | Prim::Date(s) => s.to_string(),
@@ -258,7 +277,7 @@ impl<'a> Scope<'a> {
                         // A decimal's text depends on its written precision.
                         Prim::Dec(_) => return Err(Unsupported),
                     };
-                    Ok(vec![Item::Str(Cow::Owned(s))])
+                    Ok(smallvec![Item::Str(Cow::Owned(s))])
                 }
                 _ => Err(Unsupported),
             },
@@ -284,8 +303,8 @@ impl<'a> Scope<'a> {
     }
 
     /// The items for which `crit` is true (`where`).
-    fn filter(&self, input: Vec<Item<'a>>, crit: &'a Expr) -> R<Vec<Item<'a>>> {
-        let mut out = Vec::new();
+    fn filter(&self, input: Coll<'a>, crit: &'a Expr) -> R<Coll<'a>> {
+        let mut out = Coll::new();
         for item in input {
             let r = self.eval(crit, std::slice::from_ref(&item), Some(&item))?;
             if truth(&r)? == Some(true) {
@@ -296,13 +315,13 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// Push a JSON value (or each of an array's) as items of type `ty`.
-fn push_values<'a>(value: &'a Value, ty: Ty<'a>, out: &mut Vec<Item<'a>>) -> R<()> {
+/// A JSON value (or each of an array's) as items of type `ty`, to `each`.
+fn push_values<'a>(value: &'a Value, ty: Ty<'a>, each: &mut dyn FnMut(Item<'a>) -> R<()>) -> R<()> {
     for v in as_list(value) {
         if v.is_null() {
             return Err(Unsupported);
         }
-        out.push(Item::Node(v, ty));
+        each(Item::Node(v, ty))?;
     }
     Ok(())
 }
@@ -315,14 +334,14 @@ fn as_list(value: &Value) -> &[Value] {
 }
 
 /// `is Type` on a resource; other type tests are outside the subset.
-fn is_type<'a>(scope: &Scope<'a>, input: Vec<Item<'a>>, ty: &str) -> R<Vec<Item<'a>>> {
+fn is_type<'a>(scope: &Scope<'a>, input: Coll<'a>, ty: &str) -> R<Coll<'a>> {
     match input.as_slice() {
-        [] => Ok(Vec::new()),
+        [] => Ok(Coll::new()),
         [Item::Node(v, Ty::Named(t))] if v.get("resourceType").is_some() => {
             if !scope.base.resource_types.contains(ty) {
                 return Err(Unsupported);
             }
-            Ok(vec![Item::Bool(*t == ty)])
+            Ok(smallvec![Item::Bool(*t == ty)])
         }
         _ => Err(Unsupported),
     }
@@ -400,7 +419,7 @@ fn number(p: &Prim<'_>) -> f64 {
     }
 }
 
-fn binary<'a>(op: Op, l: Vec<Item<'a>>, r: Vec<Item<'a>>) -> R<Vec<Item<'a>>> {
+fn binary<'a>(op: Op, l: Coll<'a>, r: Coll<'a>) -> R<Coll<'a>> {
     let bool_or_empty = |b: Option<bool>| Ok(b.map(Item::Bool).into_iter().collect());
     match op {
         Op::And | Op::Or | Op::Xor | Op::Implies => {
@@ -425,7 +444,7 @@ fn binary<'a>(op: Op, l: Vec<Item<'a>>, r: Vec<Item<'a>>) -> R<Vec<Item<'a>>> {
             })
         }
         Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => match (l.as_slice(), r.as_slice()) {
-            ([], _) | (_, []) => Ok(Vec::new()),
+            ([], _) | (_, []) => Ok(Coll::new()),
             ([a], [b]) => {
                 let (a, b) = (prim(a)?, prim(b)?);
                 bool_or_empty(match op {
@@ -442,7 +461,7 @@ fn binary<'a>(op: Op, l: Vec<Item<'a>>, r: Vec<Item<'a>>) -> R<Vec<Item<'a>>> {
             _ => Err(Unsupported),
         },
         Op::In => match l.as_slice() {
-            [] => Ok(Vec::new()),
+            [] => Ok(Coll::new()),
             [a] => {
                 let a = prim(a)?;
                 for b in &r {
@@ -457,7 +476,7 @@ fn binary<'a>(op: Op, l: Vec<Item<'a>>, r: Vec<Item<'a>>) -> R<Vec<Item<'a>>> {
             _ => Err(Unsupported),
         },
         Op::Union => {
-            let mut out: Vec<Item<'a>> = Vec::new();
+            let mut out = Coll::new();
             for item in l.into_iter().chain(r) {
                 let p = prim(&item)?;
                 let mut seen = false;
@@ -475,8 +494,8 @@ fn binary<'a>(op: Op, l: Vec<Item<'a>>, r: Vec<Item<'a>>) -> R<Vec<Item<'a>>> {
             Ok(out)
         }
         Op::Plus => match (l.as_slice(), r.as_slice()) {
-            ([], _) | (_, []) => Ok(Vec::new()),
-            ([a], [b]) => Ok(vec![match (prim(a)?, prim(b)?) {
+            ([], _) | (_, []) => Ok(Coll::new()),
+            ([a], [b]) => Ok(smallvec![match (prim(a)?, prim(b)?) {
                 (Prim::Int(x), Prim::Int(y)) => Item::Int(x.checked_add(y).ok_or(Unsupported)?),
                 (Prim::Str(x), Prim::Str(y)) => Item::Str(Cow::Owned(format!("{x}{y}"))),
                 _ => return Err(Unsupported),
@@ -494,7 +513,7 @@ fn binary<'a>(op: Op, l: Vec<Item<'a>>, r: Vec<Item<'a>>) -> R<Vec<Item<'a>>> {
                     _ => Err(Unsupported),
                 }
             };
-            Ok(vec![Item::Str(Cow::Owned(text(&l)? + &text(&r)?))])
+            Ok(smallvec![Item::Str(Cow::Owned(text(&l)? + &text(&r)?))])
         }
     }
 }

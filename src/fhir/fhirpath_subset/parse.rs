@@ -15,11 +15,10 @@ pub enum Expr {
     Resource,
     /// `%rootResource`.
     RootResource,
-    /// A name at the start of a path: a child of the focus, or the focus itself when it is
-    /// the focus's resource type (`Task.code`).
-    Ident(String),
-    /// `base.name`.
-    Member(Box<Expr>, String),
+    /// A path of names (`input.type.coding`), walked item by item without a collection
+    /// between steps. From `base` when given; else from the focus, whose own resource
+    /// type may stand first (`Task.code`: the Task itself, then its code).
+    Path(Option<Box<Expr>>, Vec<String>),
     /// `base.f(args)`, or `f(args)` on the focus (`base` is `None`).
     Call(Option<Box<Expr>>, Func, Vec<Expr>),
     Binary(Op, Box<Expr>, Box<Expr>),
@@ -366,7 +365,7 @@ impl Parser {
                 if self.eat("(") {
                     self.call(None, &w)?
                 } else {
-                    Expr::Ident(w)
+                    Expr::Path(None, vec![w])
                 }
             }
             _ => return None,
@@ -378,8 +377,11 @@ impl Parser {
             self.at += 1;
             e = if self.eat("(") {
                 self.call(Some(e), &name)?
+            } else if let Expr::Path(base, mut names) = e {
+                names.push(name);
+                Expr::Path(base, names)
             } else {
-                Expr::Member(Box::new(e), name)
+                Expr::Path(Some(Box::new(e)), vec![name])
             };
         }
         Some(e)
@@ -426,7 +428,7 @@ mod tests {
             Op::Implies,
             b(Expr::Binary(
                 Op::Eq,
-                b(Expr::Ident("a".into())),
+                b(Expr::Path(None, vec!["a".into()])),
                 b(Expr::Str("x".into())),
             )),
             b(Expr::Binary(
@@ -434,16 +436,39 @@ mod tests {
                 b(Expr::Binary(
                     Op::And,
                     b(Expr::Call(
-                        Some(b(Expr::Ident("b".into()))),
+                        Some(b(Expr::Path(None, vec!["b".into()]))),
                         Func::Exists,
                         vec![],
                     )),
-                    b(Expr::Ident("c".into())),
+                    b(Expr::Path(None, vec!["c".into()])),
                 )),
-                b(Expr::Ident("d".into())),
+                b(Expr::Path(None, vec!["d".into()])),
             )),
         );
         assert_eq!(e, want);
+    }
+
+    #[test]
+    fn paths_are_one_node() {
+        assert_eq!(
+            parse("Task.input.type").unwrap(),
+            Expr::Path(None, vec!["Task".into(), "input".into(), "type".into()])
+        );
+        assert_eq!(
+            parse("%resource.type").unwrap(),
+            Expr::Path(Some(b(Expr::Resource)), vec!["type".into()])
+        );
+        assert_eq!(
+            parse("entry.first().resource.meta").unwrap(),
+            Expr::Path(
+                Some(b(Expr::Call(
+                    Some(b(Expr::Path(None, vec!["entry".into()]))),
+                    Func::First,
+                    vec![]
+                ))),
+                vec!["resource".into(), "meta".into()]
+            )
+        );
     }
 
     #[test]
