@@ -75,6 +75,7 @@ impl<'a> Context<'a> {
                 pending,
                 depth: 0,
                 applied: Vec::new(),
+                noted: Vec::new(),
             }
             .profile(p, resource, path),
             None => out.push(Issue::new(
@@ -192,6 +193,10 @@ struct Run<'a, 'r> {
     /// (profile, value) pairs already applied in this run, by address: a contained resource
     /// reached both as a slice and as a reference target is checked once.
     applied: Vec<(*const Profile, *const Value)>,
+    /// Target-profile lists (by address) whose "not checked" note is already out: the note
+    /// is the same for every value of the element, and [`super::issue::dedupe`] would keep
+    /// one anyway, so the others are not even formatted.
+    noted: Vec<*const String>,
 }
 
 impl Run<'_, '_> {
@@ -523,7 +528,14 @@ impl Run<'_, '_> {
         item: &Item<'_>,
         src: &dyn Fn() -> String,
     ) {
+        let first_note = !self.noted.contains(&targets.as_ptr());
+        if first_note {
+            self.noted.push(targets.as_ptr());
+        }
         if code != "Reference" {
+            if !first_note {
+                return;
+            }
             self.push(
                 Severity::Information,
                 "not-supported",
@@ -538,7 +550,7 @@ impl Run<'_, '_> {
         }
         let unknown: Vec<&str> = targets
             .iter()
-            .filter(|t| self.ctx.profile(t).is_none() && !t.starts_with(BASE_URL))
+            .filter(|t| first_note && self.ctx.profile(t).is_none() && !t.starts_with(BASE_URL))
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {

@@ -1,5 +1,6 @@
 //! One validation finding, shaped like an OperationOutcome issue.
 
+use super::base::FastSet;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt;
@@ -106,8 +107,8 @@ pub fn outcome(issues: &[Issue]) -> Value {
 /// warnings, then information, stable within each.
 pub fn dedupe(issues: &mut Vec<Issue>) {
     let keep: Vec<bool> = {
-        let mut seen = std::collections::HashSet::new();
-        let mut seen_info = std::collections::HashSet::new();
+        let mut seen = FastSet::default();
+        let mut seen_info = FastSet::default();
         issues
             .iter()
             .map(|i| {
