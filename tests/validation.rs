@@ -235,6 +235,63 @@ fn validate_command_text_json_and_exit_codes() {
     assert!(text.contains("71 file(s): 0 error(s)"), "{text}");
 }
 
+/// `--invariants` lists each invariant with its outcome and evaluator; `--invariants-by
+/// engine` has the full engine evaluate them all, and its date reading differs.
+#[test]
+fn validate_command_lists_invariants_and_their_evaluator() {
+    let mut task = read(&dir("examples").join("cdex-task-example1.json"));
+    // The same instant in two zones: lastModified is not before authoredOn.
+    task["authoredOn"] = "2020-10-26T02:58:55Z".into();
+    task["lastModified"] = "2020-10-26T01:58:55-01:00".into();
+    let tmp = std::env::temp_dir().join(format!("cdex-invariants-{}.json", std::process::id()));
+    std::fs::write(&tmp, task.to_string()).unwrap();
+    let file = tmp.to_str().unwrap();
+
+    let (code, text) = cli(&["--invariants", "--profile", TASK_DATA_REQUEST, file]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("invariant inv-1 at Task: holds (subset)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("invariant cdex-9 at Task: holds (subset)"),
+        "{text}"
+    );
+
+    let (code, text) = cli(&[
+        "--json",
+        "--invariants",
+        "--profile",
+        TASK_DATA_REQUEST,
+        file,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let inv = doc[0]["invariants"].as_array().unwrap();
+    assert!(inv.len() >= 8, "{inv:?}");
+    assert!(
+        inv.iter()
+            .all(|i| i["outcome"] == "holds" && i["by_subset"] == true),
+        "{inv:?}"
+    );
+
+    // The full engine alone compares the two dateTimes as text, and fails inv-1.
+    let (code, text) = cli(&[
+        "--invariants",
+        "--invariants-by",
+        "engine",
+        "--profile",
+        TASK_DATA_REQUEST,
+        file,
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("invariant inv-1 at Task: FAILS (engine)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&tmp);
+}
+
 /// Every element of every example (to depth 3) replaced by each JSON shape: the validator
 /// reports, never panics, and says where.
 #[test]

@@ -82,6 +82,13 @@ b=ex('cdex-searchbundle-scenario1-example'); b['entry'].append({"fullUrl":"http:
 case('base-invariant-bdl-5','Bundle bdl-5 (a backbone element invariant): an entry with no resource, request or response',b,[("error","Bundle.entry[%d]"%(len(b['entry'])-1),"bdl-5:")])
 b=ex('cdex-searchbundle-scenario1-example'); tt=copy.deepcopy(t); tt['lastModified']='2020-10-25T00:00:00Z'; b['entry'][0]['resource']=tt
 case('base-invariant-nested','a base invariant of a resource in a Bundle entry (Task inv-1)',b,[("error","Bundle.entry[0].resource","inv-1:")])
+NS='xmlns="http://www.w3.org/1999/xhtml"'
+r=copy.deepcopy(t); r['text']={"status":"generated","div":'<div %s><p onclick="alert(1)">Claim <script>alert(2)</script></p></div>'%NS}
+case('base-narrative-txt-1','Narrative txt-1 (htmlChecks(), native): a script element and an event attribute',r,[("error","Task.text.div","txt-1: the narrative must not have the attribute `onclick` on `p`"),("error","Task.text.div","txt-1: the narrative must not contain a `script` element")])
+r=copy.deepcopy(t); r['text']={"status":"generated","div":'<div %s>\n  <p> </p>\n</div>'%NS}
+case('base-narrative-txt-2','Narrative txt-2 (htmlChecks(), native): only whitespace',r,[("error","Task.text.div","txt-2: the narrative has no content")])
+r=copy.deepcopy(t); r['text']={"status":"generated","div":'<div %s><p xmlns="urn:example">another namespace</p></div>'%NS}
+case('base-narrative-namespace','Narrative txt-1: an element in another namespace than XHTML',r,[("error","Task.text.div","txt-1: the narrative must not declare another namespace than XHTML (on `p`)")])
 # ---- profiles: data request
 r=copy.deepcopy(t); del r['code']
 case('profile-min','cdex-task-data-request: Task.code 1..1',r,[("error","Task","`code` has 0 occurrence(s), the profile requires at least 1")],TDR)

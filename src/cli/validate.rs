@@ -1,7 +1,7 @@
 //! `cdex-harness validate FILE|DIR... [--profile URL] [--json]`: validate FHIR JSON resources
 //! against the R4 base and the CDex profiles, offline, with OperationOutcome-style issues.
 
-use crate::fhir::validate::{Issue, Severity, Validator, issue};
+use crate::fhir::validate::{Evaluator, Issue, Outcome, Severity, Validator, issue};
 use clap::Args;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -23,9 +23,24 @@ pub struct ValidateArgs {
     /// Also print information issues (must-support absent, rules that could not be checked)
     #[arg(long, short)]
     pub verbose: bool,
+    /// Also list every FHIRPath invariant evaluated: where, its outcome, and which evaluator
+    /// gave it (the fast subset, or the full engine)
+    #[arg(long)]
+    pub invariants: bool,
+    /// Who evaluates the FHIRPath invariants: the fast subset, with the full engine for what
+    /// it does not cover (the default), or the full engine for all (slower; it reads
+    /// dateTimes as text)
+    #[arg(long, value_enum, default_value = "subset", value_name = "BY")]
+    pub invariants_by: InvariantsBy,
     /// List the loaded profiles and exit
     #[arg(long)]
     pub list_profiles: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvariantsBy {
+    Subset,
+    Engine,
 }
 
 /// Run the command; exit 0 when no file has an error, 1 when one has, 2 on usage problems.
@@ -68,7 +83,20 @@ pub async fn validate(args: ValidateArgs) -> i32 {
     let mut reports = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
     for file in &files {
-        let issues = validate_file(&validator, file, args.profile.as_deref()).await;
+        let evaluator = match args.invariants_by {
+            InvariantsBy::Subset => Evaluator::Subset,
+            InvariantsBy::Engine => Evaluator::Engine,
+        };
+        let (issues, resource) =
+            validate_file(&validator, file, args.profile.as_deref(), evaluator).await;
+        let invariants = match (&resource, args.invariants) {
+            (Some(r), true) => {
+                validator
+                    .invariant_outcomes(r, args.profile.as_deref(), evaluator)
+                    .await
+            }
+            _ => Vec::new(),
+        };
         let file_errors = issues.iter().filter(|i| i.is_error()).count();
         errors += file_errors;
         warnings += issues
@@ -77,13 +105,26 @@ pub async fn validate(args: ValidateArgs) -> i32 {
             .count();
         any_error |= file_errors > 0;
         if args.json {
-            reports.push(json!({
+            let mut report = json!({
                 "file": file.display().to_string(),
                 "valid": file_errors == 0,
                 "outcome": issue::outcome(&issues),
-            }));
+            });
+            if args.invariants {
+                report["invariants"] = json!(invariants);
+            }
+            reports.push(report);
         } else {
             print_text(file, &issues, args.verbose);
+            for i in &invariants {
+                let by = if i.by_subset { "subset" } else { "engine" };
+                let outcome = match &i.outcome {
+                    Outcome::Holds => "holds".to_string(),
+                    Outcome::Fails => "FAILS".to_string(),
+                    Outcome::NotEvaluated(e) => format!("not evaluated: {e}"),
+                };
+                println!("  invariant {} at {}: {outcome} ({by})", i.key, i.location);
+            }
         }
     }
     if args.json {
@@ -107,19 +148,25 @@ pub async fn validate(args: ValidateArgs) -> i32 {
 }
 
 /// Read, parse and validate one file, invariants included (unreadable or non-JSON content is
-/// an error issue).
+/// an error issue); with the resource read, when it was.
 pub async fn validate_file(
     validator: &Validator,
     file: &Path,
     profile: Option<&str>,
-) -> Vec<Issue> {
+    evaluator: Evaluator,
+) -> (Vec<Issue>, Option<Value>) {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
-        Err(e) => return vec![file_issue(format!("cannot read the file: {e}"))],
+        Err(e) => return (vec![file_issue(format!("cannot read the file: {e}"))], None),
     };
     match serde_json::from_str::<Value>(&text) {
-        Ok(v) => validator.validate_with_invariants(&v, profile).await,
-        Err(e) => vec![file_issue(format!("not JSON: {e}"))],
+        Ok(v) => (
+            validator
+                .validate_with_invariants_by(&v, profile, evaluator)
+                .await,
+            Some(v),
+        ),
+        Err(e) => (vec![file_issue(format!("not JSON: {e}"))], None),
     }
 }
 

@@ -219,7 +219,8 @@ pub enum Evaluator {
 }
 
 /// What evaluating one invariant gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Holds,
     Fails,

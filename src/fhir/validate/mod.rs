@@ -17,6 +17,7 @@ pub mod apply;
 pub mod base;
 pub mod invariant;
 pub mod issue;
+pub mod narrative;
 pub mod primitive;
 pub mod profile;
 pub mod structure;
@@ -25,8 +26,9 @@ pub mod terminology;
 pub use invariant::{Evaluator, Outcome};
 pub use issue::{Issue, Severity};
 
-/// One invariant's outcome on one value ([`Validator::invariant_outcomes`]).
-#[derive(Debug, Clone)]
+/// One invariant's outcome on one value ([`Validator::invariant_outcomes`]), with what an
+/// independent FHIRPath engine needs to evaluate it again (`tools/crosscheck/invariants.py`).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct InvariantOutcome {
     pub key: String,
     pub expression: String,
@@ -34,6 +36,15 @@ pub struct InvariantOutcome {
     pub outcome: Outcome,
     /// Given by the fast subset (else by the full engine).
     pub by_subset: bool,
+    /// The value's JSON pointer in the validated resource, and that of the resource it
+    /// belongs to (`%resource`); `None` for a value checked away from its place.
+    pub pointer: Option<String>,
+    pub resource_pointer: Option<String>,
+    /// Declared on an element below a resource: `$this` is the value.
+    pub element_level: bool,
+    /// The value's FHIR type, or for a backbone element its path in the base.
+    pub type_name: Option<String>,
+    pub def_path: Option<String>,
 }
 
 use profile::Profile;
@@ -333,12 +344,25 @@ impl Validator {
         pending
             .into_iter()
             .zip(outcomes)
-            .map(|(p, (outcome, by_subset))| InvariantOutcome {
-                key: p.constraint.key.clone(),
-                expression: p.constraint.expression.clone(),
-                location: p.location,
-                outcome,
-                by_subset,
+            .map(|(p, (outcome, by_subset))| {
+                let (pointer, resource_pointer) = match &p.target {
+                    invariant::Target::Pointer { resource, within } => {
+                        (Some(format!("{resource}{within}")), Some(resource.clone()))
+                    }
+                    invariant::Target::Value(_) => (None, None),
+                };
+                InvariantOutcome {
+                    key: p.constraint.key.clone(),
+                    expression: p.constraint.expression.clone(),
+                    location: p.location,
+                    outcome,
+                    by_subset,
+                    pointer,
+                    resource_pointer,
+                    element_level: p.element_level,
+                    type_name: p.type_name,
+                    def_path: p.def_path,
+                }
             })
             .collect()
     }

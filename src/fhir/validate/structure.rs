@@ -5,6 +5,7 @@
 use super::base::{BASE_URL, Base, ElementDef, Elements, FastSet, Kind};
 use super::invariant::Pending;
 use super::issue::{Issue, Severity};
+use super::narrative;
 use super::primitive;
 use super::terminology::{self, Membership, Terminology};
 use serde_json::{Map, Value};
@@ -136,6 +137,7 @@ impl<'a> Walker<'a> {
         }
         if !is_contained {
             self.contained_referenced(obj, path);
+            self.narrative_present(obj, rt, path);
         }
         if !is_contained {
             self.contained.pop();
@@ -390,6 +392,30 @@ impl<'a> Walker<'a> {
         if base.is_primitive(ty) {
             if let Some(problem) = primitive::check(ty, v) {
                 self.error("value", path, problem, &elem_path(def_path, e));
+            } else if ty == "xhtml"
+                && let Some(div) = v.as_str()
+            {
+                // txt-1, txt-2 (htmlChecks()), natively: see narrative.rs.
+                for (key, message) in narrative::check(div) {
+                    let issue = if key == narrative::NO_NAMESPACE {
+                        Issue::new(
+                            Severity::Warning,
+                            "value",
+                            path.as_str(),
+                            message,
+                            format!("{BASE_URL}Narrative#Narrative.div"),
+                        )
+                    } else {
+                        Issue::new(
+                            Severity::Error,
+                            "invariant",
+                            path.as_str(),
+                            format!("{key}: {message}"),
+                            format!("{BASE_URL}Narrative#{key}"),
+                        )
+                    };
+                    self.issues.push(issue);
+                }
             }
         } else if let Some(t) = base.get(ty) {
             match v.as_object() {
@@ -419,6 +445,23 @@ impl<'a> Walker<'a> {
             format!("must be a JSON object, found {}", kind_of(v)),
             elem_path,
         );
+    }
+
+    /// dom-6, a warning (best practice): a DomainResource should have a narrative. Not asked
+    /// of contained resources, whose narrative is their container's.
+    fn narrative_present(&mut self, obj: &Map<String, Value>, rt: &str, path: &str) {
+        if matches!(rt, "Bundle" | "Parameters" | "Binary")
+            || obj.get("text").and_then(|t| t.get("div")).is_some()
+        {
+            return;
+        }
+        self.issues.push(Issue::new(
+            Severity::Warning,
+            "invariant",
+            path,
+            "dom-6: A resource should have narrative for robust management (best practice: `text.div`)",
+            format!("{BASE_URL}DomainResource#dom-6"),
+        ));
     }
 
     /// dom-4 and dom-5: a contained resource has no meta.versionId, meta.lastUpdated or
