@@ -526,3 +526,98 @@ async fn date_invariants_follow_fhirpath_not_text_order() {
         "the engine alone now gets every date row right: this test's comment and docs/validation.md say otherwise"
     );
 }
+
+/// Slicing by `exists` and by `profile` (CDex 2.1.0 uses neither; the 2019 draft's
+/// cdex-communication slices `basedOn` by profile), on small profiles made for the test.
+#[test]
+fn exists_and_profile_discriminators_sort_values_into_slices() {
+    use serde_json::json;
+    let mut v = Validator::load_default().unwrap();
+    let base = "http://example.org/StructureDefinition/";
+    let sd = |name: &str, ty: &str, elements: Value| {
+        json!({"resourceType": "StructureDefinition", "url": format!("{base}{name}"),
+               "name": name, "type": ty, "kind": "resource", "derivation": "constraint",
+               "baseDefinition": format!("http://hl7.org/fhir/StructureDefinition/{ty}"),
+               "differential": {"element": elements}})
+    };
+    // exists: one input with a valueString, any number without.
+    v.add_resource(&sd("with-string", "Task", json!([
+        {"id": "Task.input", "path": "Task.input",
+         "slicing": {"discriminator": [{"type": "exists", "path": "valueString"}], "rules": "closed"}},
+        {"id": "Task.input:text", "path": "Task.input", "sliceName": "text", "min": 1, "max": "1"},
+        {"id": "Task.input:text.valueString", "path": "Task.input.valueString", "min": 1},
+        {"id": "Task.input:other", "path": "Task.input", "sliceName": "other", "min": 0, "max": "*"},
+        {"id": "Task.input:other.valueString", "path": "Task.input.valueString", "max": "0"}
+    ]))).unwrap();
+    // profile: basedOn must hold one reference to an active CommunicationRequest.
+    v.add_resource(&sd("active-request", "CommunicationRequest", json!([
+        {"id": "CommunicationRequest.status", "path": "CommunicationRequest.status", "fixedCode": "active"}
+    ]))).unwrap();
+    v.add_resource(&sd("based-on-active", "Task", json!([
+        {"id": "Task.basedOn", "path": "Task.basedOn",
+         "slicing": {"discriminator": [{"type": "profile", "path": "resolve()"}], "rules": "open"}},
+        {"id": "Task.basedOn:request", "path": "Task.basedOn", "sliceName": "request", "min": 1, "max": "1",
+         "type": [{"code": "Reference", "targetProfile": [format!("{base}active-request")]}]}
+    ]))).unwrap();
+
+    let task = read(&dir("examples").join("cdex-task-example1.json"));
+    let errors_for = |t: &Value, profile: &str| {
+        let issues = v.validate(t, Some(&format!("{base}{profile}")));
+        assert!(
+            !issues
+                .iter()
+                .any(|i| i.message.contains("is not supported")),
+            "{issues:#?}"
+        );
+        errors(&issues)
+    };
+    let input = |value: Value| {
+        let mut i = json!({"type": {"text": "x"}});
+        let (k, v) = value.as_object().unwrap().iter().next().unwrap();
+        i[k] = v.clone();
+        i
+    };
+
+    let mut t = task.clone();
+    t["input"] = json!([
+        input(json!({"valueString": "a"})),
+        input(json!({"valueBoolean": true}))
+    ]);
+    assert_eq!(errors_for(&t, "with-string"), Vec::<String>::new());
+    t["input"] = json!([input(json!({"valueBoolean": true}))]);
+    let e = errors_for(&t, "with-string");
+    assert!(e.len() == 1 && e[0].contains("text"), "{e:#?}");
+    t["input"] = json!([
+        input(json!({"valueString": "a"})),
+        input(json!({"valueString": "b"}))
+    ]);
+    let e = errors_for(&t, "with-string");
+    assert!(e.len() == 1 && e[0].contains("text"), "{e:#?}");
+
+    let request = |status: &str| {
+        json!({"resourceType": "CommunicationRequest", "id": "cr1", "status": status,
+               "payload": [{"contentString": "x"}]})
+    };
+    let mut t = task.clone();
+    t["contained"] = json!([request("active")]);
+    t["basedOn"] = json!([{"reference": "#cr1"}]);
+    assert_eq!(errors_for(&t, "based-on-active"), Vec::<String>::new());
+    // A contained request that does not conform: no value in the slice, whose minimum is 1.
+    t["contained"] = json!([request("draft")]);
+    let e = errors_for(&t, "based-on-active");
+    assert!(e.len() == 1 && e[0].contains("request"), "{e:#?}");
+    // A reference to another type: not the slice either.
+    t.as_object_mut().unwrap().remove("contained");
+    t["basedOn"] = json!([{"reference": "ServiceRequest/1"}]);
+    let e = errors_for(&t, "based-on-active");
+    assert!(e.len() == 1 && e[0].contains("request"), "{e:#?}");
+    // A CommunicationRequest elsewhere: whether it conforms is not known; said, not failed.
+    t["basedOn"] = json!([{"reference": "CommunicationRequest/1"}]);
+    let issues = v.validate(&t, Some(&format!("{base}based-on-active")));
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.message.contains("cannot be recognised")),
+        "{issues:#?}"
+    );
+}

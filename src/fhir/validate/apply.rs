@@ -636,11 +636,12 @@ impl Run<'_, '_> {
             },
             None => return,
         };
-        if let Some(d) = slicing
-            .discriminators
-            .iter()
-            .find(|d| !matches!(d.kind.as_str(), "value" | "pattern" | "type"))
-        {
+        if let Some(d) = slicing.discriminators.iter().find(|d| {
+            !matches!(
+                d.kind.as_str(),
+                "value" | "pattern" | "type" | "exists" | "profile"
+            )
+        }) {
             self.push(
                 Severity::Information,
                 "not-supported",
@@ -680,9 +681,14 @@ impl Run<'_, '_> {
                     "not-supported",
                     parent,
                     format!(
-                        "slice `{}` of `{}` cannot be recognised (its discriminator value is not in the data): not checked",
+                        "slice `{}` of `{}` cannot be recognised ({}): not checked",
                         slice.slice_name.as_deref().unwrap_or(""),
-                        node.name
+                        node.name,
+                        if slicing.discriminators.iter().any(|d| d.kind == "profile") {
+                            "whether a value conforms to its profile depends on a resource that is not at hand"
+                        } else {
+                            "its discriminator value is not in the data"
+                        }
                     ),
                     Self::source(p, slice),
                 );
@@ -727,6 +733,8 @@ impl Run<'_, '_> {
         for d in &slicing.discriminators {
             let ok = match d.kind.as_str() {
                 "type" => self.type_discriminator(slice, d, item)?,
+                "exists" => exists_discriminator(slice, d, item)?,
+                "profile" => self.profile_discriminator(slice, d, item)?,
                 _ => self.value_discriminator(slice, d, item)?,
             };
             if !ok {
@@ -734,6 +742,98 @@ impl Run<'_, '_> {
             }
         }
         Some(true)
+    }
+
+    /// `profile`: the value at the path conforms to the profile the slice gives it (a type
+    /// profile), or, for `resolve()` and a Reference's `reference` (as the 2019
+    /// cdex-communication writes it), the referenced resource conforms to the slice's
+    /// target profile. A contained target is checked against the profile; another one is
+    /// only known not to match when its type differs (its content is not at hand).
+    fn profile_discriminator(
+        &self,
+        slice: &Node,
+        d: &Discriminator,
+        item: &Item<'_>,
+    ) -> Option<bool> {
+        if d.path == "resolve()" || (d.path == "reference" && slice.at(&d.path).is_none()) {
+            let wanted: Vec<&String> = slice
+                .types
+                .iter()
+                .flat_map(|t| &t.target_profiles)
+                .collect();
+            let reference = item.value.get("reference").and_then(Value::as_str)?;
+            if let Some(id) = reference.strip_prefix('#') {
+                let target = self
+                    .resource
+                    .get("contained")
+                    .and_then(Value::as_array)?
+                    .iter()
+                    .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?;
+                let mut any = Some(false);
+                for url in wanted {
+                    match self.conforms(url, target) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => any = None,
+                    }
+                }
+                return any;
+            }
+            let actual = reference_type(reference, self.ctx.base)?;
+            let same_type = wanted.iter().any(|url| match self.ctx.profile(url) {
+                Some(p) => p.type_name == actual,
+                None => url.strip_prefix(BASE_URL) == Some(actual.as_str()),
+            });
+            // Of another type: not this slice. Of the type: its content would tell.
+            return if same_type { None } else { Some(false) };
+        }
+        let wanted: Vec<&String> = match d.path.as_str() {
+            "$this" => slice.types.iter().flat_map(|t| &t.profiles).collect(),
+            path => slice
+                .at(path)?
+                .types
+                .iter()
+                .flat_map(|t| &t.profiles)
+                .collect(),
+        };
+        let values = values_at(item.value, &d.path);
+        let mut any = Some(false);
+        for url in wanted {
+            for v in &values {
+                match self.conforms(url, v) {
+                    Some(true) => return Some(true),
+                    Some(false) => {}
+                    None => any = None,
+                }
+            }
+        }
+        any
+    }
+
+    /// Whether `value` conforms to the profile `url` (its rules, without invariants);
+    /// `None` when the profile is not loaded.
+    fn conforms(&self, url: &str, value: &Value) -> Option<bool> {
+        let prof = self.ctx.profile(url)?;
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        let (mut out, mut pending) = (Vec::new(), Vec::new());
+        Run {
+            ctx: self.ctx,
+            resource: if value.get("resourceType").is_some() {
+                value
+            } else {
+                self.resource
+            },
+            root_path: self.root_path,
+            out: &mut out,
+            pending: &mut pending,
+            depth: self.depth + 1,
+            applied: Vec::new(),
+            noted: Vec::new(),
+        }
+        .profile(prof, value, self.root_path);
+        Some(!out.iter().any(Issue::is_error))
     }
 
     fn type_discriminator(&self, slice: &Node, d: &Discriminator, item: &Item<'_>) -> Option<bool> {
@@ -842,6 +942,20 @@ fn collect<'v>(obj: &'v Map<String, Value>, node: &Node, path: &'v str) -> Vec<I
 
 /// The values at a dotted path below a value (`$this`, `type`, `coding.code`), arrays
 /// flattened, `name[x]` matching choice keys.
+/// `exists`: the slice whose element at the path has a minimum of 1 takes the values that
+/// have it; the one whose maximum is 0 takes those that do not.
+fn exists_discriminator(slice: &Node, d: &Discriminator, item: &Item<'_>) -> Option<bool> {
+    let target = slice.at(&d.path)?;
+    let present = !values_at(item.value, &d.path).is_empty();
+    if target.min.is_some_and(|m| m >= 1) {
+        Some(present)
+    } else if matches!(target.max, Some(Max::N(0))) {
+        Some(!present)
+    } else {
+        None
+    }
+}
+
 fn values_at<'v>(v: &'v Value, path: &str) -> Vec<&'v Value> {
     let mut current = vec![v];
     if path == "$this" {
