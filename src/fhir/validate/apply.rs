@@ -769,15 +769,7 @@ impl Run<'_, '_> {
                     .and_then(Value::as_array)?
                     .iter()
                     .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?;
-                let mut any = Some(false);
-                for url in wanted {
-                    match self.conforms(url, target) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => any = None,
-                    }
-                }
-                return any;
+                return self.any_conforms(&wanted, &[target]);
             }
             let actual = reference_type(reference, self.ctx.base)?;
             let same_type = wanted.iter().any(|url| match self.ctx.profile(url) {
@@ -796,10 +788,15 @@ impl Run<'_, '_> {
                 .flat_map(|t| &t.profiles)
                 .collect(),
         };
-        let values = values_at(item.value, &d.path);
+        self.any_conforms(&wanted, &values_at(item.value, &d.path))
+    }
+
+    /// Whether one of `values` conforms to one of the profiles `urls`: `None` when none is
+    /// known to, and one could not be checked (its profile is not loaded).
+    fn any_conforms(&self, urls: &[&String], values: &[&Value]) -> Option<bool> {
         let mut any = Some(false);
-        for url in wanted {
-            for v in &values {
+        for url in urls {
+            for v in values {
                 match self.conforms(url, v) {
                     Some(true) => return Some(true),
                     Some(false) => {}
