@@ -220,7 +220,15 @@ fn lex(src: &str) -> Option<Vec<Tok>> {
 /// Parse `src`; `None` when it uses anything outside the subset (or is not FHIRPath).
 pub fn parse(src: &str) -> Option<Expr> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, at: 0 };
+    // A long chain of operators nests as deep as it is long, for the evaluator too.
+    if toks.len() > MAX_TOKENS {
+        return None;
+    }
+    let mut p = Parser {
+        toks,
+        at: 0,
+        depth: 0,
+    };
     let e = p.expr(0)?;
     (p.at == p.toks.len()).then_some(e)
 }
@@ -228,7 +236,16 @@ pub fn parse(src: &str) -> Option<Expr> {
 struct Parser {
     toks: Vec<Tok>,
     at: usize,
+    /// Nesting of sub-expressions so far: a hostile profile's thousands of `(` are declined
+    /// (left to the full engine) rather than run the parser and evaluator out of stack.
+    depth: usize,
 }
+
+/// Deeper than any real invariant (the R4 and CDex ones nest less than 10).
+const MAX_DEPTH: usize = 64;
+
+/// Longer than any real invariant (the longest R4 one has about 100 tokens).
+const MAX_TOKENS: usize = 1_000;
 
 /// Binding strength of a binary operator token (FHIRPath's precedence, loosest first).
 fn binary(t: &Tok) -> Option<(u8, Op)> {
@@ -278,6 +295,16 @@ impl Parser {
 
     /// Binary operators binding at least as tight as `min` (all left-associative).
     fn expr(&mut self, min: u8) -> Option<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        let e = self.binary_from(min);
+        self.depth -= 1;
+        e
+    }
+
+    fn binary_from(&mut self, min: u8) -> Option<Expr> {
         let mut left = self.term()?;
         while let Some(t) = self.peek() {
             if matches!(t, Tok::Ident(w) if w == "is") {
@@ -487,6 +514,9 @@ mod tests {
             "descendants().linkId",
             "$index",
             "exists(a, b)",
+            "(".repeat(10_000).as_str(),
+            format!("{}a{}", "(".repeat(100), ")".repeat(100)).as_str(),
+            vec!["a"; 2_000].join(" or ").as_str(),
         ] {
             assert_eq!(parse(src), None, "{src}");
         }
