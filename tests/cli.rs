@@ -538,3 +538,63 @@ fn simulated_client_acts_against_a_simulated_server() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("POST /Condition -> 201"), "{}", text(&o));
 }
+
+/// The simulator checks what a partner sends live, FHIRPath invariants included: a Task
+/// whose lastModified is before its authoredOn gets inv-1 in the server's log.
+#[test]
+fn the_simulator_checks_invariants_live() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new(BIN)
+        .args([
+            "simulate",
+            "information-server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(project())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = tmp("simulate-invariants");
+    let payload = dir.join("task.json");
+    std::fs::write(
+        &payload,
+        r#"{"resourceType":"Task","status":"requested","intent":"order",
+            "authoredOn":"2020-10-26T10:00:00Z","lastModified":"2020-10-25T10:00:00Z"}"#,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = harness(&[
+        "simulate",
+        "information-client",
+        "--peer",
+        &format!("http://127.0.0.1:{port}"),
+        "--action",
+        "push-create",
+        "--with",
+        "resource_type=Task",
+        "--payload",
+        payload.to_str().unwrap(),
+    ]);
+    // SAFETY: kill(2) on the child we started.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGINT);
+    }
+    let log = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&log.stdout).to_string();
+    assert!(text(&o).contains("POST /Task"), "{}", text(&o));
+    assert!(
+        log.contains("check: error Task: inv-1"),
+        "the server's log: {log}"
+    );
+}

@@ -166,7 +166,7 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             out = recorder.wait_for(cursor, std::time::Duration::from_secs(3600), &mut never, |_| true) => {
                 if let crate::mock::recorder::WaitOutcome::Arrived(x, next) = out {
                     cursor = next;
-                    log_exchange(&x, &redactor, args.verbose);
+                    log_exchange(&x, &redactor, args.verbose).await;
                 }
             }
         }
@@ -176,7 +176,7 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
 }
 
 /// One line per exchange, then what the live checks found.
-fn log_exchange(x: &RawExchange, redactor: &Redactor, verbose: bool) {
+async fn log_exchange(x: &RawExchange, redactor: &Redactor, verbose: bool) {
     let shown = redactor.exchange(x);
     let status = shown.response.as_ref().and_then(|r| r.status).unwrap_or(0);
     println!(
@@ -191,7 +191,7 @@ fn log_exchange(x: &RawExchange, redactor: &Redactor, verbose: bool) {
         status,
         shown.duration_ms
     );
-    for finding in crate::fhir::live_check(&x.request) {
+    for finding in crate::fhir::live_check(&x.request).await {
         println!("    check: {finding}");
     }
     if verbose {
@@ -299,7 +299,7 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
     let outcome = client.perform(req).await;
     let redactor = Redactor::default();
     for x in relay.exchanges() {
-        log_exchange(&x, &redactor, args.verbose);
+        log_exchange(&x, &redactor, args.verbose).await;
     }
     match outcome {
         Ok(()) => EXIT_PASS,

@@ -10,9 +10,9 @@ pub mod validate;
 use crate::http::Message;
 
 /// What the simulator says of an incoming request: its content type, whether it is JSON,
-/// and every issue the validator finds (R4 base structure, and the profiles its
-/// `meta.profile` names; FHIRPath invariants are left to `cdex-harness validate`).
-pub fn live_check(req: &Message) -> Vec<String> {
+/// and every issue the validator finds (R4 base structure, the profiles its `meta.profile`
+/// names, and the FHIRPath invariants of both).
+pub async fn live_check(req: &Message) -> Vec<String> {
     let mut findings = Vec::new();
     if req.body.is_empty() {
         return findings;
@@ -38,7 +38,7 @@ pub fn live_check(req: &Message) -> Vec<String> {
             return findings;
         }
     };
-    let issues = validator.validate(&value, None);
+    let issues = validator.validate_with_invariants(&value, None).await;
     let errors = issues.iter().filter(|i| i.is_error()).count();
     for i in &issues {
         findings.push(format!(
