@@ -107,8 +107,9 @@ pub fn outcome(issues: &[Issue]) -> Value {
 /// warnings, then information, stable within each.
 pub fn dedupe(issues: &mut Vec<Issue>) {
     let keep: Vec<bool> = {
-        let mut seen = FastSet::default();
-        let mut seen_info = FastSet::default();
+        // Sized once: growing the sets was 8% of a validation's instructions.
+        let mut seen = FastSet::with_capacity_and_hasher(issues.len(), Default::default());
+        let mut seen_info = FastSet::with_capacity_and_hasher(issues.len(), Default::default());
         issues
             .iter()
             .map(|i| {
