@@ -427,6 +427,11 @@ async fn the_subset_agrees_with_the_engine() {
         cases.push((format!("benchmark Communication {i}"), c, None));
     }
 
+    // Where octofhir is wrong and the subset right, as fhirpath.js also answers
+    // (tools/crosscheck/invariants.py): octofhir's hasValue() on nothing is empty, not false,
+    // so `type = 'document' implies timestamp.hasValue()` holds without a timestamp.
+    let engine_wrong = [("base-invariant-bdl-10.json", "bdl-10")];
+    let mut engine_wrong_seen = Vec::new();
     let (mut total, mut by_subset, mut fails) = (0, 0, 0);
     let mut disagreements = Vec::new();
     for (name, resource, profile) in &cases {
@@ -446,7 +451,9 @@ async fn the_subset_agrees_with_the_engine() {
             if f.outcome == Outcome::Fails {
                 fails += 1;
             }
-            if f.outcome != e.outcome {
+            if f.outcome != e.outcome && engine_wrong.contains(&(name.as_str(), f.key.as_str())) {
+                engine_wrong_seen.push((name.clone(), f.key.clone()));
+            } else if f.outcome != e.outcome {
                 disagreements.push(format!(
                     "{name}: {} at {}: subset {:?}, engine {:?} ({})",
                     f.key, f.location, f.outcome, e.outcome, f.expression
@@ -455,6 +462,11 @@ async fn the_subset_agrees_with_the_engine() {
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    assert_eq!(
+        engine_wrong_seen.len(),
+        engine_wrong.len(),
+        "each known engine error still occurs (else take it off the list): {engine_wrong_seen:?}"
+    );
     eprintln!(
         "{} cases, {total} invariant evaluations, {by_subset} by the subset ({fails} false)",
         cases.len()

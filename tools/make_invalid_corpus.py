@@ -82,6 +82,27 @@ b=ex('cdex-searchbundle-scenario1-example'); b['entry'].append({"fullUrl":"http:
 case('base-invariant-bdl-5','Bundle bdl-5 (a backbone element invariant): an entry with no resource, request or response',b,[("error","Bundle.entry[%d]"%(len(b['entry'])-1),"bdl-5:")])
 b=ex('cdex-searchbundle-scenario1-example'); tt=copy.deepcopy(t); tt['lastModified']='2020-10-25T00:00:00Z'; b['entry'][0]['resource']=tt
 case('base-invariant-nested','a base invariant of a resource in a Bundle entry (Task inv-1)',b,[("error","Bundle.entry[0].resource","inv-1:")])
+# the R4 invariants of the other resources CDex exchanges: Bundle (searchset, document,
+# message), Parameters, QuestionnaireResponse
+sb=ex('cdex-searchbundle-scenario2-example')
+def nosearch(r): return [{k:v for k,v in e.items() if k!='search'} for e in r['entry']]
+def bundle_case(key, desc, r, at='Bundle'):
+    case('base-invariant-'+key, 'Bundle '+key+': '+desc, r, [("error", at, key+":")])
+r=copy.deepcopy(sb); r['type']='collection'; r['entry']=nosearch(r); bundle_case('bdl-1','a total in a collection',r)
+r=copy.deepcopy(sb); r['type']='collection'; r.pop('total',None); bundle_case('bdl-2','entry.search in a collection',r)
+r=copy.deepcopy(sb); r['type']='batch'; r.pop('total',None); r['entry']=nosearch(r); bundle_case('bdl-3','a batch whose entries have no request',r)
+r=copy.deepcopy(sb); r['entry'][0]['response']={"status":"200 OK"}; bundle_case('bdl-4','a response in a searchset entry',r)
+r=copy.deepcopy(sb); r['entry'][1]['fullUrl']=r['entry'][0]['fullUrl']; bundle_case('bdl-7','two entries with one fullUrl',r)
+r=copy.deepcopy(sb); r['entry'][0]['fullUrl']+='/_history/1'; bundle_case('bdl-8','a version-specific fullUrl',r,'Bundle.entry[0]')
+doc=ex('cdex-document-digital-sig-example')
+r=copy.deepcopy(doc); del r['identifier']; bundle_case('bdl-9','a document without an identifier',r)
+r=copy.deepcopy(doc); del r['timestamp']; bundle_case('bdl-10','a document without a timestamp',r)
+r=copy.deepcopy(doc); r['entry']=r['entry'][1:]+r['entry'][:1]; bundle_case('bdl-11','a document whose first entry is not the Composition',r)
+r=copy.deepcopy(sb); r['type']='message'; r.pop('total',None); r['entry']=nosearch(r); bundle_case('bdl-12','a message whose first entry is not a MessageHeader',r)
+r=ex('cdex-parameters-example1'); r['parameter'][0]['part']=[{"name":"a","valueString":"b"}]
+case('base-invariant-parameters-inv-1','Parameters inv-1: a parameter with a value and parts',r,[("error","Parameters.parameter[0]","inv-1:")])
+r=ex('cdex-questionnaireresponse-example1'); r['item'][0]['item']=[{"linkId":"zz","text":"nested"}]
+case('base-invariant-qrs-1','QuestionnaireResponse qrs-1: an item with both answers and items',r,[("error","QuestionnaireResponse.item[0]","qrs-1:")])
 NS='xmlns="http://www.w3.org/1999/xhtml"'
 r=copy.deepcopy(t); r['text']={"status":"generated","div":'<div %s><p onclick="alert(1)">Claim <script>alert(2)</script></p></div>'%NS}
 case('base-narrative-txt-1','Narrative txt-1 (htmlChecks(), native): a script element and an event attribute',r,[("error","Task.text.div","txt-1: the narrative must not have the attribute `onclick` on `p`"),("error","Task.text.div","txt-1: the narrative must not contain a `script` element")])
@@ -152,6 +173,33 @@ r=copy.deepcopy(a); r['input'][3]['valueDate']='2020-10'
 case('invariant-cdex-2','cdex-task-attachment-request: the service date is a full date (cdex-2, an element-level invariant)',r,[("error","Task.input[3].valueDate","cdex-2:")],TAR)
 r=copy.deepcopy(s); r['signature']['who']={"identifier":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"NPI"}]},"value":"1"}}
 case('invariant-cdex-13','cdex-signature (on Bundle.signature): who has a reference, or an identifier and a display (cdex-13)',r,[("error","Bundle.signature","cdex-13:")],SIGB)
+# every other cdex-* and tdr-* invariant of the 2.1.0 Task profiles (and PractitionerRole)
+def codes(i): return [c.get('code') for c in i.get('type',{}).get('coding',[])]
+def without_input(name, code):
+    r=ex(name); r['input']=[i for i in r['input'] if code not in codes(i)]; return r
+r=without_input('cdex-task-example19','service-date')
+case('invariant-cdex-1','cdex-task-attachment-request: an attachment request for a claim needs a service-date input (cdex-1)',r,[("error","Task","cdex-1:")],TAR)
+r=ex('cdex-task-example19'); pr=r['contained'][1]
+for k in ('practitioner','organization'): del pr[k]['identifier']; pr[k]['display']='x'
+case('invariant-cdex-3','cdex-practitionerrole (a contained target of the attachment request): a practitioner or organization identifier (cdex-3; the profile also requires both, so those fail too)',r,[("error","Task.contained[1]","cdex-3:"),("error","Task.contained[1].practitioner","`identifier` has 0 occurrence(s)"),("error","Task.contained[1].organization","`identifier` has 0 occurrence(s)")],TAR)
+r=without_input('cdex-task-example19','attachments-needed')
+case('invariant-cdex-4','cdex-task-attachment-request: an attachment-request-code Task needs attachments-needed inputs (cdex-4)',r,[("error","Task","cdex-4:")],TAR)
+r=without_input('cdex-task-example23','questionnaire-context')
+case('invariant-cdex-5','cdex-task-attachment-request: an attachment-request-questionnaire Task needs a questionnaire-context input (cdex-5)',r,[("error","Task","cdex-5:")],TAR)
+r=ex('cdex-task-example19'); r['input'].append([i for i in ex('cdex-task-example23')['input'] if 'questionnaire-context' in codes(i)][0])
+case('invariant-cdex-6','cdex-task-attachment-request: attachments-needed and questionnaire-context inputs, not both (cdex-6)',r,[("error","Task","cdex-6:")],TAR)
+r=without_input('cdex-task-example13','data-code')
+case('invariant-cdex-7','cdex-task-data-request: a data-request-code Task needs a data-code input (cdex-7), and one query/code/questionnaire input (cdex-9)',r,[("error","Task","cdex-7:"),("error","Task","cdex-9:")],TDR)
+r=without_input('cdex-task-example26','questionnaire')
+case('invariant-cdex-8','cdex-task-data-request: a data-request-questionnaire Task needs a questionnaire input (cdex-8), and one query/code/questionnaire input (cdex-9)',r,[("error","Task","cdex-8:"),("error","Task","cdex-9:")],TDR)
+r=ex('cdex-task-example24'); del r['output']
+case('invariant-cdex-10','cdex-task-attachment-request: a completed questionnaire request should have a questionnaire-context output (cdex-10, a warning)',r,[("warning","Task","cdex-10:")],TAR)
+r=ex('cdex-task-example27')
+for o in r['output']:
+    for c in o['type']['coding']: c['code']='data-value'
+case('invariant-cdex-11','cdex-task-data-request: a completed questionnaire data request should have a questionnaire-response output (cdex-11, a warning)',r,[("warning","Task","cdex-11:")],TDR)
+r=ex('cdex-task-example9'); del r['statusReason']
+case('invariant-tdr-2','cdex-task-data-request: a failed Task has a statusReason (tdr-2)',r,[("error","Task","tdr-2:")],TDR)
 # ---- R4 Subscriptions Backport (compiled from FSH by tools/fsh_to_sd.py)
 BP='http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/'
 sub=ex('cdex-task-inline-scenario1-subscription-active')
