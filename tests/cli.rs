@@ -598,3 +598,54 @@ fn the_simulator_checks_invariants_live() {
         "the server's log: {log}"
     );
 }
+
+/// `simulate --timeout` bounds how long a partner may take to send a request body: a body
+/// announced and never finished gets a 408 after it, not after the default 30 s.
+#[test]
+fn the_simulator_takes_a_body_deadline() {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(BIN)
+        .args([
+            "simulate",
+            "information-server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "500ms",
+        ])
+        .current_dir(project())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stream = None;
+    for _ in 0..100 {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut s = stream.expect("the simulator listens");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(b"POST /Condition HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let answer = String::from_utf8_lossy(&out).to_string();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("500ms"), "{answer}");
+    // Not the 30 s default (a generous bound: this is not a timing test).
+    assert!(started.elapsed() < std::time::Duration::from_secs(9));
+    let bad = harness(&["simulate", "information-server", "--timeout", "soon"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}

@@ -44,6 +44,10 @@ pub struct SimulateArgs {
     /// Print request and response bodies too
     #[arg(short, long)]
     pub verbose: bool,
+    /// How long a partner may take to send a request body (served) or to answer (acting),
+    /// e.g. 30s, 2m
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub timeout: String,
 }
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
@@ -59,6 +63,13 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
     if args.action.is_some() || !spec.serves {
         return act_once(spec, &args).await;
     }
+    let timeout = match humantime::parse_duration(&args.timeout) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --timeout: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(e) => {
@@ -141,6 +152,7 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    server.set_body_timeout(timeout);
     if !listen.ip().is_loopback() {
         eprintln!(
             "warning: listening on {listen}: reachable from other machines, not just this one"
@@ -217,6 +229,10 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
         eprintln!("error: {msg}");
         EXIT_USAGE
     };
+    let timeout = match humantime::parse_duration(&args.timeout) {
+        Ok(t) => t,
+        Err(e) => return usage(format!("--timeout: {e}")),
+    };
     let (Some(peer), Some(action)) = (&args.peer, &args.action) else {
         let actions = if spec.actions.is_empty() {
             "none".to_string()
@@ -284,7 +300,7 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
     };
     // Every request goes through a recording relay, so it is logged and checked like the
     // requests a partner sends to a simulated server.
-    let relay = match relay::Relay::start(peer).await {
+    let relay = match relay::Relay::start(peer, timeout).await {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
@@ -324,6 +340,8 @@ mod relay {
         peer: String,
         client: HttpClient,
         rt: tokio::runtime::Handle,
+        /// How long the partner may take to answer.
+        timeout: Duration,
     }
 
     impl Handler for Forward {
@@ -354,9 +372,8 @@ mod relay {
                 },
             };
             let client = self.client.clone();
-            let x = tokio::task::block_in_place(|| {
-                self.rt.block_on(client.send(out, Duration::from_secs(30)))
-            });
+            let x =
+                tokio::task::block_in_place(|| self.rt.block_on(client.send(out, self.timeout)));
             match x.response {
                 Some(mut r) => {
                     r.headers.retain(|(k, _)| {
@@ -387,7 +404,7 @@ mod relay {
     }
 
     impl Relay {
-        pub async fn start(peer: &str) -> Result<Relay, String> {
+        pub async fn start(peer: &str, timeout: Duration) -> Result<Relay, String> {
             if !(peer.starts_with("http://") || peer.starts_with("https://")) {
                 return Err(format!(
                     "--peer `{peer}` must be an http:// or https:// URL"
@@ -397,10 +414,12 @@ mod relay {
                 peer: peer.to_string(),
                 client: HttpClient::shared()?,
                 rt: tokio::runtime::Handle::current(),
+                timeout,
             });
             let server = MockServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), handler)
                 .await
                 .map_err(|e| format!("cannot start the relay: {e}"))?;
+            server.set_body_timeout(timeout);
             Ok(Relay { server })
         }
 
