@@ -9,7 +9,6 @@ use super::profile::{Discriminator, Max, Node, Profile, Slicing};
 use super::structure::{parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
 use serde_json::{Map, Value};
-use std::fmt::Write;
 
 /// What applying profiles needs: the base model, the terminology and the loaded profiles.
 pub struct Context<'a> {
@@ -36,10 +35,14 @@ struct Item<'v> {
 impl Item<'_> {
     /// `Task.input[1]`.
     fn path(&self) -> String {
-        match self.index {
-            Some(i) => format!("{}.{}[{i}]", self.parent, self.key),
-            None => format!("{}.{}", self.parent, self.key),
+        let mut p = String::with_capacity(self.parent.len() + self.key.len() + 6);
+        p.push_str(self.parent);
+        p.push('.');
+        p.push_str(self.key);
+        if let Some(i) = self.index {
+            super::structure::push_index(&mut p, i);
         }
+        p
     }
 }
 
@@ -139,7 +142,9 @@ impl<'a> Context<'a> {
                         Value::Array(items) => {
                             for (i, item) in items.iter().enumerate().filter(|(_, x)| x.is_object())
                             {
-                                let _ = write!(path, ".{k}[{i}]");
+                                path.push('.');
+                                path.push_str(k);
+                                super::structure::push_index(path, i);
                                 self.nested_value(item, path, out, pending);
                                 path.truncate(len);
                             }
@@ -156,7 +161,7 @@ impl<'a> Context<'a> {
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let _ = write!(path, "[{i}]");
+                    super::structure::push_index(path, i);
                     self.nested_value(item, path, out, pending);
                     path.truncate(len);
                 }

@@ -9,7 +9,6 @@ use super::narrative;
 use super::primitive;
 use super::terminology::{self, Membership, Terminology};
 use serde_json::{Map, Value};
-use std::fmt::Write;
 
 /// Walks one resource (and the resources inside it), pushing issues.
 pub struct Walker<'a> {
@@ -231,7 +230,7 @@ impl<'a> Walker<'a> {
                         {
                             continue;
                         }
-                        let _ = write!(path, "[{i}]");
+                        push_index(path, i);
                         self.value(e, ty, item, path, def_path);
                         path.truncate(item_len);
                     }
@@ -348,7 +347,7 @@ impl<'a> Walker<'a> {
         match value {
             Value::Array(items) if e.many => {
                 for (i, v) in items.iter().enumerate() {
-                    let _ = write!(path, "[{i}]");
+                    push_index(path, i);
                     one(self, v, path);
                     path.truncate(len);
                 }
@@ -685,6 +684,26 @@ impl<'a> Walker<'a> {
 }
 
 /// The id of an element: its parent's id and its name (`Task.input`, `Task.value[x]`).
+/// Append `[i]` to a location: the walk does it for every array item, where `write!` and
+/// its formatting machinery cost ~5% of a validation.
+pub fn push_index(path: &mut String, i: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    path.push('[');
+    // ASCII digits only.
+    path.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+    path.push(']');
+}
+
 fn elem_path(def_path: &str, e: &ElementDef) -> String {
     format!("{def_path}.{}", e.id_name())
 }
@@ -723,5 +742,20 @@ pub fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn indexes_are_appended() {
+        let mut p = String::from("Task.input");
+        for (i, want) in [(0, "[0]"), (7, "[7]"), (10, "[10]"), (1234, "[1234]")] {
+            p.truncate(10);
+            super::push_index(&mut p, i);
+            assert_eq!(&p[10..], want);
+        }
+        super::push_index(&mut p, usize::MAX);
+        assert!(p.ends_with(&format!("[{}]", usize::MAX)));
     }
 }
