@@ -492,35 +492,39 @@ fn the_simulator_redacts_its_settings() {
     );
 }
 
-#[test]
-fn simulated_client_acts_against_a_simulated_server() {
+/// A simulated information-server on a free loopback port, once it accepts connections:
+/// the process, and the port.
+fn simulated_server(extra: &[&str]) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new(BIN)
-        .args([
-            "simulate",
-            "information-server",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+    let listen = format!("127.0.0.1:{port}");
+    let server = Command::new(BIN)
+        .args(["simulate", "information-server", "--listen", &listen])
+        .args(extra)
         .current_dir(project())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let dir = tmp("simulate-client");
-    let payload = dir.join("condition.json");
-    std::fs::write(&payload, r#"{"resourceType":"Condition","subject":{"reference":"Patient/p1"},"code":{"text":"Asthma"}}"#).unwrap();
-    let peer = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    (server, port)
+}
+
+#[test]
+fn simulated_client_acts_against_a_simulated_server() {
+    let (mut server, port) = simulated_server(&[]);
+    let dir = tmp("simulate-client");
+    let payload = dir.join("condition.json");
+    std::fs::write(&payload, r#"{"resourceType":"Condition","subject":{"reference":"Patient/p1"},"code":{"text":"Asthma"}}"#).unwrap();
+    let peer = format!("http://127.0.0.1:{port}");
     let o = harness(&[
         "simulate",
         "information-client",
@@ -543,23 +547,7 @@ fn simulated_client_acts_against_a_simulated_server() {
 /// whose lastModified is before its authoredOn gets inv-1 in the server's log.
 #[test]
 fn the_simulator_checks_invariants_live() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = Command::new(BIN)
-        .args([
-            "simulate",
-            "information-server",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .current_dir(project())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (server, port) = simulated_server(&[]);
     let dir = tmp("simulate-invariants");
     let payload = dir.join("task.json");
     std::fs::write(
@@ -568,12 +556,6 @@ fn the_simulator_checks_invariants_live() {
             "authoredOn":"2020-10-26T10:00:00Z","lastModified":"2020-10-25T10:00:00Z"}"#,
     )
     .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     let o = harness(&[
         "simulate",
         "information-client",
@@ -604,34 +586,8 @@ fn the_simulator_checks_invariants_live() {
 #[test]
 fn the_simulator_takes_a_body_deadline() {
     use std::io::{Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .args([
-            "simulate",
-            "information-server",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--timeout",
-            "500ms",
-        ])
-        .current_dir(project())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stream = None;
-    for _ in 0..100 {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            stream = Some(s);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let mut s = stream.expect("the simulator listens");
+    let (mut server, port) = simulated_server(&["--timeout", "500ms"]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the simulator listens");
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     let started = std::time::Instant::now();
