@@ -264,7 +264,6 @@ impl Run<'_, '_> {
             for c in &p.root.constraints {
                 self.pending.push(Pending::new(
                     c,
-                    &p.url,
                     path.to_string(),
                     self.root_path,
                     v,
@@ -420,7 +419,6 @@ impl Run<'_, '_> {
             for c in &node.constraints {
                 self.pending.push(Pending::new(
                     c,
-                    &p.url,
                     item.path(),
                     self.root_path,
                     item.value,

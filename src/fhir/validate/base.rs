@@ -218,6 +218,8 @@ fn parse_invariants(text: &str) -> Result<FastMap<String, Vec<Arc<Constraint>>>,
         .invariants
         .into_iter()
         .map(|(path, list)| {
+            let root = path.split('.').next().unwrap_or(&path);
+            let source = format!("{BASE_URL}{root}");
             let list = list
                 .into_iter()
                 .map(|c| {
@@ -227,6 +229,7 @@ fn parse_invariants(text: &str) -> Result<FastMap<String, Vec<Arc<Constraint>>>,
                         c.human,
                         c.expression,
                         path.clone(),
+                        source.clone(),
                     ))
                 })
                 .collect();

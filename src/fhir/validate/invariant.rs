@@ -33,8 +33,6 @@ use tokio::sync::OnceCell;
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub constraint: Arc<Constraint>,
-    /// The profile declaring it.
-    pub profile: String,
     /// Where the value is (`Task`, `Task.input[2].valueDate`).
     pub location: String,
     /// How the engine reaches the value.
@@ -63,13 +61,12 @@ pub enum Target {
 }
 
 impl Pending {
-    /// The invariant `c` of `profile` on `value`, found at `location` (a path such as
+    /// The invariant `c` on `value`, found at `location` (a path such as
     /// `Task.input[2]`) in `top`, the resource being validated, inside the resource at
     /// `resource_location` (`Task`, `Bundle.entry[0].resource`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         c: &Arc<Constraint>,
-        profile: &str,
         location: String,
         resource_location: &str,
         value: &Value,
@@ -83,14 +80,7 @@ impl Pending {
             _ => Target::Value(value.clone()),
         };
         let type_name = (!type_name.is_empty()).then_some(type_name);
-        Pending::with_target(
-            c,
-            profile.to_string(),
-            location,
-            target,
-            element_level,
-            type_name,
-        )
+        Pending::with_target(c, location, target, element_level, type_name)
     }
 
     /// An invariant of the R4 base on the value at `location` in the validated resource
@@ -98,7 +88,6 @@ impl Pending {
     /// `def_path` is the element's path in the base (`Bundle.entry`, `Period`).
     pub fn in_place(
         c: &Arc<Constraint>,
-        source: String,
         location: &str,
         resource_location: &str,
         element_level: bool,
@@ -106,14 +95,7 @@ impl Pending {
         def_path: &str,
     ) -> Pending {
         let target = split(&pointer(location), resource_location);
-        let mut p = Pending::with_target(
-            c,
-            source,
-            location.to_string(),
-            target,
-            element_level,
-            type_name,
-        );
+        let mut p = Pending::with_target(c, location.to_string(), target, element_level, type_name);
         if element_level && type_name.is_none() {
             p.def_path = Some(def_path.to_string());
         }
@@ -122,7 +104,6 @@ impl Pending {
 
     fn with_target(
         c: &Arc<Constraint>,
-        profile: String,
         location: String,
         target: Target,
         element_level: bool,
@@ -130,7 +111,6 @@ impl Pending {
     ) -> Pending {
         Pending {
             constraint: c.clone(),
-            profile,
             location,
             target,
             element_level,
@@ -500,7 +480,7 @@ fn failed(p: &Pending, out: &mut Vec<Issue>) {
         "invariant",
         p.location.as_str(),
         format!("{}: {} ({})", c.key, c.human, c.expression),
-        format!("{}#{}", p.profile, c.key),
+        format!("{}#{}", c.source, c.key),
     ));
 }
 
@@ -511,7 +491,7 @@ fn not_checked(p: &Pending, error: &str, out: &mut Vec<Issue>) {
         "not-supported",
         p.location.as_str(),
         format!("invariant {} could not be evaluated: {error}", c.key),
-        format!("{}#{}", p.profile, c.key),
+        format!("{}#{}", c.source, c.key),
     ));
 }
 

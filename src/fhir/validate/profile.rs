@@ -53,6 +53,9 @@ pub struct Constraint {
     pub expression: String,
     /// The element id it is declared on.
     pub element: String,
+    /// The definition declaring it (a profile's URL, or the R4 base type's): the source of
+    /// the issue it gives when it fails.
+    pub source: String,
     /// The expression for the fast evaluator, when it is inside its subset (else the full
     /// FHIRPath engine evaluates it): see [`crate::fhir::fhirpath_subset`].
     pub compiled: Option<Arc<Compiled>>,
@@ -65,6 +68,7 @@ impl Constraint {
         human: String,
         expression: String,
         element: String,
+        source: String,
     ) -> Constraint {
         let compiled = fhirpath_subset::compile(&expression).map(Arc::new);
         Constraint {
@@ -73,6 +77,7 @@ impl Constraint {
             human,
             expression,
             element,
+            source,
             compiled,
         }
     }
@@ -234,6 +239,7 @@ impl Profile {
                         g("human"),
                         g("expression"),
                         id.to_string(),
+                        url.clone(),
                     );
                     let c = Arc::new(c);
                     node.constraints.push(c.clone());

@@ -171,7 +171,6 @@ impl<'a> Walker<'a> {
             for c in list {
                 pending.push(Pending::in_place(
                     c,
-                    format!("{BASE_URL}{root}"),
                     path,
                     self.resources.last().map_or("", String::as_str),
                     !is_resource,
