@@ -571,15 +571,7 @@ impl Run<'_, '_> {
         let Some(reference) = item.value.get("reference").and_then(Value::as_str) else {
             return;
         };
-        let contained = reference.strip_prefix('#').and_then(|id| {
-            self.resource
-                .get("contained")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-                .find(|(_, c)| c.get("id").and_then(Value::as_str) == Some(id))
-        });
+        let contained = contained(self.resource, reference);
         let target_type = match contained {
             Some((_, c)) => c
                 .get("resourceType")
@@ -765,13 +757,8 @@ impl Run<'_, '_> {
                 .flat_map(|t| &t.target_profiles)
                 .collect();
             let reference = item.value.get("reference").and_then(Value::as_str)?;
-            if let Some(id) = reference.strip_prefix('#') {
-                let target = self
-                    .resource
-                    .get("contained")
-                    .and_then(Value::as_array)?
-                    .iter()
-                    .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?;
+            if reference.starts_with('#') {
+                let (_, target) = contained(self.resource, reference)?;
                 return self.any_conforms(&wanted, &[target]);
             }
             let actual = reference_type(reference, self.ctx.base)?;
@@ -942,6 +929,17 @@ fn collect<'v>(obj: &'v Map<String, Value>, node: &Node, path: &'v str) -> Vec<I
 
 /// The values at a dotted path below a value (`$this`, `type`, `coding.code`), arrays
 /// flattened, `name[x]` matching choice keys.
+/// The contained resource of `resource` that a `#id` reference names, with its index.
+fn contained<'v>(resource: &'v Value, reference: &str) -> Option<(usize, &'v Value)> {
+    let id = reference.strip_prefix('#')?;
+    resource
+        .get("contained")
+        .and_then(Value::as_array)?
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.get("id").and_then(Value::as_str) == Some(id))
+}
+
 /// `exists`: the slice whose element at the path has a minimum of 1 takes the values that
 /// have it; the one whose maximum is 0 takes those that do not.
 fn exists_discriminator(slice: &Node, d: &Discriminator, item: &Item<'_>) -> Option<bool> {

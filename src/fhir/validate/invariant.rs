@@ -265,23 +265,19 @@ pub async fn evaluate(
 fn by_subset(base: &Base, top: &Value, p: &Pending) -> Option<bool> {
     let compiled = p.constraint.compiled.as_ref()?;
     let root = fhirpath_subset::item(base, top, None, None)?;
-    let (resource, focus) = match &p.target {
+    // The value, and the resource it belongs to (`%resource`; for a value checked away from
+    // its place, the value itself, typed as the value).
+    let (owner, value) = match &p.target {
         Target::Pointer { resource, within } => {
-            let r = if resource.is_empty() {
-                top
-            } else {
-                top.pointer(resource)?
-            };
-            let value = r.pointer(within)?;
-            let focus =
-                fhirpath_subset::item(base, value, p.type_name.as_deref(), p.def_path.as_deref())?;
-            (fhirpath_subset::item(base, r, None, None)?, focus)
+            let owner = top.pointer(resource)?;
+            (owner, owner.pointer(within)?)
         }
-        Target::Value(v) => {
-            let focus =
-                fhirpath_subset::item(base, v, p.type_name.as_deref(), p.def_path.as_deref())?;
-            (focus.clone(), focus)
-        }
+        Target::Value(v) => (v, v),
+    };
+    let focus = fhirpath_subset::item(base, value, p.type_name.as_deref(), p.def_path.as_deref())?;
+    let resource = match p.target {
+        Target::Pointer { .. } => fhirpath_subset::item(base, owner, None, None)?,
+        Target::Value(_) => focus.clone(),
     };
     let scope = Scope {
         base,
@@ -325,14 +321,9 @@ async fn by_engine(resource: &Value, pending: &[&Pending]) -> Vec<Outcome> {
                 resource: at,
                 within,
             } => {
-                let root = roots.entry(at.clone()).or_insert_with(|| {
-                    let r = if at.is_empty() {
-                        Some(resource)
-                    } else {
-                        resource.pointer(at)
-                    };
-                    r.map(|r| Root::new(engine, r))
-                });
+                let root = roots
+                    .entry(at.clone())
+                    .or_insert_with(|| resource.pointer(at).map(|r| Root::new(engine, r)));
                 match root {
                     Some(r) => {
                         r.context_at(engine, within, first.type_name.as_deref())
