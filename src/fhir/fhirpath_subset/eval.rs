@@ -233,10 +233,8 @@ impl<'a> Scope<'a> {
             Func::IsDistinct => {
                 for (i, a) in input.iter().enumerate() {
                     for b in &input[i + 1..] {
-                        match equal(&prim(a)?, &prim(b)?)? {
-                            Some(true) => return one(false),
-                            Some(false) => {}
-                            None => return Err(Unsupported),
+                        if same(a, b)? {
+                            return one(false);
                         }
                     }
                 }
@@ -246,41 +244,40 @@ impl<'a> Scope<'a> {
                 let [Expr::Str(needle)] = args else {
                     return Err(Unsupported);
                 };
-                match input.as_slice() {
-                    [] => Ok(Coll::new()),
-                    [item] => match prim(item)? {
-                        Prim::Str(s) => one(if func == Func::Contains {
-                            s.contains(needle.as_str())
-                        } else {
-                            s.starts_with(needle.as_str())
-                        }),
-                        _ => Err(Unsupported),
-                    },
+                let Some(item) = single(&input)? else {
+                    return Ok(Coll::new());
+                };
+                match prim(item)? {
+                    Prim::Str(s) => one(if func == Func::Contains {
+                        s.contains(needle.as_str())
+                    } else {
+                        s.starts_with(needle.as_str())
+                    }),
                     _ => Err(Unsupported),
                 }
             }
-            Func::Length => match input.as_slice() {
-                [] => Ok(Coll::new()),
-                [item] => match prim(item)? {
+            Func::Length => {
+                let Some(item) = single(&input)? else {
+                    return Ok(Coll::new());
+                };
+                match prim(item)? {
                     Prim::Str(s) => Ok(smallvec![Item::Int(s.chars().count() as i64)]),
                     _ => Err(Unsupported),
-                },
-                _ => Err(Unsupported),
-            },
-            Func::ToString => match input.as_slice() {
-                [] => Ok(Coll::new()),
-                [item] => {
-                    let s = match prim(item)? {
-                        Prim::Str(s) | Prim::Date(s) => s.to_string(),
-                        Prim::Int(n) => n.to_string(),
-                        Prim::Bool(b) => b.to_string(),
-                        // A decimal's text depends on its written precision.
-                        Prim::Dec(_) => return Err(Unsupported),
-                    };
-                    Ok(smallvec![Item::Str(Cow::Owned(s))])
                 }
-                _ => Err(Unsupported),
-            },
+            }
+            Func::ToString => {
+                let Some(item) = single(&input)? else {
+                    return Ok(Coll::new());
+                };
+                let s = match prim(item)? {
+                    Prim::Str(s) | Prim::Date(s) => s.to_string(),
+                    Prim::Int(n) => n.to_string(),
+                    Prim::Bool(b) => b.to_string(),
+                    // A decimal's text depends on its written precision.
+                    Prim::Dec(_) => return Err(Unsupported),
+                };
+                Ok(smallvec![Item::Str(Cow::Owned(s))])
+            }
             Func::Is => {
                 let [Expr::Str(ty)] = args else {
                     return Err(Unsupported);
@@ -350,12 +347,19 @@ fn is_type<'a>(scope: &Scope<'a>, input: Coll<'a>, ty: &str) -> R<Coll<'a>> {
 /// A collection as a boolean: empty is unknown (`None`), one boolean is itself; anything
 /// else is outside the subset.
 fn truth(c: &[Item<'_>]) -> R<Option<bool>> {
+    match single(c)?.map(prim).transpose()? {
+        None => Ok(None),
+        Some(Prim::Bool(b)) => Ok(Some(b)),
+        Some(_) => Err(Unsupported),
+    }
+}
+
+/// The one item of a collection a function or operator reads: `None` when there is none;
+/// more than one is outside the subset.
+fn single<'x, 'a>(c: &'x [Item<'a>]) -> R<Option<&'x Item<'a>>> {
     match c {
         [] => Ok(None),
-        [item] => match prim(item)? {
-            Prim::Bool(b) => Ok(Some(b)),
-            _ => Err(Unsupported),
-        },
+        [item] => Ok(Some(item)),
         _ => Err(Unsupported),
     }
 }
@@ -383,6 +387,12 @@ fn prim<'x>(item: &'x Item<'_>) -> R<Prim<'x>> {
         },
         Item::Node(_, Ty::Backbone(_)) => return Err(Unsupported),
     })
+}
+
+/// Whether two items are certainly equal (`=` true); an unknown answer (dates of different
+/// precisions) is outside the subset.
+fn same(a: &Item<'_>, b: &Item<'_>) -> R<bool> {
+    equal(&prim(a)?, &prim(b)?)?.ok_or(Unsupported)
 }
 
 /// FHIRPath `=` on two single values: `Some(bool)`, or `None` (empty: dates of different
@@ -463,12 +473,11 @@ fn binary<'a>(op: Op, l: Coll<'a>, r: Coll<'a>) -> R<Coll<'a>> {
         Op::In => match l.as_slice() {
             [] => Ok(Coll::new()),
             [a] => {
-                let a = prim(a)?;
+                // Only a primitive is looked for, even in nothing.
+                prim(a)?;
                 for b in &r {
-                    match equal(&a, &prim(b)?)? {
-                        Some(true) => return bool_or_empty(Some(true)),
-                        Some(false) => {}
-                        None => return Err(Unsupported),
+                    if same(a, b)? {
+                        return bool_or_empty(Some(true));
                     }
                 }
                 bool_or_empty(Some(false))
@@ -478,14 +487,11 @@ fn binary<'a>(op: Op, l: Coll<'a>, r: Coll<'a>) -> R<Coll<'a>> {
         Op::Union => {
             let mut out = Coll::new();
             for item in l.into_iter().chain(r) {
-                let p = prim(&item)?;
+                // Only primitives are united, the first one too.
+                prim(&item)?;
                 let mut seen = false;
                 for o in &out {
-                    match equal(&p, &prim(o)?)? {
-                        Some(true) => seen = true,
-                        Some(false) => {}
-                        None => return Err(Unsupported),
-                    }
+                    seen |= same(&item, o)?;
                 }
                 if !seen {
                     out.push(item);
@@ -504,13 +510,10 @@ fn binary<'a>(op: Op, l: Coll<'a>, r: Coll<'a>) -> R<Coll<'a>> {
         },
         Op::Concat => {
             let text = |c: &[Item<'_>]| -> R<String> {
-                match c {
-                    [] => Ok(String::new()),
-                    [item] => match prim(item)? {
-                        Prim::Str(s) => Ok(s.to_string()),
-                        _ => Err(Unsupported),
-                    },
-                    _ => Err(Unsupported),
+                match single(c)?.map(prim).transpose()? {
+                    None => Ok(String::new()),
+                    Some(Prim::Str(s)) => Ok(s.to_string()),
+                    Some(_) => Err(Unsupported),
                 }
             };
             Ok(smallvec![Item::Str(Cow::Owned(text(&l)? + &text(&r)?))])
