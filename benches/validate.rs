@@ -1,6 +1,7 @@
 //! Validation benchmark: `cargo bench --bench validate` (add `-- --seconds N` to change the
-//! time per group; `-- --passes N --invariants-only --no-engine` under `perf stat -e
-//! instructions:u` counts instructions instead, steady on a busy machine). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
+//! time per group; with `-- --passes N --no-engine`, under `valgrind --tool=callgrind`,
+//! count instructions instead, steady on a busy machine: `perf` has no counters on these
+//! VMs). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
 //! and Task Attachment Request profiles) and Communications (against the 2019 draft's
 //! cdex-communication) on one thread, already parsed, and reports resources per second for
 //! each group and overall; then both again with the FHIRPath invariants (the fast subset,
@@ -58,8 +59,8 @@ fn communications() -> Vec<(Value, &'static str)> {
 }
 
 /// `--passes N`: each measurement makes exactly N passes over its group instead of running
-/// for a time: with `perf stat -e instructions:u`, a figure that a busy shared machine does
-/// not move (time on these machines varies 2x from one minute to the next).
+/// for a time: under callgrind, an instruction count that a busy shared machine does not
+/// move (time on these machines varies 2x from one minute to the next).
 static PASSES: OnceLock<Option<usize>> = OnceLock::new();
 
 /// Whether a measurement that started at `start` and made `passes` passes goes on.
