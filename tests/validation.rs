@@ -435,11 +435,11 @@ async fn the_subset_agrees_with_the_engine() {
     let (mut total, mut by_subset, mut fails) = (0, 0, 0);
     let mut disagreements = Vec::new();
     for (name, resource, profile) in &cases {
-        let fast = v
-            .invariant_outcomes(resource, *profile, Evaluator::Subset)
+        let (_, fast) = v
+            .validate_explaining_invariants(resource, *profile, Evaluator::Subset)
             .await;
-        let full = v
-            .invariant_outcomes(resource, *profile, Evaluator::Engine)
+        let (_, full) = v
+            .validate_explaining_invariants(resource, *profile, Evaluator::Engine)
             .await;
         assert_eq!(fast.len(), full.len(), "{name}");
         for (f, e) in fast.iter().zip(&full) {

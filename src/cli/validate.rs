@@ -87,15 +87,20 @@ pub async fn validate(args: ValidateArgs) -> i32 {
             InvariantsBy::Subset => Evaluator::Subset,
             InvariantsBy::Engine => Evaluator::Engine,
         };
-        let (issues, resource) =
-            validate_file(&validator, file, args.profile.as_deref(), evaluator).await;
-        let invariants = match (&resource, args.invariants) {
-            (Some(r), true) => {
+        let profile = args.profile.as_deref();
+        let (issues, invariants) = match read_resource(file) {
+            Err(issue) => (vec![issue], Vec::new()),
+            Ok(r) if args.invariants => {
                 validator
-                    .invariant_outcomes(r, args.profile.as_deref(), evaluator)
+                    .validate_explaining_invariants(&r, profile, evaluator)
                     .await
             }
-            _ => Vec::new(),
+            Ok(r) => (
+                validator
+                    .validate_with_invariants_by(&r, profile, evaluator)
+                    .await,
+                Vec::new(),
+            ),
         };
         let file_errors = issues.iter().filter(|i| i.is_error()).count();
         errors += file_errors;
@@ -147,27 +152,11 @@ pub async fn validate(args: ValidateArgs) -> i32 {
     }
 }
 
-/// Read, parse and validate one file, invariants included (unreadable or non-JSON content is
-/// an error issue); with the resource read, when it was.
-pub async fn validate_file(
-    validator: &Validator,
-    file: &Path,
-    profile: Option<&str>,
-    evaluator: Evaluator,
-) -> (Vec<Issue>, Option<Value>) {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => return (vec![file_issue(format!("cannot read the file: {e}"))], None),
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) => (
-            validator
-                .validate_with_invariants_by(&v, profile, evaluator)
-                .await,
-            Some(v),
-        ),
-        Err(e) => (vec![file_issue(format!("not JSON: {e}"))], None),
-    }
+/// Read and parse one file; unreadable or non-JSON content is the file's error issue.
+fn read_resource(file: &Path) -> Result<Value, Issue> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| file_issue(format!("cannot read the file: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| file_issue(format!("not JSON: {e}")))
 }
 
 fn file_issue(message: String) -> Issue {

@@ -218,14 +218,18 @@ pub async fn check_all(
     evaluator: Evaluator,
     out: &mut Vec<Issue>,
 ) {
-    for (p, (outcome, _)) in pending
-        .iter()
-        .zip(evaluate(base, resource, pending, evaluator).await)
-    {
+    let outcomes = evaluate(base, resource, pending, evaluator).await;
+    report(pending, &outcomes, out);
+}
+
+/// The issues the outcomes of `pending` give: a failure is an issue of the invariant's
+/// severity, an evaluation error an informational one.
+pub fn report(pending: &[Pending], outcomes: &[(Outcome, bool)], out: &mut Vec<Issue>) {
+    for (p, (outcome, _)) in pending.iter().zip(outcomes) {
         match outcome {
             Outcome::Holds => {}
             Outcome::Fails => failed(p, out),
-            Outcome::NotEvaluated(e) => not_checked(p, &e, out),
+            Outcome::NotEvaluated(e) => not_checked(p, e, out),
         }
     }
 }

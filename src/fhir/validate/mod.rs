@@ -26,7 +26,7 @@ pub mod terminology;
 pub use invariant::{Evaluator, Outcome};
 pub use issue::{Issue, Severity};
 
-/// One invariant's outcome on one value ([`Validator::invariant_outcomes`]), with what an
+/// One invariant's outcome on one value ([`Validator::validate_explaining_invariants`]), with what an
 /// independent FHIRPath engine needs to evaluate it again (`tools/crosscheck/invariants.py`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InvariantOutcome {
@@ -330,18 +330,21 @@ impl Validator {
         issues
     }
 
-    /// Each FHIRPath invariant that applies to `resource` (its key and location) and its
-    /// outcome by `evaluator`, with whether the fast subset gave it: how the test that proves
+    /// [`Validator::validate_with_invariants_by`], and each FHIRPath invariant that applied
+    /// (its key and location) with its outcome and whether the fast subset gave it, from the
+    /// same one validation: what `validate --invariants` shows, and how the test that proves
     /// the subset agrees with the full engine compares them, invariant by invariant.
-    pub async fn invariant_outcomes(
+    pub async fn validate_explaining_invariants(
         &self,
         resource: &Value,
         profile: Option<&str>,
         evaluator: invariant::Evaluator,
-    ) -> Vec<InvariantOutcome> {
-        let (_, pending) = self.run(resource, profile, true);
+    ) -> (Vec<Issue>, Vec<InvariantOutcome>) {
+        let (mut issues, pending) = self.run(resource, profile, true);
         let outcomes = invariant::evaluate(&self.base, resource, &pending, evaluator).await;
-        pending
+        invariant::report(&pending, &outcomes, &mut issues);
+        issue::dedupe(&mut issues);
+        let explained = pending
             .into_iter()
             .zip(outcomes)
             .map(|(p, (outcome, by_subset))| {
@@ -364,7 +367,8 @@ impl Validator {
                     def_path: p.def_path,
                 }
             })
-            .collect()
+            .collect();
+        (issues, explained)
     }
 
     fn run(
