@@ -633,3 +633,37 @@ fn exists_and_profile_discriminators_sort_values_into_slices() {
         "{issues:#?}"
     );
 }
+
+/// dom-6 (a resource should have a narrative) is a best-practice warning on a resource
+/// without `text.div`, not asked of its contained resources; a narrative that declares no
+/// namespace is a warning too, not a txt-1 error.
+#[test]
+fn missing_narratives_are_warnings() {
+    let v = validator();
+    let warnings = |r: &Value| -> Vec<String> {
+        v.validate(r, None)
+            .iter()
+            .filter(|i| i.severity == Severity::Warning)
+            .map(|i| format!("{}: {}", i.location, i.message))
+            .collect()
+    };
+    // cdex-task-example19 has contained resources without narratives.
+    let mut task = read(&dir("examples").join("cdex-task-example19.json"));
+    assert!(task["contained"].as_array().is_some_and(|c| !c.is_empty()));
+    let w = warnings(&task);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w[0].starts_with("Task: dom-6:"), "{w:#?}");
+
+    task["text"] = serde_json::json!({"status": "generated",
+        "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">A request for attachments</div>"});
+    assert_eq!(warnings(&task), Vec::<String>::new());
+
+    task["text"]["div"] = "<div>A request for attachments</div>".into();
+    let issues = v.validate(&task, None);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    let w = warnings(&task);
+    assert!(
+        w.len() == 1 && w[0].starts_with("Task.text.div: the narrative's `div` does not declare"),
+        "{w:#?}"
+    );
+}
