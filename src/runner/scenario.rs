@@ -56,6 +56,7 @@ pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_i
         .or_else(|| p.harness_url.clone())
         .unwrap_or_default();
     vars.insert("base_url".into(), base);
+    vars.insert("target_url".into(), p.target.clone().unwrap_or_default());
     vars.insert(
         "harness_url".into(),
         p.harness_url.clone().unwrap_or_default(),
