@@ -201,7 +201,7 @@ fn a_client_that_never_sends_fails_at_the_timeout_and_says_what_never_arrived() 
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let results = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(
-        results.contains("POST Condition never arrived within 300ms"),
+        results.contains("POST Communication never arrived within 300ms"),
         "{results}"
     );
 }
@@ -382,6 +382,11 @@ fn unreachable_server_is_an_error_not_a_panic() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let results = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(results.contains("could not connect"), "{results}");
+    // One clear message, before any scenario: the server does not answer.
+    assert!(
+        results.contains("the server under test at http://127.0.0.1:9 did not answer"),
+        "{results}"
+    );
     assert!(results.contains("\"errored\""));
 }
 
