@@ -667,3 +667,46 @@ fn missing_narratives_are_warnings() {
         "{w:#?}"
     );
 }
+
+/// An invariant over a value that is already malformed adds no second error: a Task whose
+/// `authoredOn` is not a date fails inv-1 (`lastModified >= authoredOn`), and that failure
+/// is information, not an error; an invariant that does not read the value still counts.
+#[tokio::test]
+async fn an_invariant_over_a_malformed_value_is_not_a_second_error() {
+    let v = validator();
+    let task = serde_json::json!({"resourceType": "Task", "status": "requested", "intent": "order",
+        "authoredOn": "2020-13-45", "lastModified": "2020-10-25T10:00:00Z"});
+    let issues = v.validate_with_invariants(&task, None).await;
+    assert_eq!(
+        errors(&issues),
+        [
+            "error       Task.authoredOn: `2020-13-45` is not a valid dateTime: expected YYYY, \
+          YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss(.sss)+zz:zz with a time zone \
+          [http://hl7.org/fhir/StructureDefinition/Task#Task.authoredOn]"
+        ]
+    );
+    let note = issues
+        .iter()
+        .find(|i| i.source.ends_with("#inv-1"))
+        .expect("inv-1's failure is still told");
+    assert_eq!(note.severity, Severity::Information);
+    insta::assert_snapshot!("invariant_over_a_malformed_value", note.to_string());
+
+    // A well-formed authoredOn after lastModified: inv-1 is an error again.
+    let mut ok_date = task.clone();
+    ok_date["authoredOn"] = "2020-10-26T10:00:00Z".into();
+    let issues = v.validate_with_invariants(&ok_date, None).await;
+    assert!(
+        errors(&issues).iter().any(|e| e.contains("inv-1")),
+        "{issues:#?}"
+    );
+    // An invariant that reads other elements still fails as an error next to the malformed
+    // value (Period per-1 reads start and end, not authoredOn).
+    let mut other = task.clone();
+    other["executionPeriod"] = serde_json::json!({"start": "2020-10-26", "end": "2020-10-01"});
+    let issues = v.validate_with_invariants(&other, None).await;
+    assert!(
+        errors(&issues).iter().any(|e| e.contains("per-1")),
+        "{issues:#?}"
+    );
+}
