@@ -605,3 +605,38 @@ fn the_simulator_takes_a_body_deadline() {
     let bad = harness(&["simulate", "information-server", "--timeout", "soon"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 }
+
+/// `cdex-harness list | head -1`: a reader that goes away ends the command quietly, as it
+/// ends Unix tools; never a panic ("failed printing to stdout") and exit 101.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["list", "requirements"],
+        &["requirements"],
+        &["validate", "tests/validation/examples"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(project())
+            .env_remove("CDEX_HARNESS_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Close the reading end before the command has loaded anything to print.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panic"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+        assert!(
+            o.status.success() || o.status.code().is_none() || o.status.code() == Some(141),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}
