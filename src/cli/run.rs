@@ -138,7 +138,11 @@ pub async fn run(mut args: RunArgs) -> i32 {
             Err(e) => return usage(e),
         }
     }
-    let timeout = match args.timeout.as_deref().map(humantime::parse_duration) {
+    let timeout = match args
+        .timeout
+        .as_deref()
+        .map(crate::scenario::load::parse_duration)
+    {
         Some(Ok(d)) => d,
         Some(Err(e)) => return usage(format!("--timeout: {e}")),
         None => std::time::Duration::from_secs(10),
@@ -181,8 +185,12 @@ pub async fn run(mut args: RunArgs) -> i32 {
     if let Some(a) = &args.actor
         && !catalog.actors.contains_key(a)
     {
-        let known: Vec<&String> = catalog.actors.keys().collect();
-        return usage(format!("unknown actor `{a}`; known actors: {known:?}"));
+        return usage(crate::suggest::unknown(
+            "actor",
+            "actors",
+            a,
+            catalog.actors.keys().map(String::as_str),
+        ));
     }
     let selected = runner::select(&pack, args.actor.as_deref(), &args.scenario);
     if selected.is_empty() {

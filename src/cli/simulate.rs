@@ -63,7 +63,7 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
     if args.action.is_some() || !spec.serves {
         return act_once(spec, &args).await;
     }
-    let timeout = match humantime::parse_duration(&args.timeout) {
+    let timeout = match crate::scenario::load::parse_duration(&args.timeout) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: --timeout: {e}");
@@ -229,7 +229,7 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
         eprintln!("error: {msg}");
         EXIT_USAGE
     };
-    let timeout = match humantime::parse_duration(&args.timeout) {
+    let timeout = match crate::scenario::load::parse_duration(&args.timeout) {
         Ok(t) => t,
         Err(e) => return usage(format!("--timeout: {e}")),
     };
