@@ -2,14 +2,22 @@
 //! refuses one (actors, faults, options, scenario ids, variables, keys). One helper, so every
 //! such message reads the same: what was given, what is allowed, the closest valid value.
 
-/// The name of `known` closest to `given`, when close enough to be a likely typo
-/// (Jaro-Winkler similarity of at least 0.8, as strsim measures it; case is ignored).
+/// The name of `known` closest to `given`, when close enough to be a likely typo: at most
+/// 30% of it edited (normalized Damerau-Levenshtein, which counts a swap of two letters as
+/// one edit), or a single edit; case is ignored. Not Jaro-Winkler: it rewards a shared
+/// prefix, and every requirement id starts with `CDEX-`.
 pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let given = given.to_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&given, &k.to_lowercase()), k))
-        .filter(|(score, _)| *score >= 0.8)
+        .map(|k| {
+            let k_low = k.to_lowercase();
+            let score = strsim::normalized_damerau_levenshtein(&given, &k_low);
+            let one_edit =
+                given.chars().count() > 1 && strsim::damerau_levenshtein(&given, &k_low) <= 1;
+            (if one_edit { score.max(0.7) } else { score }, k)
+        })
+        .filter(|(score, _)| *score >= 0.7)
         // The best score; on a tie, the name first in alphabetical order (stable output).
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, k)| k)
