@@ -45,7 +45,13 @@ pub async fn act(args: ActArgs) -> i32 {
         );
     };
     let spec = match &args.actor {
-        Some(name) => match actors::find(name) {
+        // The implementation of that actor that performs the action (an option's), if any.
+        Some(name) => match actors::registry()
+            .iter()
+            .filter(|a| a.name == name && a.actions.contains(&action.as_str()))
+            .min_by_key(|a| a.serves)
+            .or_else(|| actors::find(name))
+        {
             Some(spec) => Some(spec),
             None => {
                 let mut names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
@@ -101,9 +107,14 @@ pub async fn act(args: ActArgs) -> i32 {
                  it received, its subscriptions, its own data), while `act` is a new process for \
                  each action, with no such server. To see the reference {name} at work, run the \
                  scenarios without --trigger (the harness plays it in one process), or serve it \
-                 with `cdex-harness simulate {name}`. {}",
+                 with `cdex-harness simulate {name}{options}`. {}",
                 playable(),
                 name = spec.name,
+                options = spec
+                    .options
+                    .iter()
+                    .map(|o| format!(" --option {o}"))
+                    .collect::<String>(),
             ),
         );
     }

@@ -52,12 +52,11 @@ pub struct SimulateArgs {
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
     let Some(spec) = actors::find_for(&args.actor, &args.options) else {
-        let names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
-        eprintln!(
-            "error: no reference actor `{}` (there are: {})",
-            args.actor,
-            names.join(", ")
-        );
+        let mut names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
+        names.sort();
+        names.dedup();
+        let msg = crate::suggest::unknown("actor", "reference actors", &args.actor, names);
+        eprintln!("error: {msg}");
         return EXIT_USAGE;
     };
     if args.action.is_some() || !spec.serves {
