@@ -641,8 +641,11 @@ fn a_closed_stdout_ends_quietly() {
     }
 }
 
+/// A command line and its environment.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 /// `$ cdex-harness ARGS`, then what it printed and its exit code, for a snapshot of messages.
-fn transcript(cases: &[(&[&str], &[(&str, &str)])]) -> String {
+fn transcript(cases: &[Case]) -> String {
     let mut out = String::new();
     for (args, env) in cases {
         let o = Command::new(BIN)
