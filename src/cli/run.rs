@@ -119,10 +119,14 @@ fn claimed_options(
             continue;
         }
         if !catalog.options.contains_key(o) {
-            let known: Vec<&str> = catalog.options.keys().map(String::as_str).collect();
+            let known = catalog
+                .options
+                .keys()
+                .map(String::as_str)
+                .chain(["all", "none"]);
             return Err(format!(
-                "--option `{o}` is not an option of the catalog; write one of: {}, all, none",
-                known.join(", ")
+                "--option: {}",
+                crate::suggest::unknown("option", "options", o, known)
             ));
         }
         set.insert(o.to_string());

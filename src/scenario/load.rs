@@ -538,16 +538,13 @@ impl Checker<'_> {
         for (i, o) in def.options.iter().enumerate() {
             match self.catalog.options.get(o) {
                 None => {
-                    let known: Vec<&str> =
-                        self.catalog.options.keys().map(String::as_str).collect();
-                    self.err(
-                        format!("options[{i}]"),
-                        None,
-                        format!(
-                            "unknown option `{o}`; the catalog's options are: {}",
-                            known.join(", ")
-                        ),
+                    let msg = crate::suggest::unknown(
+                        "option",
+                        "catalog's options",
+                        o,
+                        self.catalog.options.keys().map(String::as_str),
                     );
+                    self.err(format!("options[{i}]"), None, msg);
                 }
                 Some(def_o) if !def_o.actors.contains(&actor) => {
                     self.err(
