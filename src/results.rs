@@ -244,7 +244,12 @@ pub struct RequirementResult {
     pub actor: String,
     pub verb: String,
     pub text: String,
+    /// What the requirement rests on: `text`, `profile` or `reading` (a reading warns
+    /// unless the run is `--strict`).
+    pub basis: crate::catalog::Basis,
     pub source: String,
+    /// The published page the requirement comes from.
+    pub url: String,
     /// Combined outcome of every assertion that proves it in this run; `skipped` when none
     /// ran, `not-run` when no scenario of this run covers it.
     pub status: Status,

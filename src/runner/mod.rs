@@ -64,6 +64,9 @@ pub struct RunConfig {
     pub server_ca_file: Option<std::path::PathBuf>,
     /// Called after each scenario, for live console output.
     pub on_scenario: Option<ScenarioCallback>,
+    /// Enforce readings as their verb says (`--strict`): a failed check of a reading fails
+    /// the run instead of warning.
+    pub strict: bool,
 }
 
 impl RunConfig {
@@ -81,6 +84,7 @@ impl RunConfig {
             server_tls: None,
             server_ca_file: None,
             on_scenario: None,
+            strict: false,
         }
     }
 }
@@ -106,6 +110,13 @@ pub async fn run(
         started_at.format("%Y%m%d%H%M%S"),
         std::process::id()
     );
+    let strict: Vec<Scenario>;
+    let scenarios: Vec<&Scenario> = if cfg.strict {
+        strict = scenarios.iter().map(|s| s.strict()).collect();
+        strict.iter().collect()
+    } else {
+        scenarios.to_vec()
+    };
     let mut results = Vec::new();
     let mut interrupted = false;
     for sc in scenarios {
@@ -196,7 +207,9 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
                 actor: r.actor.clone(),
                 verb: r.verb.clone(),
                 text: r.text.clone(),
+                basis: r.basis,
                 source: r.source.clone(),
+                url: r.url.clone(),
                 status,
                 evidence,
             }
