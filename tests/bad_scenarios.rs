@@ -276,7 +276,8 @@ fn unknown_basis() {
 fn text_basis_without_its_verb() {
     insta::assert_snapshot!(catalog_problems(
         "text-without-verb",
-        &REQUIREMENT.replace("The server SHALL answer.", "The server answers.")
+        &REQUIREMENT
+            .replace("The server SHALL answer.", "The server answers.")
             .replace("    url:", "    basis: text\n    url:")
     ));
 }

@@ -241,43 +241,53 @@ fn main() {
     }
     {
         let (catalog, pack) = (catalog.clone(), pack.clone());
-        trials.push(Trial::test("strict::a-reading-fails-under-strict", move || {
-            // CDEX-RCP-REFUSE-INVALID is a reading: with the fault it warns (tests/faults);
-            // under --strict it fails the run, except its check marked `severity:
-            // recommended` in the scenario (the OperationOutcome), which still only warns.
-            let faults = ["information-recipient:accept-invalid"];
-            let id = "CDEX-RCP-REFUSE-INVALID";
-            let r = run_with(&pack, &catalog, Some("information-recipient"), None, &faults, true);
-            let row = r
-                .requirements
-                .iter()
-                .find(|row| row.id == id)
-                .ok_or("requirement not in the matrix")?;
-            if row.status != Status::Failed || r.exit_code() == 0 {
-                return Err(format!(
-                    "under --strict, {id} is {} and the exit code {}:{}",
-                    row.status.as_str(),
-                    r.exit_code(),
-                    explain(&r)
-                )
-                .into());
-            }
-            let outcome = r
-                .scenarios
-                .iter()
-                .flat_map(|s| &s.steps)
-                .flat_map(|st| &st.assertions)
-                .find(|a| a.requirement.as_deref() == Some(id) && a.kind == "resource")
-                .ok_or("no OperationOutcome check")?;
-            if outcome.status != Status::Warned {
-                return Err(format!(
-                    "the explicitly recommended check is {} under --strict",
-                    outcome.status.as_str()
-                )
-                .into());
-            }
-            Ok(())
-        }));
+        trials.push(Trial::test(
+            "strict::a-reading-fails-under-strict",
+            move || {
+                // CDEX-RCP-REFUSE-INVALID is a reading: with the fault it warns (tests/faults);
+                // under --strict it fails the run, except its check marked `severity:
+                // recommended` in the scenario (the OperationOutcome), which still only warns.
+                let faults = ["information-recipient:accept-invalid"];
+                let id = "CDEX-RCP-REFUSE-INVALID";
+                let r = run_with(
+                    &pack,
+                    &catalog,
+                    Some("information-recipient"),
+                    None,
+                    &faults,
+                    true,
+                );
+                let row = r
+                    .requirements
+                    .iter()
+                    .find(|row| row.id == id)
+                    .ok_or("requirement not in the matrix")?;
+                if row.status != Status::Failed || r.exit_code() == 0 {
+                    return Err(format!(
+                        "under --strict, {id} is {} and the exit code {}:{}",
+                        row.status.as_str(),
+                        r.exit_code(),
+                        explain(&r)
+                    )
+                    .into());
+                }
+                let outcome = r
+                    .scenarios
+                    .iter()
+                    .flat_map(|s| &s.steps)
+                    .flat_map(|st| &st.assertions)
+                    .find(|a| a.requirement.as_deref() == Some(id) && a.kind == "resource")
+                    .ok_or("no OperationOutcome check")?;
+                if outcome.status != Status::Warned {
+                    return Err(format!(
+                        "the explicitly recommended check is {} under --strict",
+                        outcome.status.as_str()
+                    )
+                    .into());
+                }
+                Ok(())
+            },
+        ));
     }
     {
         let expected = expected.clone();

@@ -227,7 +227,7 @@ impl RequirementDef {
         };
         let missing = |problems: &mut Vec<Diagnostic>, name: &str, why: &str| {
             problems.push(
-                Diagnostic::new(file, field(name), format!("{why}: `{name}` is missing")).at(at),
+                Diagnostic::new(file, field(name), format!("`{name}` is missing: {why}")).at(at),
             );
         };
         match basis {
@@ -239,7 +239,11 @@ impl RequirementDef {
                         "a `profile` basis names the profile's canonical URL",
                     );
                 }
-                if self.constraint.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                if self
+                    .constraint
+                    .as_deref()
+                    .is_none_or(|c| c.trim().is_empty())
+                {
                     missing(
                         &mut problems,
                         "constraint",
@@ -247,14 +251,17 @@ impl RequirementDef {
                     );
                 }
             }
-            Some(Basis::Reading) => {
-                if self.rationale.as_deref().is_none_or(|r| r.trim().is_empty()) {
-                    missing(
-                        &mut problems,
-                        "rationale",
-                        "a `reading` says why it is the harness's interpretation",
-                    );
-                }
+            Some(Basis::Reading)
+                if self
+                    .rationale
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty()) =>
+            {
+                missing(
+                    &mut problems,
+                    "rationale",
+                    "a `reading` says why it is the harness's interpretation",
+                );
             }
             Some(Basis::Text) => {
                 let words: &[&str] = match verb_severity(&self.verb.value) {
@@ -282,7 +289,7 @@ impl RequirementDef {
                     );
                 }
             }
-            None => {}
+            Some(Basis::Reading) | None => {}
         }
         if basis != Some(Basis::Profile) {
             for (name, given) in [("profile", &self.profile), ("constraint", &self.constraint)] {

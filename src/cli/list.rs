@@ -116,8 +116,18 @@ pub fn list(args: ListArgs) -> i32 {
             if args.json {
                 json_out(&catalog.requirements);
             } else {
-                let w_id = catalog.requirements.iter().map(|r| r.id.len()).max().unwrap_or(0);
-                let w_actor = catalog.requirements.iter().map(|r| r.actor.len()).max().unwrap_or(0);
+                let w_id = catalog
+                    .requirements
+                    .iter()
+                    .map(|r| r.id.len())
+                    .max()
+                    .unwrap_or(0);
+                let w_actor = catalog
+                    .requirements
+                    .iter()
+                    .map(|r| r.actor.len())
+                    .max()
+                    .unwrap_or(0);
                 for r in &catalog.requirements {
                     println!(
                         "{:<w_id$}  {:<9}  {:<7}  {:<w_actor$}  {}",
@@ -194,8 +204,7 @@ pub fn requirements(args: RequirementsArgs) -> i32 {
     let all_options = args.options.is_empty() || args.options.iter().any(|o| o == "all");
     let cov = coverage_of(&catalog, &pack, |r| {
         args.actor.as_ref().is_none_or(|a| &r.actor == a)
-            && (all_options
-                || r.option.as_ref().is_none_or(|o| args.options.contains(o)))
+            && (all_options || r.option.as_ref().is_none_or(|o| args.options.contains(o)))
     });
     if args.json {
         json_out(&cov);

@@ -269,8 +269,7 @@ fn requirement<'a>(
         basis: q.basis.as_str(),
         text: &q.text,
         source: &q.source,
-        url: Some(q.url.as_str())
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        url: Some(q.url.as_str()).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         status: q.status.into(),
         evidence: group_evidence(&q.evidence)
             .into_iter()
