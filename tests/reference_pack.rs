@@ -290,6 +290,33 @@ fn main() {
         ));
     }
     {
+        let catalog = catalog.clone();
+        trials.push(Trial::test(
+            "meta::docs-requirements-gives-each-requirement-its-basis",
+            move || {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/requirements.md");
+                let doc = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+                let wrong: Vec<&str> = catalog
+                    .requirements
+                    .iter()
+                    .filter(|r| {
+                        let row = format!("| [{}](<{}>) | {} |", r.id, r.url, r.basis);
+                        !doc.contains(&row)
+                    })
+                    .map(|r| r.id.as_str())
+                    .collect();
+                if wrong.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "docs/requirements.md has no line with the url and basis of: {wrong:?}"
+                    )
+                    .into())
+                }
+            },
+        ));
+    }
+    {
         let expected = expected.clone();
         trials.push(Trial::test(
             "meta::every-assertion-kind-has-a-failing-fault",
