@@ -1201,8 +1201,12 @@ impl Checker<'_> {
         {
             self.check_template(field, loc, t, known, captured_by, uses);
         }
+        let proved = a
+            .req
+            .as_ref()
+            .and_then(|r| self.catalog.requirement(&r.value));
         let (requirement, mut severity) = match &a.req {
-            Some(r) => match self.catalog.requirement(&r.value) {
+            Some(r) => match proved {
                 Some(req) => (Some(r.value.clone()), req.severity()),
                 None => {
                     let ids = self.catalog.requirements.iter().map(|q| q.id.as_str());
@@ -1217,6 +1221,7 @@ impl Checker<'_> {
             },
             None => (None, Severity::Required),
         };
+        let mut strict_severity = proved.map_or(severity, |r| r.strict_severity());
         if let Some(s) = &a.severity {
             severity = match s.as_str() {
                 "required" => Severity::Required,
@@ -1233,6 +1238,27 @@ impl Checker<'_> {
                     severity
                 }
             };
+            strict_severity = severity;
+        }
+        if let Some(req) = proved
+            && severity == Severity::Required
+            && req.basis == crate::catalog::Basis::Reading
+        {
+            self.err(
+                format!("{field}.severity"),
+                loc,
+                format!(
+                    "a required assertion may only prove a `text` or `profile` requirement, \
+                     and {} is a reading (the harness's interpretation)",
+                    req.id
+                ),
+            )
+            .hint = Some(
+                "remove `severity: required`: a reading is checked as recommended (a warning), \
+                 and as required under `run --strict`; or quote the SHALL or the profile \
+                 constraint it rests on in the catalog"
+                    .into(),
+            );
         }
         let refinements = [
             a.equals.is_some(),
@@ -1359,6 +1385,7 @@ impl Checker<'_> {
             kind,
             requirement,
             severity,
+            strict_severity,
             on: a.on.unwrap_or(default_target),
             title: a.title,
         })

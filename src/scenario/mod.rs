@@ -144,8 +144,25 @@ pub struct Assertion {
     pub kind: AssertKind,
     pub requirement: Option<String>,
     pub severity: Severity,
+    /// The severity under `--strict`: differs from `severity` only for an assertion that
+    /// proves a reading with its default severity (recommended, required when strict).
+    pub strict_severity: Severity,
     pub on: Target,
     pub title: Option<String>,
+}
+
+impl Scenario {
+    /// The scenario as a `--strict` run checks it: every assertion carries its strict
+    /// severity (a reading is enforced as its verb says).
+    pub fn strict(&self) -> Scenario {
+        let mut sc = self.clone();
+        for st in &mut sc.steps {
+            for a in &mut st.asserts {
+                a.severity = a.strict_severity;
+            }
+        }
+        sc
+    }
 }
 
 #[derive(Debug, Clone)]
