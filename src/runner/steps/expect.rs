@@ -13,7 +13,7 @@ use super::{Done, StepCtx, StepError};
 use crate::actors::ActionRequest;
 use crate::http::{Message, RawExchange};
 use crate::mock::recorder::WaitOutcome;
-use crate::mock::server::{Override, request_matches};
+use crate::mock::server::{Override, method_matches, request_matches};
 use crate::results::Status;
 use crate::runner::operator::{self, Answer};
 use crate::runner::progress::Progress;
@@ -59,11 +59,10 @@ impl Awaited {
     }
 
     fn matches(&self, m: &Message) -> bool {
-        let method_ok = self.method.as_deref().is_none_or(|want| {
-            m.method
-                .as_deref()
-                .is_some_and(|got| got.eq_ignore_ascii_case(want))
-        });
+        let method_ok = self
+            .method
+            .as_deref()
+            .is_none_or(|want| method_matches(want, m.method.as_deref().unwrap_or("")));
         let path_ok = match &self.path {
             Some(p) => request_matches(p, m.path.as_deref().unwrap_or("")),
             // Reading the server's CapabilityStatement is never the awaited request.
