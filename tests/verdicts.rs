@@ -305,3 +305,99 @@ fn coverage_counts_only_what_is_in_scope_and_ran() {
         }
     }
 }
+
+/// A simulated information-server (notified pull) on a free loopback port, once it listens.
+fn simulated_server() -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new(BIN)
+        .args([
+            "simulate",
+            "information-server",
+            "--option",
+            "notified-pull",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, port)
+}
+
+#[test]
+fn a_notifying_server_needs_no_adapter_the_harness_creates_the_task() {
+    let (mut server, port) = simulated_server();
+    let target = format!("http://127.0.0.1:{port}");
+    // No --trigger: without the harness creating the Task itself, this would wait for a
+    // person (and fail when nobody comes).
+    let (code, r, out) = run(
+        "notified-no-adapter",
+        &[
+            "--actor",
+            "information-server",
+            "--option",
+            "notified-pull",
+            "--scenario",
+            "is-np-subscribe-notify",
+            "--target",
+            &target,
+            "--timeout",
+            "10s",
+        ],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, Some(0), "{out}");
+    let s = scenario(&r, "is-np-subscribe-notify");
+    assert_eq!(s["status"], "passed", "{s}");
+    // The step shows the harness's own POST Task before the notification it checks.
+    let notified = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"] == "notified")
+        .unwrap();
+    let first = &notified["exchanges"][0];
+    assert_eq!(first["direction"], "outgoing", "{notified}");
+    assert!(first["request"]["url"].as_str().unwrap().ends_with("/Task"));
+}
+
+#[test]
+fn when_no_notification_comes_the_subscription_status_is_said() {
+    let (code, r, out) = run(
+        "no-notification",
+        &[
+            "--actor",
+            "information-server",
+            "--scenario",
+            "is-np-subscribe-notify",
+            "--fault",
+            "information-server:no-notification",
+            "--timeout",
+            "2s",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let s = scenario(&r, "is-np-subscribe-notify");
+    let notified = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"] == "notified")
+        .unwrap();
+    let msg = notified["message"].as_str().unwrap();
+    assert!(msg.contains("never arrived"), "{msg}");
+    assert!(msg.contains("shows status = active"), "{msg}");
+}

@@ -723,9 +723,31 @@ impl Checker<'_> {
                     "an action name is required (see docs/actions.md)",
                 );
             }
+            let cause = match e.cause {
+                Some(c) => {
+                    Some(self.request(&f("expect.cause"), loc, c, known, captured_by, &mut uses)?)
+                }
+                None => None,
+            };
+            let if_missing = e.if_missing.map(|m| {
+                self.check_template(
+                    &f("expect.if_missing.read"),
+                    loc,
+                    &m.read,
+                    known,
+                    captured_by,
+                    &mut uses,
+                );
+                if let Err(err) = crate::fhir::fhirpath::check(&m.show) {
+                    self.err(f("expect.if_missing.show"), loc, err);
+                }
+                (m.read, m.show)
+            });
             StepKind::Expect(Expect {
                 action: e.action,
                 prompt: e.prompt,
+                cause,
+                if_missing,
                 with,
                 payload,
                 method: e.method.map(|m| m.to_ascii_uppercase()),

@@ -102,6 +102,10 @@ pub enum Body {
 pub struct Expect {
     pub action: String,
     pub prompt: Option<String>,
+    /// The request by which the harness makes the event happen itself, if any.
+    pub cause: Option<Request>,
+    /// What to read to explain a request that never came: (path, FHIRPath).
+    pub if_missing: Option<(String, String)>,
     pub with: BTreeMap<String, String>,
     pub payload: Option<Body>,
     pub method: Option<String>,
