@@ -1,0 +1,219 @@
+//! The harness against CDex peers it did not write: Python implementations made from the seeds
+//! alone (tests/peers/, docs/peers.md), different from the reference actors wherever the seeds
+//! allow. Each correct peer must pass its actor's whole applicable pack (it claims no option);
+//! each peer with a planted fault must fail, naming the requirement it breaks.
+
+#[path = "peers/support.rs"]
+mod support;
+
+use support::{Server, assert_fails_naming, assert_passes, python3, run_harness, script};
+
+/// The token the peers issue: not the pack's default, so the harness must use the one given.
+const TOKEN: &str = "peer-token-5e0c1b7a-0f6d-4a8e-9c35-2d4f7e1a9b60";
+/// The patient whose data the peer server refuses: not the pack's default either.
+const RESTRICTED: &str = "peer-restricted-patient-0001";
+
+fn python_or_skip(test: &str) -> Option<String> {
+    match python3() {
+        Ok(py) => Some(py),
+        Err(why) => {
+            println!("SKIPPED {test}: the peers are Python and {why}");
+            None
+        }
+    }
+}
+
+fn token_var() -> String {
+    format!("token={TOKEN}")
+}
+
+fn restricted_var() -> String {
+    format!("restricted_patient_id={RESTRICTED}")
+}
+
+/// An Information Server that takes the CDex resources (Communication, CommunicationRequest,
+/// Task) and refuses other types, with a bearer token and a restricted patient.
+fn information_server(py: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--token", TOKEN, "--restricted-patient", RESTRICTED];
+    args.extend_from_slice(extra);
+    Server::start(py, &args)
+}
+
+fn run_server_actor(name: &str, actor: &str, server: &Server, extra: &[&str]) -> support::Run {
+    let (token, restricted) = (token_var(), restricted_var());
+    let mut args = vec![
+        "--actor",
+        actor,
+        "--target",
+        &server.base,
+        "--var",
+        &token,
+        "--var",
+        &restricted,
+    ];
+    args.extend_from_slice(extra);
+    run_harness(name, &args)
+}
+
+#[test]
+fn information_server_peer_passes() {
+    let Some(py) = python_or_skip("information_server_peer_passes") else {
+        return;
+    };
+    let server = information_server(&py, &[]);
+    let run = run_server_actor("is", "information-server", &server, &[]);
+    assert_passes("information server peer (CDex types only)", &run);
+}
+
+#[test]
+fn information_server_peer_taking_every_type_passes() {
+    let Some(py) = python_or_skip("information_server_peer_taking_every_type_passes") else {
+        return;
+    };
+    // It takes every R4 type and lists them all in its CapabilityStatement: there is no type it
+    // refuses, so the scenario about a refused type cannot be run against it.
+    let server = information_server(&py, &["--accept", "any"]);
+    let run = run_server_actor("is-any", "information-server", &server, &[]);
+    assert_passes("information server peer (every type)", &run);
+}
+
+#[test]
+fn information_server_peer_with_a_create_location_without_version_fails() {
+    let Some(py) = python_or_skip("information_server_peer_..._fails") else {
+        return;
+    };
+    let server = information_server(&py, &["--fault", "no-history"]);
+    let run = run_server_actor("is-fault", "information-server", &server, &[]);
+    assert_fails_naming(
+        "information server peer --fault no-history",
+        &run,
+        "is-push-create",
+        "FHIR-CREATE-LOCATION",
+    );
+}
+
+#[test]
+fn information_recipient_peer_passes() {
+    let Some(py) = python_or_skip("information_recipient_peer_passes") else {
+        return;
+    };
+    let server = information_server(&py, &[]);
+    let run = run_server_actor("ircp", "information-recipient", &server, &[]);
+    assert_passes("information recipient peer", &run);
+}
+
+#[test]
+fn information_recipient_peer_that_drops_the_payload_fails() {
+    let Some(py) = python_or_skip("information_recipient_peer_..._fails") else {
+        return;
+    };
+    let server = information_server(&py, &["--fault", "drop-payload"]);
+    let run = run_server_actor("ircp-fault", "information-recipient", &server, &[]);
+    assert_fails_naming(
+        "information recipient peer --fault drop-payload",
+        &run,
+        "ircp-receive-unsolicited",
+        "CDEX-UNSOL-RECEIVED",
+    );
+}
+
+/// The Information Request Recipient (the server) grouped with an Information Sender (the
+/// client peer, which reads the request from its server and answers it).
+fn request_recipient_run(name: &str, py: &str, fault: &[&str]) -> support::Run {
+    let server = information_server(py, &[]);
+    let mut trigger = format!(
+        "{py} {} --server {} --server-token {TOKEN}",
+        script("client.py"),
+        server.base
+    );
+    for f in fault {
+        trigger.push_str(&format!(" --fault {f}"));
+    }
+    run_server_actor(
+        name,
+        "information-request-recipient",
+        &server,
+        &["--trigger", &trigger],
+    )
+}
+
+#[test]
+fn information_request_recipient_peer_passes() {
+    let Some(py) = python_or_skip("information_request_recipient_peer_passes") else {
+        return;
+    };
+    let run = request_recipient_run("irr", &py, &[]);
+    assert_passes("information request recipient peer", &run);
+}
+
+#[test]
+fn information_request_recipient_peer_answering_without_based_on_fails() {
+    let Some(py) = python_or_skip("information_request_recipient_peer_..._fails") else {
+        return;
+    };
+    let run = request_recipient_run("irr-fault", &py, &["no-based-on"]);
+    assert_fails_naming(
+        "information request recipient peer --fault no-based-on",
+        &run,
+        "irr-answer-request",
+        "CDEX-SOL-BASED-ON",
+    );
+}
+
+fn client_run(name: &str, py: &str, actor: &str, fault: Option<&str>) -> support::Run {
+    let mut trigger = format!("{py} {}", script("client.py"));
+    if let Some(f) = fault {
+        trigger.push_str(&format!(" --fault {f}"));
+    }
+    let token = token_var();
+    run_harness(
+        name,
+        &["--actor", actor, "--trigger", &trigger, "--var", &token],
+    )
+}
+
+#[test]
+fn information_client_peer_passes() {
+    let Some(py) = python_or_skip("information_client_peer_passes") else {
+        return;
+    };
+    let run = client_run("ic", &py, "information-client", None);
+    assert_passes("information client peer", &run);
+}
+
+#[test]
+fn information_client_peer_creating_by_put_fails() {
+    let Some(py) = python_or_skip("information_client_peer_creating_by_put_fails") else {
+        return;
+    };
+    let run = client_run("ic-fault", &py, "information-client", Some("create-by-put"));
+    assert_fails_naming(
+        "information client peer --fault create-by-put",
+        &run,
+        "ic-push-create",
+        "CDEX-IC-PUSH",
+    );
+}
+
+#[test]
+fn information_sender_peer_passes() {
+    let Some(py) = python_or_skip("information_sender_peer_passes") else {
+        return;
+    };
+    let run = client_run("isnd", &py, "information-sender", None);
+    assert_passes("information sender peer", &run);
+}
+
+#[test]
+fn information_sender_peer_answering_without_based_on_fails() {
+    let Some(py) = python_or_skip("information_sender_peer_..._fails") else {
+        return;
+    };
+    let run = client_run("isnd-fault", &py, "information-sender", Some("no-based-on"));
+    assert_fails_naming(
+        "information sender peer --fault no-based-on",
+        &run,
+        "isnd-send-answer",
+        "CDEX-SND-REQUEST-ID",
+    );
+}

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""An independent CDex client (Information Client, Information Sender, and the Information Sender
+grouped with an Information Request Recipient), Python standard library only, as a `--trigger`
+adapter: `cdex-harness run --trigger 'python3 tests/peers/client.py [--server URL]'`.
+
+Written from the seeds and docs/actions.md, not from the harness's reference client, and
+different from it where the seeds leave room: it reads the CapabilityStatement before anything
+else, searches before it reads or updates, retries once on a dropped connection or a 5xx, sends
+`application/fhir+json; charset=utf-8`, adds search parameters of its own, builds its own payloads
+when none is suggested, and sends a discharge summary as text/plain instead of a PDF.
+
+Actions: push-create, push-update, pull-read, pull-search, send-communication,
+answer-communication-request (needs --server: the FHIR base of the peer server that received the
+CommunicationRequest). `--fault NAME` plants a fault (see FAULTS).
+"""
+
+import argparse
+import base64
+import copy
+import datetime
+import json
+import os
+import sys
+import urllib.parse
+import uuid
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fhirpeer import PROFILES, Http, log  # noqa: E402
+
+FAULTS = {
+    "create-by-put": "push-create sends PUT [type]/[id] instead of POST [type]",
+    "update-other-id": "push-update puts a body whose id is not the id of the URL",
+    "no-based-on": "send-communication and the answer leave basedOn out",
+    "answer-everything": "the answer carries every payload held, requested or not",
+}
+QUERY_STRING = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-query-string"
+NOTE_TYPE = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type"
+SUMMARY = (
+    "Discharge summary\n"
+    "Patient admitted 2016-06-01 for community-acquired pneumonia, treated with antibiotics,\n"
+    "discharged 2016-06-05 in good condition. Follow-up with the primary care provider in a week.\n"
+)
+
+
+def env(name, default=None):
+    value = os.environ.get("CDEX_" + name)
+    return value if value not in (None, "") else default
+
+
+def payload():
+    path = env("PAYLOAD_FILE")
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def stamp():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def own_resource(rtype, patient):
+    """A resource of our own making, conforming to the 2019 CDex profile of its type."""
+    subject = {"reference": "Patient/" + patient, "display": "peer patient"}
+    key = {"system": "urn:uuid:" + str(uuid.uuid4()), "value": uuid.uuid4().hex}
+    if rtype == "Communication":
+        return {
+            "resourceType": "Communication",
+            "meta": {"profile": [PROFILES["Communication"]]},
+            "identifier": [key],
+            "status": "completed",
+            "subject": subject,
+            "sent": stamp(),
+            "recipient": [{"identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:2.16.840.1.113883.4.6"}}],
+            "sender": {"display": "Independent peer clinic"},
+            "payload": [{"contentString": "Progress note: patient doing well."}],
+        }
+    if rtype == "CommunicationRequest":
+        return {
+            "resourceType": "CommunicationRequest",
+            "meta": {"profile": [PROFILES["CommunicationRequest"]]},
+            "identifier": [key],
+            "status": "active",
+            "subject": subject,
+            "payload": [{"extension": [{"url": QUERY_STRING, "valueString": "Condition?patient=" + patient}],
+                         "contentString": "Conditions, please."}],
+            "authoredOn": stamp(),
+            "requester": {"display": "Independent peer payer"},
+            "recipient": [{"display": "Independent peer clinic"}],
+            "sender": {"display": "Independent peer clinic"},
+        }
+    if rtype == "Task":
+        return {
+            "resourceType": "Task",
+            "meta": {"profile": [PROFILES["Task"]]},
+            "identifier": [key],
+            "status": "requested",
+            "intent": "order",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+            "focus": {"reference": "CommunicationRequest/" + uuid.uuid4().hex},
+            "for": subject,
+            "authoredOn": stamp(),
+            "requester": {"display": "Independent peer payer"},
+            "owner": {"display": "Independent peer clinic"},
+        }
+    return {"resourceType": rtype, "subject": subject, "identifier": [key]}
+
+
+def as_plain_text(resource):
+    """Our discharge summaries are text/plain, not PDF: swap every PDF attachment for text."""
+    for item in resource.get("payload", []) or []:
+        att = item.get("contentAttachment")
+        if isinstance(att, dict) and att.get("contentType") == "application/pdf":
+            item["contentAttachment"] = {
+                "contentType": "text/plain; charset=utf-8",
+                "language": "en-US",
+                "data": base64.b64encode(SUMMARY.encode("utf-8")).decode("ascii"),
+                "title": "discharge-summary.txt",
+                "creation": stamp(),
+            }
+    return resource
+
+
+class Client:
+    def __init__(self, args):
+        self.args = args
+        self.faults = set(args.fault)
+        timeout = max(1.0, int(env("TIMEOUT_MS", "10000")) / 1000.0)
+        self.http = Http(env("HARNESS_URL"), env("VAR_TOKEN"), timeout)
+
+    def metadata(self):
+        status, _, body = self.http.request("GET", "metadata", retries=0)
+        kind = (body or {}).get("resourceType")
+        log("GET metadata ->", status, kind)
+
+    def check(self, what, status, body):
+        if status >= 400:
+            issue = json.dumps(body)[:300] if body else ""
+            raise SystemExit("%s answered %d %s" % (what, status, issue))
+        log(what, "->", status)
+
+    def resource_for(self, rtype):
+        resource = payload() or own_resource(rtype, env("PATIENT_ID", "example"))
+        if resource.get("resourceType") != rtype:
+            resource = own_resource(rtype, env("PATIENT_ID", "example"))
+        resource.setdefault("meta", {})
+        resource["meta"].setdefault("tag", []).append({"system": "urn:cdex-peer", "code": "independent"})
+        if env("PROFILE"):
+            profiles = resource["meta"].setdefault("profile", [])
+            if env("PROFILE") not in profiles:
+                profiles.append(env("PROFILE"))
+        return as_plain_text(resource)
+
+    # -- Information Client ----------------------------------------------------------------
+
+    def push_create(self):
+        rtype = env("RESOURCE_TYPE", "Communication")
+        resource = self.resource_for(rtype)
+        resource.pop("id", None)
+        if "create-by-put" in self.faults:
+            resource["id"] = str(uuid.uuid4())
+            status, _, body = self.http.request("PUT", "%s/%s" % (rtype, resource["id"]), resource)
+        else:
+            status, headers, body = self.http.request("POST", rtype, resource)
+            log("Location:", headers.get("Location"))
+        self.check("create " + rtype, status, body)
+
+    def push_update(self):
+        rtype, rid = env("RESOURCE_TYPE", "Communication"), env("RESOURCE_ID")
+        # Look the resource up first (a search, as this client always does), then update it.
+        status, _, found = self.http.request("GET", "%s?_id=%s" % (rtype, urllib.parse.quote(rid)))
+        log("search before update ->", status, (found or {}).get("total"))
+        resource = self.resource_for(rtype)
+        resource["id"] = "other-" + rid if "update-other-id" in self.faults else rid
+        status, _, body = self.http.request("PUT", "%s/%s" % (rtype, urllib.parse.quote(rid)), resource)
+        self.check("update %s/%s" % (rtype, rid), status, body)
+
+    def pull_read(self):
+        rtype, rid = env("RESOURCE_TYPE", "Communication"), env("RESOURCE_ID")
+        status, _, found = self.http.request("GET", "%s?_id=%s&_summary=count" % (rtype, urllib.parse.quote(rid)))
+        log("search before read ->", status, (found or {}).get("total"))
+        status, _, body = self.http.request("GET", "%s/%s" % (rtype, urllib.parse.quote(rid)))
+        self.check("read %s/%s" % (rtype, rid), status, body)
+
+    def pull_search(self):
+        rtype = env("RESOURCE_TYPE", "Communication")
+        query = env("SEARCH", "")
+        extra = "_count=50&_sort=-_lastUpdated"
+        status, _, body = self.http.request("GET", "%s?%s" % (rtype, "&".join(p for p in (query, extra) if p)))
+        self.check("search " + rtype, status, body)
+        log("matches:", len((body or {}).get("entry", [])))
+
+    # -- Information Sender ------------------------------------------------------------------
+
+    def send_communication(self):
+        comm = self.resource_for("Communication")
+        comm.pop("id", None)
+        if env("PATIENT_ID"):
+            comm["subject"] = {"reference": "Patient/" + env("PATIENT_ID")}
+        based_on = env("BASED_ON")
+        if based_on and "no-based-on" not in self.faults:
+            ref = {"reference": based_on, "type": "CommunicationRequest"}
+            if env("BASED_ON_IDENTIFIER"):
+                system, _, value = env("BASED_ON_IDENTIFIER").partition("|")
+                ref["identifier"] = {"system": system, "value": value}
+            comm["basedOn"] = [ref]
+        status, _, body = self.http.request("POST", "Communication", comm)
+        self.check("send Communication", status, body)
+
+    def answer_communication_request(self):
+        """Grouped with an Information Request Recipient: answer the request our server received."""
+        if not self.args.server:
+            raise SystemExit("answer-communication-request needs --server (the peer server's FHIR base)")
+        server = Http(self.args.server, self.args.server_token)
+        rid = env("COMMUNICATION_REQUEST_ID")
+        status, _, request = server.request("GET", "CommunicationRequest/" + rid)
+        self.check("read our CommunicationRequest/" + rid, status, request)
+        address = endpoint_address(request) or env("RECIPIENT_ADDRESS")
+        if not address:
+            raise SystemExit("the request names no Endpoint and no CDEX_RECIPIENT_ADDRESS was given")
+        held = payload() or {"payload": []}
+        asked = {ext.get("valueString") for item in request.get("payload", []) for ext in item.get("extension", []) if ext.get("url") == QUERY_STRING}
+        items = [copy.deepcopy(p) for p in held.get("payload", [])]
+        if "answer-everything" not in self.faults:
+            items = [p for p in items if any(e.get("url") == QUERY_STRING and e.get("valueString") in asked for e in p.get("extension", []))]
+        answer = {
+            "resourceType": "Communication",
+            "meta": {"profile": [PROFILES["Communication"]]},
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + str(uuid.uuid4())}],
+            "status": "completed",
+            "subject": request.get("subject"),
+            "sent": stamp(),
+            "sender": request.get("sender") or {"display": "Independent peer clinic"},
+            "payload": items or [{"contentString": "Nothing of what was asked for is held."}],
+        }
+        recipients, contained = [], []
+        for rec in request.get("recipient", []):
+            target = contained_resource(request, rec.get("reference"))
+            if target is not None:
+                org = {k: v for k, v in target.items() if k != "endpoint"}
+                contained.append(org)
+                recipients.append({"reference": "#" + org["id"], "identifier": (org.get("identifier") or [None])[0]})
+            else:
+                recipients.append(rec)
+        answer["recipient"] = [{k: v for k, v in r.items() if v is not None} for r in recipients]
+        if contained:
+            answer["contained"] = contained
+        if "no-based-on" not in self.faults:
+            ref = {"reference": "%s/CommunicationRequest/%s" % (self.args.server.rstrip("/"), rid)}
+            if request.get("identifier"):
+                ref["identifier"] = request["identifier"][0]
+            answer["basedOn"] = [ref]
+        out = Http(address, env("VAR_TOKEN"))
+        status, _, body = out.request("POST", "Communication", answer)
+        self.check("answer to " + address, status, body)
+
+
+def contained_resource(resource, reference):
+    if not isinstance(reference, str) or not reference.startswith("#"):
+        return None
+    for item in resource.get("contained", []):
+        if item.get("id") == reference[1:]:
+            return item
+    return None
+
+
+def endpoint_address(request):
+    """The address of the Endpoint that the request's recipient (a contained Organization) names."""
+    for rec in request.get("recipient", []):
+        org = contained_resource(request, rec.get("reference"))
+        for ep_ref in (org or {}).get("endpoint", []):
+            endpoint = contained_resource(request, ep_ref.get("reference"))
+            if endpoint and endpoint.get("address"):
+                return endpoint["address"]
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", help="FHIR base of the peer server grouped with this client")
+    parser.add_argument("--server-token", help="bearer token of that server")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
+    args = parser.parse_args()
+    client = Client(args)
+    action = env("ACTION", "")
+    handler = getattr(client, action.replace("-", "_"), None)
+    if not action or handler is None:
+        raise SystemExit("action '%s' is not supported by this peer" % action)
+    log("action", action, "for", env("SCENARIO"), "/", env("STEP"))
+    client.metadata()
+    handler()
+
+
+if __name__ == "__main__":
+    main()

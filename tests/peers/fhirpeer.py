@@ -1,0 +1,81 @@
+"""Shared bits of the independent CDex peers: FHIR JSON over HTTP with the standard library only.
+
+Written from the seeds (/work/shared/seeds/), the 2019 CDex draft and FHIR R4's RESTful API, never
+from the harness's own actors, so that the harness is tried on an implementation it did not write.
+"""
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+CDEX = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/"
+PROFILES = {
+    "Communication": CDEX + "cdex-communication",
+    "CommunicationRequest": CDEX + "cdex-communicationrequest",
+    "Task": CDEX + "cdex-task",
+}
+# What this peer sends: FHIR JSON with an explicit charset (the harness must not mind it).
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+
+
+def log(*parts):
+    print("[peer]", *parts, file=sys.stderr, flush=True)
+
+
+def operation_outcome(code, text, severity="error"):
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "diagnostics": text}],
+    }
+
+
+class Http:
+    """A tiny FHIR HTTP client: bearer token, FHIR JSON, one retry on a dropped connection or 5xx."""
+
+    def __init__(self, base, token=None, timeout=10.0):
+        self.base = base.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def url(self, path):
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return self.base + "/" + path.lstrip("/")
+
+    def request(self, method, path, body=None, headers=None, retries=1):
+        data = None
+        all_headers = {"Accept": "application/fhir+json, application/json;q=0.9"}
+        if self.token:
+            all_headers["Authorization"] = "Bearer " + self.token
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            all_headers["Content-Type"] = FHIR_JSON
+        all_headers.update(headers or {})
+        url = self.url(path)
+        for attempt in range(retries + 1):
+            req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return resp.status, dict(resp.headers), _json(resp.read())
+            except urllib.error.HTTPError as err:
+                status, hdrs, payload = err.code, dict(err.headers), _json(err.read())
+                if status < 500 or attempt == retries:
+                    return status, hdrs, payload
+                log(method, url, "answered", status, "- retrying")
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+                if attempt == retries:
+                    raise
+                log(method, url, "failed:", err, "- retrying")
+            time.sleep(0.2)
+        raise AssertionError("unreachable")
+
+
+def _json(raw):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
