@@ -138,7 +138,7 @@ pub fn assert_passes(label: &str, run: &Run) {
         match status {
             "passed" | "warned" => ran += 1,
             "not-applicable" | "skipped" if !message.is_empty() => {}
-            _ => wrong.push(format!("{id} is {status}: {}", failures(s))),
+            _ => wrong.push(format!("{id} is {status}: {message}\n{}", failures(s))),
         }
     }
     assert!(
