@@ -166,6 +166,10 @@ pub struct StepResult {
     /// Why the step was skipped or errored, or what never arrived.
     pub message: Option<String>,
     pub exchanges: Vec<Exchange>,
+    /// Requests the system under test sent during this step besides the awaited one (a
+    /// metadata read, a search before a read, a retry): shown, never checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_received: Vec<Exchange>,
     pub assertions: Vec<AssertionResult>,
     /// Values captured by this step (secrets redacted).
     pub captures: BTreeMap<String, String>,

@@ -49,9 +49,21 @@ impl Recorder {
 
     /// Exchanges from `cursor` on.
     pub fn since(&self, cursor: usize) -> Vec<RawExchange> {
+        self.since_indexed(cursor)
+            .into_iter()
+            .map(|(_, x)| x)
+            .collect()
+    }
+
+    /// Exchanges from `cursor` on, each with its position.
+    pub fn since_indexed(&self, cursor: usize) -> Vec<(usize, RawExchange)> {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let start = cursor.saturating_sub(log.offset).min(log.items.len());
-        log.items[start..].to_vec()
+        log.items[start..]
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (log.offset + start + i, x.clone()))
+            .collect()
     }
 
     /// Wait until an exchange from `cursor` on satisfies `matches`, or `timeout` passes, or
@@ -62,6 +74,19 @@ impl Recorder {
         timeout: Duration,
         cancel: &mut tokio::sync::watch::Receiver<bool>,
         matches: impl Fn(&RawExchange) -> bool,
+    ) -> WaitOutcome {
+        self.wait_for_at(cursor, timeout, cancel, |_, x| matches(x))
+            .await
+    }
+
+    /// [`wait_for`](Self::wait_for), with each exchange's position given to `matches` (to
+    /// pass over exchanges already taken).
+    pub async fn wait_for_at(
+        &self,
+        cursor: usize,
+        timeout: Duration,
+        cancel: &mut tokio::sync::watch::Receiver<bool>,
+        matches: impl Fn(usize, &RawExchange) -> bool,
     ) -> WaitOutcome {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut from = cursor;
@@ -74,7 +99,7 @@ impl Recorder {
                 let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
                 let start = from.saturating_sub(log.offset).min(log.items.len());
                 for (i, x) in log.items[start..].iter().enumerate() {
-                    if matches(x) {
+                    if matches(log.offset + start + i, x) {
                         return WaitOutcome::Arrived(
                             Box::new(x.clone()),
                             log.offset + start + i + 1,

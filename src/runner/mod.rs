@@ -7,6 +7,8 @@
 pub mod assert;
 pub mod capture;
 pub mod env;
+pub mod operator;
+pub mod progress;
 pub mod scenario;
 pub mod steps;
 pub mod trigger;
@@ -64,6 +66,10 @@ pub struct RunConfig {
     pub server_ca_file: Option<std::path::PathBuf>,
     /// Called after each scenario, for live console output.
     pub on_scenario: Option<ScenarioCallback>,
+    /// Called as scenarios and steps start and waits begin, for a live display.
+    pub on_progress: Option<progress::ProgressCallback>,
+    /// How long a person testing by hand (no `--trigger`) gets for each action, at least.
+    pub manual_timeout: Duration,
 }
 
 impl RunConfig {
@@ -81,6 +87,8 @@ impl RunConfig {
             server_tls: None,
             server_ca_file: None,
             on_scenario: None,
+            on_progress: None,
+            manual_timeout: Duration::from_secs(300),
         }
     }
 }

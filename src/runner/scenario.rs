@@ -130,7 +130,8 @@ pub async fn run(
         redactor: &redactor,
         cancel,
         triggers: Vec::new(),
-        consumed: 0,
+        taken: Default::default(),
+        shown_upto: 0,
     };
     for step in &s.steps {
         let skip_reason = if *ctx.cancel.borrow() {
@@ -164,6 +165,7 @@ pub async fn run(
         step_results.push(r);
     }
     steps::finish_triggers(&mut ctx, &mut step_results).await;
+    steps::show_leftovers(&mut ctx, &mut step_results);
     ctx.env.idle();
 
     result.status =

@@ -590,6 +590,7 @@ impl Checker<'_> {
             }
             StepKind::Expect(Expect {
                 action: e.action,
+                prompt: e.prompt,
                 with,
                 payload,
                 method: e.method.map(|m| m.to_ascii_uppercase()),

@@ -97,6 +97,7 @@ pub enum Body {
 #[derive(Debug, Clone)]
 pub struct Expect {
     pub action: String,
+    pub prompt: Option<String>,
     pub with: BTreeMap<String, String>,
     pub payload: Option<Body>,
     pub method: Option<String>,

@@ -87,6 +87,9 @@ pub struct BodyDef {
 pub struct ExpectDef {
     /// The CDEX_ACTION the client under test is asked to perform (see `docs/actions.md`).
     pub action: String,
+    /// What a person testing by hand is asked to do, in words (templated); the action's name
+    /// when absent.
+    pub prompt: Option<String>,
     /// Extra parameters for the action, given to a trigger as `CDEX_<NAME>` variables.
     #[serde(default, rename = "with")]
     pub with_: BTreeMap<String, String>,

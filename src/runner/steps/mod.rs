@@ -1,0 +1,348 @@
+//! The four step kinds, one module each: [`send`] a request, [`expect`] one from the system
+//! under test, [`poll`] until a condition holds, and [`serve`] resources for the peer to
+//! pull. This module runs a step of any kind: captures, assertions, and what a failure skips.
+
+mod expect;
+mod poll;
+mod send;
+mod serve;
+
+use super::RunConfig;
+use super::assert;
+use super::capture;
+use super::env::{Environment, Prepared};
+use super::progress::Progress;
+use super::trigger::Fired;
+use crate::http::redact::Redactor;
+use crate::http::{Message, RawExchange};
+use crate::results::{AssertionResult, Exchange, Status, StepResult};
+use crate::scenario::AssertKind;
+use crate::scenario::template::Vars;
+use crate::scenario::{Pack, Scenario, Step, StepKind, Target};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub struct StepCtx<'a> {
+    pub pack: &'a Pack,
+    pub scenario: &'a Scenario,
+    pub cfg: &'a RunConfig,
+    pub env: &'a mut Environment,
+    pub prepared: &'a Prepared,
+    pub redactor: &'a Redactor,
+    pub cancel: watch::Receiver<bool>,
+    /// Triggers still running, by step id.
+    pub triggers: Vec<(String, Fired)>,
+    /// Positions in the endpoint's record of the exchanges `expect` steps took: a later
+    /// `expect` never takes one again, and looks at all the others, so a request the system
+    /// under test sent on its own, or earlier than asked, is not missed.
+    pub taken: BTreeSet<usize>,
+    /// Position up to which received exchanges have been shown in some step's results.
+    pub shown_upto: usize,
+}
+
+impl StepCtx<'_> {
+    fn progress(&self, p: Progress) {
+        if let Some(cb) = &self.cfg.on_progress {
+            cb(p);
+        }
+    }
+}
+
+/// What a step that ran produced: the exchanges it is about (the last one is checked), and
+/// the requests the system under test sent besides, which are shown, never checked.
+struct Done {
+    exchanges: Vec<RawExchange>,
+    also_received: Vec<RawExchange>,
+}
+
+impl Done {
+    fn of(exchanges: Vec<RawExchange>) -> Done {
+        Done {
+            exchanges,
+            also_received: Vec::new(),
+        }
+    }
+}
+
+/// A step that did not run.
+pub fn skipped(step: &Step, status: Status, why: &str) -> StepResult {
+    StepResult {
+        id: step.id.clone(),
+        title: step.title.clone(),
+        kind: step.kind.name().to_string(),
+        status,
+        duration_ms: 0.0,
+        message: if why.is_empty() {
+            None
+        } else {
+            Some(why.to_string())
+        },
+        exchanges: Vec::new(),
+        also_received: Vec::new(),
+        assertions: step
+            .asserts
+            .iter()
+            .map(|a| assert::not_evaluated(a, why, status, None))
+            .collect(),
+        captures: BTreeMap::new(),
+    }
+}
+
+pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepResult {
+    let clock = Instant::now();
+    let mut r = skipped(step, Status::Passed, "");
+    r.assertions.clear();
+    ctx.progress(Progress::StepStarted {
+        scenario: ctx.scenario.id.clone(),
+        step: step.id.clone(),
+        title: step.title.clone(),
+    });
+    let outcome = match &step.kind {
+        StepKind::Send(req) => send::send(ctx, req, vars).await.map(|x| Done::of(vec![x])),
+        StepKind::Poll(p) => poll::poll(ctx, p, vars).await.map(Done::of),
+        StepKind::Expect(e) => expect::expect(ctx, step, e, vars).await,
+        StepKind::Serve(bodies) => serve::serve(ctx, bodies, vars).map(|served| {
+            r.message = Some(format!("served {}", served.join(", ")));
+            Done::of(Vec::new())
+        }),
+    };
+    match outcome {
+        Err(StepError {
+            status,
+            message,
+            exchanges,
+            also_received,
+        }) => {
+            r.status = status;
+            r.message = Some(ctx.redactor.text(&message));
+            r.exchanges = exchanges.iter().map(|x| ctx.redactor.exchange(x)).collect();
+            r.also_received = redacted(ctx.redactor, &also_received);
+            let why = match status {
+                Status::Errored => "the exchange could not be completed",
+                Status::Skipped => "the step was skipped",
+                _ => "the awaited message never came",
+            };
+            let verdict = if status == Status::Failed {
+                Status::Failed
+            } else {
+                Status::Skipped
+            };
+            r.assertions = step
+                .asserts
+                .iter()
+                .map(|a| {
+                    redact_assertion(
+                        ctx.redactor,
+                        assert::not_evaluated(a, why, verdict, Some(vars)),
+                    )
+                })
+                .collect();
+        }
+        Ok(Done {
+            exchanges,
+            also_received,
+        }) => {
+            r.also_received = redacted(ctx.redactor, &also_received);
+            // The exchange the step is about is the last one.
+            let mut capture_failed = false;
+            if let Some(x) = exchanges.last() {
+                let mut notes = Vec::new();
+                for c in &step.captures {
+                    match pick(x, c.on) {
+                        Some(msg) => match capture::capture(c, msg).await {
+                            Ok(v) => {
+                                r.captures.insert(c.name.clone(), ctx.redactor.text(&v));
+                                vars.insert(c.name.clone(), v);
+                            }
+                            Err(e) => {
+                                notes.push(format!("capture `{}` found nothing: {e}", c.name))
+                            }
+                        },
+                        None => notes.push(format!(
+                            "capture `{}`: there is no {:?} to read",
+                            c.name, c.on
+                        )),
+                    }
+                }
+                for a in &step.asserts {
+                    let res = match pick(x, a.on) {
+                        Some(msg) => assert::evaluate(a, msg, vars).await,
+                        None => assert::not_evaluated(
+                            a,
+                            "there is no response to check",
+                            Status::Failed,
+                            Some(vars),
+                        ),
+                    };
+                    r.assertions.push(redact_assertion(ctx.redactor, res));
+                }
+                if !notes.is_empty() {
+                    capture_failed = true;
+                    let joined = notes.join("; ");
+                    r.message = Some(match r.message.take() {
+                        Some(m) => format!("{m}; {joined}"),
+                        None => joined,
+                    });
+                }
+            }
+            if exchanges.is_empty() {
+                // Nothing arrived, as a `received: false` step wants.
+                for a in &step.asserts {
+                    if !matches!(a.kind, AssertKind::NotReceived) {
+                        r.assertions.push(assert::not_evaluated(
+                            a,
+                            "nothing arrived to check",
+                            Status::Failed,
+                            Some(vars),
+                        ));
+                        continue;
+                    }
+                    r.assertions.push(assert::nothing_arrived(a, vars));
+                }
+            }
+            r.exchanges = exchanges.iter().map(|x| ctx.redactor.exchange(x)).collect();
+            r.status = r
+                .assertions
+                .iter()
+                .fold(Status::Passed, |acc, a| acc.worst(a.status));
+            // A value later steps need is missing: the scenario cannot be carried out as
+            // written, so it must not pass (its dependent checks will be skipped).
+            if capture_failed && matches!(r.status, Status::Passed | Status::Warned) {
+                r.status = Status::Errored;
+            }
+        }
+    }
+    r.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    r
+}
+
+fn redact_assertion(red: &Redactor, mut a: AssertionResult) -> AssertionResult {
+    a.description = red.text(&a.description);
+    a.expected = a.expected.map(|t| red.text(&t));
+    a.actual = a.actual.map(|t| red.text(&t));
+    a.message = a.message.map(|t| red.text(&t));
+    a
+}
+
+fn pick(x: &RawExchange, on: Target) -> Option<&Message> {
+    match on {
+        Target::Request => Some(&x.request),
+        Target::Response => x.response.as_ref(),
+    }
+}
+
+struct StepError {
+    status: Status,
+    message: String,
+    exchanges: Vec<RawExchange>,
+    also_received: Vec<RawExchange>,
+}
+
+impl StepError {
+    fn errored(message: impl Into<String>) -> Self {
+        StepError {
+            status: Status::Errored,
+            message: message.into(),
+            exchanges: Vec::new(),
+            also_received: Vec::new(),
+        }
+    }
+}
+
+pub(super) async fn wait_cancel(cancel: &mut watch::Receiver<bool>) {
+    loop {
+        if *cancel.borrow() {
+            return;
+        }
+        if cancel.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+pub(super) async fn write_payload(
+    ctx: &StepCtx<'_>,
+    step: &str,
+    payload: &serde_json::Value,
+) -> Result<std::path::PathBuf, String> {
+    let dir = &ctx.env.payload_dir;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let file = dir.join(format!("{}--{}.json", ctx.scenario.id, step));
+    let text = serde_json::to_vec_pretty(payload).map_err(|e| e.to_string())?;
+    tokio::fs::write(&file, text)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok(file)
+}
+
+/// Give trigger commands still running a short grace to finish (together, not one after
+/// another), then stop them and their children; note the ones that failed.
+pub async fn finish_triggers(ctx: &mut StepCtx<'_>, results: &mut [StepResult]) {
+    const GRACE: Duration = Duration::from_secs(5);
+    // An interrupted run stops its triggers at once.
+    let grace = if *ctx.cancel.borrow() {
+        Duration::ZERO
+    } else {
+        GRACE
+    };
+    let deadline = tokio::time::Instant::now() + grace;
+    for (step_id, fired) in ctx.triggers.drain(..) {
+        let Some(mut handle) = fired.handle else {
+            continue;
+        };
+        let note = match tokio::time::timeout_at(deadline, &mut handle).await {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some(e),
+            Ok(Err(e)) => Some(format!("the trigger failed: {e}")),
+            Err(_) => {
+                // Dropping the task kills the command's process group.
+                handle.abort();
+                let _ = handle.await;
+                Some(format!(
+                    "the trigger command was still running {} after the scenario's last step and was stopped",
+                    humantime::format_duration(grace)
+                ))
+            }
+        };
+        if let (Some(note), Some(r)) = (note, results.iter_mut().find(|r| r.id == step_id)) {
+            let note = ctx.redactor.text(&note);
+            r.message = Some(match r.message.take() {
+                Some(m) => format!("{m}; {note}"),
+                None => note,
+            });
+        }
+    }
+}
+
+/// Requests that arrived after the last `expect` took its own, and that no step showed: the
+/// last `expect` step shows them as "also received".
+pub fn show_leftovers(ctx: &mut StepCtx<'_>, results: &mut [StepResult]) {
+    let Some(mock) = ctx.env.mock() else {
+        return;
+    };
+    let left: Vec<RawExchange> = mock
+        .recorder()
+        .since_indexed(ctx.shown_upto)
+        .into_iter()
+        .filter(|(i, _)| !ctx.taken.contains(i))
+        .map(|(_, x)| x)
+        .collect();
+    let last_expect = ctx
+        .scenario
+        .steps
+        .iter()
+        .rposition(|s| matches!(s.kind, StepKind::Expect(_)));
+    if let (false, Some(i)) = (left.is_empty(), last_expect)
+        && let Some(r) = results.get_mut(i)
+    {
+        r.also_received.extend(redacted(ctx.redactor, &left));
+    }
+}
+
+/// Exchanges, redacted, for a caller outside the runner (the simulator's live log).
+pub fn redacted(red: &Redactor, xs: &[RawExchange]) -> Vec<Exchange> {
+    xs.iter().map(|x| red.exchange(x)).collect()
+}

@@ -1,0 +1,101 @@
+//! `send`: the harness, as a client, sends one request to the system under test.
+
+use super::{StepCtx, StepError, wait_cancel};
+use crate::http::RawExchange;
+use crate::http::client::OutgoingRequest;
+use crate::scenario::template::{Vars, render, render_json};
+use crate::scenario::{Body, Request};
+
+/// Render a body template to bytes.
+pub(super) fn body_bytes(body: &Body, vars: &Vars) -> Result<Vec<u8>, String> {
+    match body {
+        Body::Json(v) => {
+            let rendered = render_json(v, vars)?;
+            serde_json::to_vec_pretty(&rendered).map_err(|e| e.to_string())
+        }
+        Body::Text(t) => Ok(render(t, vars)?.into_bytes()),
+    }
+}
+
+fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    headers.push((name.to_string(), value));
+}
+
+fn is_absolute(path: &str) -> bool {
+    path.starts_with("http://") || path.starts_with("https://")
+}
+
+fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<OutgoingRequest, String> {
+    let path = render(&req.path, vars)?;
+    let base = ctx.prepared.target.as_deref();
+    let (url, rel) = if is_absolute(&path) {
+        // An address the peer gave (a Task's focus, the Endpoint a request names): no
+        // --target needed.
+        let rel = base
+            .and_then(|b| path.strip_prefix(b))
+            .map(|p| p.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| path.clone());
+        (path.clone(), rel)
+    } else {
+        let base = base.ok_or_else(|| {
+            format!(
+                "this step sends `{} {}` to the {} under test, relative to its FHIR base, and nothing it sent gives that address: give it with --target",
+                req.method, path, ctx.scenario.actor
+            )
+        })?;
+        let rel = path.trim_start_matches('/').to_string();
+        (format!("{}/{}", base.trim_end_matches('/'), rel), rel)
+    };
+    let mut headers = vec![("Accept".to_string(), "application/fhir+json".to_string())];
+    for (k, v) in &ctx.pack.headers {
+        set_header(&mut headers, k, render(v, vars)?);
+    }
+    for (k, v) in &ctx.cfg.headers {
+        set_header(&mut headers, k, v.clone());
+    }
+    for (k, v) in &req.headers {
+        set_header(&mut headers, k, render(v, vars)?);
+    }
+    let body = match &req.body {
+        Some(b) => {
+            if !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                headers.push(("Content-Type".into(), "application/fhir+json".into()));
+            }
+            Some(body_bytes(b, vars)?)
+        }
+        None => None,
+    };
+    headers.retain(|(n, _)| !req.omit_headers.iter().any(|o| o.eq_ignore_ascii_case(n)));
+    Ok(OutgoingRequest {
+        method: req.method.clone(),
+        url,
+        path: rel,
+        headers,
+        body,
+    })
+}
+
+pub(super) async fn send(
+    ctx: &mut StepCtx<'_>,
+    req: &Request,
+    vars: &Vars,
+) -> Result<RawExchange, StepError> {
+    let out = build_request(ctx, req, vars).map_err(StepError::errored)?;
+    let client = ctx.env.client().map_err(StepError::errored)?;
+    let mut cancel = ctx.cancel.clone();
+    let x = tokio::select! {
+        x = client.send(out, ctx.cfg.timeout) => x,
+        _ = wait_cancel(&mut cancel) => return Err(StepError::errored("the run was interrupted during this request")),
+    };
+    if let Some(e) = &x.error {
+        return Err(StepError {
+            exchanges: vec![x.clone()],
+            ..StepError::errored(e.clone())
+        });
+    }
+    Ok(x)
+}
