@@ -217,3 +217,43 @@ fn information_sender_peer_answering_without_based_on_fails() {
         "CDEX-SND-REQUEST-ID",
     );
 }
+
+/// The Information Request Sender (the client peer) grouped with an Information Recipient (the
+/// server peer, where the request's Endpoint points).
+fn request_sender_run(name: &str, py: &str, fault: Option<&str>) -> support::Run {
+    let server = information_server(py, &[]);
+    let mut trigger = format!("{py} {}", script("client.py"));
+    if let Some(f) = fault {
+        trigger.push_str(&format!(" --fault {f}"));
+    }
+    run_server_actor(
+        name,
+        "information-request-sender",
+        &server,
+        &["--trigger", &trigger],
+    )
+}
+
+#[test]
+fn information_request_sender_peer_passes() {
+    let Some(py) = python_or_skip("information_request_sender_peer_passes") else {
+        return;
+    };
+    let run = request_sender_run("irs", &py, None);
+    assert_passes("information request sender peer", &run);
+}
+
+#[test]
+fn information_request_sender_peer_naming_no_endpoint_fails() {
+    let Some(py) = python_or_skip("information_request_sender_peer_naming_no_endpoint_fails")
+    else {
+        return;
+    };
+    let run = request_sender_run("irs-fault", &py, Some("no-endpoint"));
+    assert_fails_naming(
+        "information request sender peer --fault no-endpoint",
+        &run,
+        "irs-request-and-answer",
+        "CDEX-SOL-RECEIVED",
+    );
+}

@@ -10,7 +10,7 @@ else, searches before it reads or updates, retries once on a dropped connection 
 when none is suggested, and sends a discharge summary as text/plain instead of a PDF.
 
 Actions: push-create, push-update, pull-read, pull-search, send-communication,
-answer-communication-request (needs --server: the FHIR base of the peer server that received the
+send-communication-request, answer-communication-request (needs --server: the FHIR base of the peer server that received the
 CommunicationRequest). `--fault NAME` plants a fault (see FAULTS).
 """
 
@@ -32,6 +32,7 @@ FAULTS = {
     "update-other-id": "push-update puts a body whose id is not the id of the URL",
     "no-based-on": "send-communication and the answer leave basedOn out",
     "answer-everything": "the answer carries every payload held, requested or not",
+    "no-endpoint": "the CommunicationRequest's recipient names no Endpoint for the answer",
 }
 QUERY_STRING = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-query-string"
 NOTE_TYPE = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type"
@@ -189,6 +190,36 @@ class Client:
         status, _, body = self.http.request("GET", "%s?%s" % (rtype, "&".join(p for p in (query, extra) if p)))
         self.check("search " + rtype, status, body)
         log("matches:", len((body or {}).get("entry", [])))
+
+    # -- Information Request Sender ------------------------------------------------------------
+
+    def send_communication_request(self):
+        """Ask for the patient's Conditions, naming our Information Recipient's base as the answer's
+        Endpoint. Our own request, not the suggested one: the due date is in a note (no occurrence)."""
+        patient = env("PATIENT_ID", "example")
+        request = own_resource("CommunicationRequest", patient)
+        request["category"] = [{"text": "Request for clinical data"}]
+        request["note"] = [{"text": "Please answer within 14 days."}]
+        org = {
+            "resourceType": "Organization",
+            "id": "us",
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + str(uuid.uuid4())}],
+            "name": "Independent peer payer",
+        }
+        request["contained"] = [org]
+        if "no-endpoint" not in self.faults:
+            org["endpoint"] = [{"reference": "#answers"}]
+            request["contained"].append({
+                "resourceType": "Endpoint",
+                "id": "answers",
+                "status": "active",
+                "connectionType": {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type", "code": "hl7-fhir-rest"},
+                "payloadType": [{"text": "FHIR resources"}],
+                "address": env("RECIPIENT_ADDRESS"),
+            })
+        request["recipient"] = [{"reference": "#us"}]
+        status, headers, body = self.http.request("POST", "CommunicationRequest", request)
+        self.check("send CommunicationRequest", status, body)
 
     # -- Information Sender ------------------------------------------------------------------
 
