@@ -155,10 +155,10 @@ pub fn assert_passes(label: &str, run: &Run) {
 fn failures(scenario: &Value) -> String {
     let mut lines = Vec::new();
     for step in scenario["steps"].as_array().into_iter().flatten() {
-        if let Some(m) = step["message"].as_str() {
-            if field(step, "status") != "passed" {
-                lines.push(format!("    step {}: {m}", field(step, "id")));
-            }
+        if let Some(m) = step["message"].as_str()
+            && field(step, "status") != "passed"
+        {
+            lines.push(format!("    step {}: {m}", field(step, "id")));
         }
         for a in step["assertions"].as_array().into_iter().flatten() {
             if field(a, "status") == "failed" {
