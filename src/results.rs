@@ -27,6 +27,9 @@ pub enum Status {
     Skipped,
     /// Not run because the run was interrupted before reaching it.
     NotRun,
+    /// Not run because it tests an option the system under test does not claim, or a
+    /// condition that cannot hold for it (a type it permits after all): no verdict.
+    NotApplicable,
 }
 
 impl Status {
@@ -38,6 +41,7 @@ impl Status {
             Status::Errored => "errored",
             Status::Skipped => "skipped",
             Status::NotRun => "not-run",
+            Status::NotApplicable => "not-applicable",
         }
     }
 
@@ -51,6 +55,7 @@ impl Status {
         fn rank(s: Status) -> u8 {
             match s {
                 Status::Passed => 0,
+                Status::NotApplicable => 0,
                 Status::Skipped => 1,
                 Status::NotRun => 2,
                 Status::Warned => 3,
@@ -100,6 +105,9 @@ pub struct RunResults {
     pub target: String,
     /// True when the run was stopped (Ctrl-C, SIGTERM) before every scenario ran.
     pub interrupted: bool,
+    /// The options the system under test claimed (`--option`): their scenarios ran.
+    #[serde(default)]
+    pub options: Vec<String>,
     pub summary: Summary,
     pub scenarios: Vec<ScenarioResult>,
     /// The requirements matrix: each catalog requirement, the assertions that bear on it and
@@ -122,6 +130,9 @@ pub struct Summary {
     pub errored: usize,
     pub skipped: usize,
     pub not_run: usize,
+    /// Scenarios of options the system does not claim, or whose condition cannot hold.
+    #[serde(default)]
+    pub not_applicable: usize,
     pub assertions: usize,
     pub assertions_failed: usize,
     pub assertions_warned: usize,
@@ -249,9 +260,16 @@ pub struct RequirementResult {
     pub verb: String,
     pub text: String,
     pub source: String,
-    /// Combined outcome of every assertion that proves it in this run; `skipped` when none
-    /// ran, `not-run` when no scenario of this run covers it.
+    /// Combined outcome of every assertion that proves it in this run and ran; `skipped`
+    /// when none ran, `not-applicable` when only scenarios of options the system does not
+    /// claim prove it, `not-run` when no scenario of this run covers it.
     pub status: Status,
+    /// Its actor is under test in this run and it applies (counted in the summary).
+    #[serde(default)]
+    pub in_scope: bool,
+    /// Some of its checks ran and others were skipped: the evidence is partial.
+    #[serde(default)]
+    pub partial: bool,
     /// (scenario id, step id, assertion status) for each assertion that bears on it.
     pub evidence: Vec<Evidence>,
 }
@@ -268,7 +286,7 @@ impl RunResults {
     pub fn summarize(&mut self) {
         let mut s = Summary {
             scenarios: self.scenarios.len(),
-            requirements: self.requirements.len(),
+            requirements: self.requirements.iter().filter(|r| r.in_scope).count(),
             ..Summary::default()
         };
         for sc in &self.scenarios {
@@ -279,9 +297,14 @@ impl RunResults {
                 Status::Errored => s.errored += 1,
                 Status::Skipped => s.skipped += 1,
                 Status::NotRun => s.not_run += 1,
+                Status::NotApplicable => s.not_applicable += 1,
             }
             for st in &sc.steps {
-                for a in &st.assertions {
+                for a in st
+                    .assertions
+                    .iter()
+                    .filter(|a| a.status != Status::NotApplicable)
+                {
                     s.assertions += 1;
                     match a.status {
                         Status::Failed => s.assertions_failed += 1,
@@ -291,8 +314,9 @@ impl RunResults {
                 }
             }
         }
-        for r in &self.requirements {
-            if !r.evidence.is_empty() {
+        for r in self.requirements.iter().filter(|r| r.in_scope) {
+            // Covered: at least one of its checks ran.
+            if matches!(r.status, Status::Passed | Status::Warned | Status::Failed) {
                 s.requirements_covered += 1;
             }
             if r.status == Status::Failed {

@@ -201,7 +201,7 @@ fn a_client_that_never_sends_fails_at_the_timeout_and_says_what_never_arrived() 
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let results = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(
-        results.contains("a request never arrived within 300ms"),
+        results.contains("POST Condition never arrived within 300ms"),
         "{results}"
     );
 }

@@ -79,6 +79,7 @@ fn step(id: &str, kind: &str, status: Status) -> StepResult {
         duration_ms: 120.0,
         message: None,
         exchanges: vec![],
+        also_received: vec![],
         assertions: vec![],
         captures: BTreeMap::new(),
     }
@@ -107,6 +108,8 @@ fn requirement(id: &str, actor: &str, verb: &str, text: &str, status: Status) ->
         text: text.to_owned(),
         source: "https://hl7.org/fhir/us/davinci-cdex/STU2/task-based-approach.html".to_owned(),
         status,
+        in_scope: true,
+        partial: false,
         evidence: vec![],
     }
 }
@@ -207,6 +210,20 @@ fn fixture() -> RunResults {
     );
     incoming.duration_ms = 3.0;
     receive.exchanges.push(incoming);
+    // A request the client sent besides the awaited one: shown, not checked; escaped.
+    receive.also_received.push(exchange(
+        Direction::Incoming,
+        request(
+            "GET",
+            &format!("http://127.0.0.1:8080/fhir/Patient?name={SCRIPT}"),
+            None,
+        ),
+        Some(response(
+            200,
+            "application/fhir+json",
+            r#"{"resourceType":"Bundle"}"#,
+        )),
+    ));
     receive.assertions.push(assertion(
         "fhirpath",
         "Task.input is not empty",
@@ -308,6 +325,7 @@ fn fixture() -> RunResults {
         started_at: "2025-01-02T03:04:05.000Z".to_owned(),
         duration_ms: 2125.0,
         target: "http://ehr.example/fhir".to_owned(),
+        options: vec!["task-based".to_owned()],
         interrupted: true,
         summary: Summary::default(),
         scenarios: vec![passed, failed, warned, errored, not_run],

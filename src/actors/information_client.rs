@@ -19,7 +19,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("invalid-resource", "pushes resources without their subject"),
     (
         "bad-datetime",
-        "pushes resources whose onsetDateTime is not a FHIR dateTime",
+        "pushes resources whose sent or authoredOn is not a FHIR dateTime",
     ),
     ("not-json", "pushes a body that is not JSON"),
     ("wrong-id", "reads a different id than the one asked for"),
@@ -75,7 +75,7 @@ async fn perform(
     }
     let body = |id: Option<&str>| -> Result<Vec<u8>, String> {
         if fault("not-json") {
-            return Ok(b"resourceType=Condition; this is not JSON".to_vec());
+            return Ok(b"resourceType=Communication; this is not JSON".to_vec());
         }
         let mut resource = req
             .payload
@@ -87,7 +87,14 @@ async fn perform(
         if fault("bad-datetime")
             && let Some(o) = resource.as_object_mut()
         {
-            o.insert("onsetDateTime".into(), Value::String("yesterday".into()));
+            // The dateTime of each CDex profile: a Communication's `sent`, a request's or a
+            // Task's `authoredOn`.
+            let field = if o.get("resourceType").and_then(Value::as_str) == Some("Communication") {
+                "sent"
+            } else {
+                "authoredOn"
+            };
+            o.insert(field.into(), Value::String("yesterday".into()));
         }
         if fault("invalid-resource")
             && let Some(o) = resource.as_object_mut()

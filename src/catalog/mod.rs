@@ -19,7 +19,21 @@ pub const DEFAULT_CATALOG: &str = "catalog";
 pub struct Catalog {
     /// The CDex actors, by stable name.
     pub actors: BTreeMap<String, Actor>,
+    /// The options an actor may claim (`task-based`, `notified-pull`), by name.
+    #[serde(default)]
+    pub options: BTreeMap<String, OptionDef>,
     pub requirements: Vec<Requirement>,
+}
+
+/// An option of the IG: a part of an actor's behaviour a system claims or not. Scenarios
+/// of an option the system under test does not claim are not applicable to it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionDef {
+    pub title: String,
+    pub description: String,
+    /// The actors that may claim it.
+    pub actors: Vec<String>,
 }
 
 /// One file of the catalog folder.
@@ -28,6 +42,8 @@ pub struct Catalog {
 struct CatalogFile {
     #[serde(default)]
     actors: BTreeMap<String, Actor>,
+    #[serde(default)]
+    options: BTreeMap<String, OptionDef>,
     #[serde(default)]
     requirements: Vec<Requirement>,
 }
@@ -38,6 +54,9 @@ pub struct Actor {
     pub title: String,
     /// The actor the harness plays when this one is under test.
     pub counterpart: String,
+    /// `server` when the system under test answers the harness's requests (`--target`),
+    /// `client` when it sends them (`--listen`, `--trigger`).
+    pub role: Role,
     pub description: String,
 }
 
@@ -57,6 +76,22 @@ pub struct Requirement {
     /// Optional note on how the harness interprets or tests it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Server,
+    Client,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
 }
 
 impl Requirement {
@@ -97,6 +132,7 @@ impl Catalog {
         };
         let mut catalog = Catalog {
             actors: BTreeMap::new(),
+            options: BTreeMap::new(),
             requirements: Vec::new(),
         };
         let mut problems = Vec::new();
@@ -126,6 +162,15 @@ impl Catalog {
                                 file,
                                 format!("actors.{name}"),
                                 format!("actor `{name}` is defined twice"),
+                            ));
+                        }
+                    }
+                    for (name, option) in part.options {
+                        if catalog.options.insert(name.clone(), option).is_some() {
+                            problems.push(Diagnostic::new(
+                                file,
+                                format!("options.{name}"),
+                                format!("option `{name}` is defined twice"),
                             ));
                         }
                     }
@@ -179,6 +224,15 @@ impl Catalog {
                     "catalog",
                     format!("actors.{name}.counterpart"),
                     format!("unknown actor `{}`", a.counterpart),
+                ));
+            }
+        }
+        for (name, o) in &self.options {
+            for a in o.actors.iter().filter(|a| !self.actors.contains_key(*a)) {
+                problems.push(Diagnostic::new(
+                    "catalog",
+                    format!("options.{name}.actors"),
+                    format!("unknown actor `{a}`"),
                 ));
             }
         }

@@ -16,6 +16,9 @@ pub struct Config {
     pub public_url: Option<String>,
     pub timeout: Option<String>,
     pub scenarios: Option<String>,
+    /// The options the system claims (`--option`): `task-based`, `notified-pull`, `all`.
+    #[serde(default)]
+    pub options: Vec<String>,
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
     /// Headers sent with every request (values are treated as secrets).

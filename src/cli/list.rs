@@ -11,6 +11,7 @@ pub enum What {
     Requirements,
     Actions,
     Faults,
+    Options,
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +123,28 @@ pub fn list(args: ListArgs) -> i32 {
                     println!("{action:<28} performed by {actor}");
                 }
                 println!("\nsee docs/actions.md for the environment each action receives");
+            }
+        }
+        What::Options => {
+            if args.json {
+                json_out(&catalog.options);
+            } else {
+                let width = catalog.options.keys().map(|k| k.len()).max().unwrap_or(0);
+                for (name, o) in &catalog.options {
+                    let n = pack
+                        .scenarios
+                        .iter()
+                        .filter(|s| s.options.contains(name))
+                        .count();
+                    println!(
+                        "{name:<width$}  {n:>2} scenario(s)  {} (actors: {})",
+                        o.title,
+                        o.actors.join(", ")
+                    );
+                }
+                println!(
+                    "\na system claims an option with `run --option NAME` (repeatable, or `all`); without one, its scenarios are not applicable"
+                );
             }
         }
         What::Faults => {

@@ -17,6 +17,11 @@ pub struct RunArgs {
     /// Only scenarios whose system under test is this actor (see `list actors`)
     #[arg(long, value_name = "ACTOR")]
     pub actor: Option<String>,
+    /// An option the system under test claims: task-based, notified-pull, or all
+    /// (repeatable; see `list options`). Scenarios of options not claimed are not applicable.
+    /// [default: none for a real system, all for the reference actors]
+    #[arg(long = "option", value_name = "OPTION")]
+    pub options: Vec<String>,
     /// FHIR base URL of the server under test (the harness plays the client)
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
@@ -81,6 +86,42 @@ pub struct RunArgs {
 fn usage(msg: impl std::fmt::Display) -> i32 {
     eprintln!("error: {msg}");
     EXIT_USAGE
+}
+
+/// The options claimed: `--option` (repeatable, `all`), else the config file's `options:`,
+/// else none for a real system and all for the reference actors.
+fn claimed_options(
+    given: &[String],
+    from_config: &[String],
+    catalog: &crate::catalog::Catalog,
+    external: bool,
+) -> Result<runner::Options, String> {
+    let given = if given.is_empty() { from_config } else { given };
+    if given.is_empty() {
+        return Ok(if external {
+            runner::Options::Only(Default::default())
+        } else {
+            runner::Options::All
+        });
+    }
+    let mut set = std::collections::BTreeSet::new();
+    for o in given.iter().flat_map(|o| o.split(',')).map(str::trim) {
+        if o == "all" {
+            return Ok(runner::Options::All);
+        }
+        if o == "none" {
+            continue;
+        }
+        if !catalog.options.contains_key(o) {
+            let known: Vec<&str> = catalog.options.keys().map(String::as_str).collect();
+            return Err(format!(
+                "--option `{o}` is not an option of the catalog; write one of: {}, all, none",
+                known.join(", ")
+            ));
+        }
+        set.insert(o.to_string());
+    }
+    Ok(runner::Options::Only(set))
 }
 
 /// `NAME=VALUE`
@@ -184,12 +225,33 @@ pub async fn run(mut args: RunArgs) -> i32 {
         let known: Vec<&String> = catalog.actors.keys().collect();
         return usage(format!("unknown actor `{a}`; known actors: {known:?}"));
     }
+    let options = match claimed_options(&args.options, &cfg_file.options, &catalog, external) {
+        Ok(o) => o,
+        Err(e) => return usage(e),
+    };
+    if let (Some(t), None) = (&args.target, &args.actor) {
+        let servers: Vec<&str> = catalog
+            .actors
+            .iter()
+            .filter(|(_, a)| a.role == crate::catalog::Role::Server)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        return usage(format!(
+            "--target {t} names a server under test: say which actor it is with --actor ({}), or `actor:` in --config",
+            servers.join(", ")
+        ));
+    }
     let selected = runner::select(&pack, args.actor.as_deref(), &args.scenario);
     if selected.is_empty() {
         return usage("no scenario matches the selection (see `cdex-harness list scenarios`)");
     }
 
     let mut cfg = RunConfig::new(sut);
+    cfg.options = options;
+    if args.timeout.is_some() {
+        // The person testing by hand gets what they asked for.
+        cfg.manual_timeout = timeout;
+    }
     cfg.listen = listen;
     cfg.timeout = timeout;
     cfg.vars = vars;

@@ -44,7 +44,7 @@ fn status_style(status: Status) -> Style {
         Status::Passed => AnsiColor::Green,
         Status::Warned => AnsiColor::Yellow,
         Status::Failed | Status::Errored => AnsiColor::Red,
-        Status::Skipped | Status::NotRun => AnsiColor::BrightBlack,
+        Status::Skipped | Status::NotRun | Status::NotApplicable => AnsiColor::BrightBlack,
     };
     let style = Style::new().fg_color(Some(color.into()));
     if status.is_blocking() {
@@ -62,6 +62,16 @@ struct Console {
     color: bool,
 }
 
+/// Width of the status column: the longest status word shown, at least 7.
+fn status_width(r: &RunResults) -> usize {
+    r.scenarios
+        .iter()
+        .map(|s| s.status.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(7)
+}
+
 impl Console {
     fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
@@ -71,8 +81,8 @@ impl Console {
         }
     }
 
-    fn status(&self, status: Status) -> String {
-        let text = format!("{} {:<7}", status_symbol(status), status.as_str());
+    fn status(&self, status: Status, width: usize) -> String {
+        let text = format!("{} {:<width$}", status_symbol(status), status.as_str());
         self.paint(status_style(status), &text)
     }
 
@@ -106,8 +116,9 @@ impl Console {
             .max()
             .unwrap_or(0)
             .min(40);
+        let status_width = status_width(r);
         for s in &r.scenarios {
-            self.scenario(&mut out, s, id_width, verbose);
+            self.scenario(&mut out, s, (id_width, status_width), verbose);
         }
         if !r.scenarios.is_empty() {
             out.push('\n');
@@ -123,6 +134,18 @@ impl Console {
             );
         }
         let _ = writeln!(out, "{}", totals(r));
+        let _ = writeln!(
+            out,
+            "{}",
+            self.paint(
+                DIM,
+                &if r.options.is_empty() {
+                    "options tested: none (a system claims one with --option NAME; `cdex-harness list options`)".to_string()
+                } else {
+                    format!("options tested: {}", r.options.join(", "))
+                }
+            )
+        );
         let verdict = format::verdict(r);
         let style = if verdict == "PASS" {
             status_style(Status::Passed)
@@ -133,11 +156,17 @@ impl Console {
         out
     }
 
-    fn scenario(&self, out: &mut String, s: &ScenarioResult, id_width: usize, verbose: bool) {
+    fn scenario(
+        &self,
+        out: &mut String,
+        s: &ScenarioResult,
+        (id_width, status_width): (usize, usize),
+        verbose: bool,
+    ) {
         let _ = writeln!(
             out,
             "{}  {:<id_width$}  {}  {}",
-            self.status(s.status),
+            self.status(s.status, status_width),
             clean(&s.id),
             clean(&s.title),
             self.paint(DIM, &format!("({})", format::duration(s.duration_ms)))
@@ -210,7 +239,7 @@ impl Console {
 
     /// Verbose listing of a step's exchanges.
     fn step_exchanges(&self, out: &mut String, st: &StepResult) {
-        if st.exchanges.is_empty() {
+        if st.exchanges.is_empty() && st.also_received.is_empty() {
             return;
         }
         let _ = writeln!(
@@ -228,6 +257,19 @@ impl Console {
         );
         for x in &st.exchanges {
             self.exchange(out, x);
+        }
+        if !st.also_received.is_empty() {
+            let _ = writeln!(
+                out,
+                "    {}",
+                self.paint(
+                    DIM,
+                    "also received (other requests of the system under test, not checked):"
+                )
+            );
+            for x in &st.also_received {
+                self.exchange(out, x);
+            }
         }
     }
 
@@ -294,6 +336,7 @@ fn totals(r: &RunResults) -> String {
         (s.warned, "warned"),
         (s.skipped, "skipped"),
         (s.not_run, "not run"),
+        (s.not_applicable, "not applicable"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {word}"));

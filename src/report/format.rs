@@ -20,6 +20,7 @@ pub fn status_symbol(status: Status) -> &'static str {
         Status::Errored => "‼",
         Status::Skipped => "⊘",
         Status::NotRun => "○",
+        Status::NotApplicable => "–",
     }
 }
 

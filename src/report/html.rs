@@ -88,7 +88,12 @@ struct Page<'a> {
     verdict_class: &'static str,
     interrupted: bool,
     counts: Vec<Count>,
+    /// The options the system claimed, in words.
+    options: String,
+    /// Requirements in scope (their actor under test, their option claimed).
     requirements: Vec<Requirement<'a>>,
+    /// How many requirements of the catalog are out of this run's scope.
+    out_of_scope: usize,
     scenarios: Vec<Scenario<'a>>,
 }
 
@@ -100,6 +105,8 @@ struct Requirement<'a> {
     text: &'a str,
     source: &'a str,
     status: Pill,
+    /// Some checks ran and others did not.
+    partial: bool,
     evidence: Vec<Evidence<'a>>,
 }
 
@@ -145,6 +152,8 @@ struct Step<'a> {
     assertions: Vec<Assertion<'a>>,
     captures: Vec<KeyValue<'a>>,
     exchanges: Vec<ExchangeView<'a>>,
+    /// Requests the system under test sent besides the awaited one: shown, not checked.
+    also_received: Vec<ExchangeView<'a>>,
 }
 
 #[derive(Serialize)]
@@ -213,11 +222,18 @@ impl<'a> Page<'a> {
             verdict_class: if verdict == "PASS" { "pass" } else { "fail" },
             interrupted: r.interrupted,
             counts: counts(r),
+            options: if r.options.is_empty() {
+                "none".to_string()
+            } else {
+                r.options.join(", ")
+            },
             requirements: r
                 .requirements
                 .iter()
+                .filter(|q| q.in_scope)
                 .map(|q| requirement(q, &index))
                 .collect(),
+            out_of_scope: r.requirements.iter().filter(|q| !q.in_scope).count(),
             scenarios: r
                 .scenarios
                 .iter()
@@ -243,6 +259,7 @@ fn counts(r: &RunResults) -> Vec<Count> {
         count("Errored", s.errored, "errored"),
         count("Skipped", s.skipped, "skipped"),
         count("Not run", s.not_run, "not-run"),
+        count("Not applicable", s.not_applicable, "not-applicable"),
         count("Assertions", s.assertions, "total"),
         count("Assertions failed", s.assertions_failed, "failed"),
         count("Assertions warned", s.assertions_warned, "warned"),
@@ -266,6 +283,7 @@ fn requirement<'a>(
         text: &q.text,
         source: &q.source,
         status: q.status.into(),
+        partial: q.partial,
         evidence: group_evidence(&q.evidence)
             .into_iter()
             .map(|(e, status, checks)| Evidence {
@@ -358,6 +376,11 @@ fn step(anchor: String, st: &StepResult) -> Step<'_> {
             .map(|(k, v)| KeyValue { name: k, value: v })
             .collect(),
         exchanges: st.exchanges.iter().map(|x| exchange(x, open)).collect(),
+        also_received: st
+            .also_received
+            .iter()
+            .map(|x| exchange(x, false))
+            .collect(),
     }
 }
 

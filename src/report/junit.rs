@@ -82,7 +82,7 @@ fn test_case(s: &ScenarioResult) -> TestCase {
             first_failure(s, Status::Errored),
             problems(s),
         ),
-        Status::Skipped | Status::NotRun => {
+        Status::Skipped | Status::NotRun | Status::NotApplicable => {
             let mut st = TestCaseStatus::skipped();
             st.set_message(one_line(&skip_message(s)));
             st
@@ -218,6 +218,7 @@ fn skip_message(s: &ScenarioResult) -> String {
     match (&s.message, s.status) {
         (Some(m), _) => m.clone(),
         (None, Status::NotRun) => "not run: the run was interrupted before reaching it".to_owned(),
+        (None, Status::NotApplicable) => "not applicable to the system under test".to_owned(),
         (None, _) => "skipped: something it depends on did not succeed".to_owned(),
     }
 }

@@ -8,7 +8,7 @@ use crate::http::Message;
 use crate::http::client::HttpClient;
 use crate::mock::{Handler, MockServer};
 use crate::scenario::template::Vars;
-use crate::scenario::{Pack, Scenario, StepKind};
+use crate::scenario::{Pack, Scenario, Step, StepKind};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,7 +47,24 @@ pub struct Prepared {
     pub trigger: Option<Trigger>,
 }
 
+/// True when a step sends a request relative to the server under test's FHIR base. A
+/// request to an absolute URL, or to an address the peer gave (a captured `{{focus}}`, the
+/// Endpoint a request names), needs no `--target`.
 pub fn needs_target(s: &Scenario) -> bool {
+    s.steps.iter().any(step_needs_target)
+}
+
+fn step_needs_target(st: &Step) -> bool {
+    let path = match &st.kind {
+        StepKind::Send(r) => &r.path,
+        StepKind::Poll(p) => &p.request.path,
+        _ => return false,
+    };
+    !(path.starts_with("http://") || path.starts_with("https://") || path.starts_with("{{"))
+}
+
+/// True when a step sends a request at all.
+fn sends(s: &Scenario) -> bool {
     s.steps
         .iter()
         .any(|st| matches!(st.kind, StepKind::Send(_) | StepKind::Poll(_)))
@@ -140,19 +157,27 @@ impl Environment {
             m.clear_overrides();
             p.harness_url = Some(self.advertised_url(m));
         }
-        if needs_target(s) {
-            p.target = Some(match &self.cfg.sut {
-                Sut::Reference(_) => self.ensure_sut_server().await?.base_url().to_string(),
+        if sends(s) {
+            p.target = match &self.cfg.sut {
+                Sut::Reference(_) => Some(self.ensure_sut_server().await?.base_url().to_string()),
                 Sut::External {
                     target: Some(t), ..
-                } => t.trim_end_matches('/').to_string(),
-                Sut::External { target: None, .. } => {
+                } => Some(t.trim_end_matches('/').to_string()),
+                Sut::External { target: None, .. } if needs_target(s) => {
+                    let step = s
+                        .steps
+                        .iter()
+                        .find(|st| step_needs_target(st))
+                        .map(|st| st.id.as_str())
+                        .unwrap_or_default();
                     return Err(format!(
-                        "scenario `{}` sends requests to the {} under test: give its FHIR base with --target",
+                        "step `{step}` of scenario `{}` sends a request to the {} under test, relative to its FHIR base, and nothing the system sends gives that address: give it with --target",
                         s.id, s.actor
                     ));
                 }
-            });
+                // Every request goes to an address the peer gives.
+                Sut::External { target: None, .. } => None,
+            };
         }
         Ok(p)
     }

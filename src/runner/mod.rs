@@ -36,6 +36,34 @@ pub enum Sut {
     },
 }
 
+/// The options the system under test claims (`--option`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Options {
+    /// Every option (`--option all`; the reference actors implement them all).
+    All,
+    /// These only (none by default).
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl Options {
+    pub fn claims(&self, option: &str) -> bool {
+        match self {
+            Options::All => true,
+            Options::Only(set) => set.contains(option),
+        }
+    }
+
+    /// The options claimed, by name, among those the catalog knows.
+    pub fn names(&self, catalog: &Catalog) -> Vec<String> {
+        catalog
+            .options
+            .keys()
+            .filter(|o| self.claims(o))
+            .cloned()
+            .collect()
+    }
+}
+
 /// Called with each scenario result as soon as it is known.
 pub type ScenarioCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
 
@@ -43,6 +71,8 @@ pub type ScenarioCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
 #[derive(Clone)]
 pub struct RunConfig {
     pub sut: Sut,
+    /// The options the system under test claims: scenarios of the others are not applicable.
+    pub options: Options,
     /// Where the mock server listens (port 0: any free port). Loopback unless told otherwise.
     pub listen: SocketAddr,
     /// Default limit for every wait and request.
@@ -75,6 +105,12 @@ pub struct RunConfig {
 impl RunConfig {
     pub fn new(sut: Sut) -> Self {
         RunConfig {
+            // The reference actors implement every option; a real system claims none until
+            // it says so.
+            options: match sut {
+                Sut::Reference(_) => Options::All,
+                Sut::External { .. } => Options::Only(Default::default()),
+            },
             sut,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             timeout: Duration::from_secs(10),
@@ -120,8 +156,16 @@ pub async fn run(
         if *cancel.borrow() {
             interrupted = true;
         }
+        let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
         let r = if interrupted {
             scenario::not_run(sc, "the run was interrupted before this scenario")
+        } else if let Some(o) = unclaimed {
+            scenario::not_applicable(
+                sc,
+                &format!(
+                    "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
+                ),
+            )
         } else {
             scenario::run(pack, sc, cfg, &mut env, &run_id, cancel.clone()).await
         };
@@ -158,6 +202,7 @@ pub async fn run(
         duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
         target: target_desc,
         interrupted,
+        options: cfg.options.names(catalog),
         summary: Default::default(),
         requirements: matrix(catalog, &results),
         scenarios: results,
@@ -167,7 +212,15 @@ pub async fn run(
 }
 
 /// The requirements matrix: every requirement with the assertions that bear on it.
+///
+/// A requirement is *in scope* when its actor is under test in this run and it is not only
+/// proved by scenarios of options the system does not claim; it is *covered* when at least
+/// one of its checks ran (passed, warned or failed: a check skipped because its exchange
+/// errored proves nothing); its evidence is *partial* when some of its checks ran and
+/// others did not.
 pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<RequirementResult> {
+    let under_test: std::collections::BTreeSet<&str> =
+        scenarios.iter().map(|s| s.actor.as_str()).collect();
     catalog
         .requirements
         .iter()
@@ -186,20 +239,38 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
                     }
                 }
             }
+            let ran = |e: &&Evidence| {
+                matches!(e.status, Status::Passed | Status::Warned | Status::Failed)
+            };
+            let all_not_applicable =
+                !evidence.is_empty() && evidence.iter().all(|e| e.status == Status::NotApplicable);
             let status = if evidence.is_empty() {
                 Status::NotRun
-            } else if evidence
-                .iter()
-                .all(|e| matches!(e.status, Status::Skipped | Status::NotRun))
-            {
-                Status::Skipped
+            } else if all_not_applicable {
+                Status::NotApplicable
+            } else if !evidence.iter().any(|e| ran(&e)) {
+                // Nothing ran: skipped, or errored when an exchange could not be made.
+                evidence
+                    .iter()
+                    .filter(|e| e.status != Status::NotApplicable)
+                    .fold(Status::Skipped, |acc, e| match e.status {
+                        Status::Errored => Status::Errored,
+                        _ => acc,
+                    })
             } else {
                 evidence
                     .iter()
-                    .filter(|e| !matches!(e.status, Status::Skipped | Status::NotRun))
+                    .filter(ran)
                     .fold(Status::Passed, |acc, e| acc.worst(e.status))
             };
+            let in_scope = under_test.contains(r.actor.as_str()) && !all_not_applicable;
+            let partial = evidence.iter().any(|e| ran(&e))
+                && evidence
+                    .iter()
+                    .any(|e| !ran(&e) && e.status != Status::NotApplicable);
             RequirementResult {
+                in_scope,
+                partial,
                 id: r.id.clone(),
                 actor: r.actor.clone(),
                 verb: r.verb.clone(),

@@ -31,6 +31,21 @@ pub fn not_run(s: &Scenario, why: &str) -> ScenarioResult {
     }
 }
 
+/// A scenario that does not apply to the system under test (an option it does not claim).
+pub fn not_applicable(s: &Scenario, why: &str) -> ScenarioResult {
+    let mut r = not_run(s, why);
+    r.status = Status::NotApplicable;
+    for st in &mut r.steps {
+        st.status = Status::NotApplicable;
+        st.message = None;
+        for a in &mut st.assertions {
+            a.status = Status::NotApplicable;
+            a.message = None;
+        }
+    }
+    r
+}
+
 /// The variables a scenario starts with: pack < scenario < config/`--var` < built-ins.
 /// Scenario variables may refer to the others (`condition_key: "create-{{run_id}}"`).
 pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_id: &str) -> Vars {
@@ -41,6 +56,7 @@ pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_i
         .or_else(|| p.harness_url.clone())
         .unwrap_or_default();
     vars.insert("base_url".into(), base);
+    vars.insert("target_url".into(), p.target.clone().unwrap_or_default());
     vars.insert(
         "harness_url".into(),
         p.harness_url.clone().unwrap_or_default(),

@@ -451,6 +451,34 @@ impl Checker<'_> {
             );
         }
 
+        for (i, o) in def.options.iter().enumerate() {
+            match self.catalog.options.get(o) {
+                None => {
+                    let known: Vec<&str> =
+                        self.catalog.options.keys().map(String::as_str).collect();
+                    self.err(
+                        format!("options[{i}]"),
+                        None,
+                        format!(
+                            "unknown option `{o}`; the catalog's options are: {}",
+                            known.join(", ")
+                        ),
+                    );
+                }
+                Some(def_o) if !def_o.actors.contains(&actor) => {
+                    self.err(
+                        format!("options[{i}]"),
+                        None,
+                        format!(
+                            "option `{o}` is not one the {actor} may claim (it is for: {})",
+                            def_o.actors.join(", ")
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+
         let mut captured_by: HashMap<String, String> = HashMap::new();
         let mut step_ids: Vec<String> = Vec::new();
         let mut steps = Vec::new();

@@ -194,6 +194,10 @@ pub const BUILTIN_VARS: &[(&str, &str)] = &[
         "the FHIR base URL of the system under test, or of the harness's mock server",
     ),
     (
+        "target_url",
+        "the FHIR base URL of the system under test (--target), empty when none was given",
+    ),
+    (
         "harness_url",
         "the FHIR base URL of the harness's own endpoint (mock server) when it runs one",
     ),
