@@ -77,6 +77,24 @@ fn information_server_peer_taking_every_type_passes() {
     assert_passes("information server peer (every type)", &run);
 }
 
+/// R4 lets a server answer a create or update without a body when the client expresses no
+/// preference, give a relative Location, and page its search results.
+const MINIMAL: [&str; 2] = ["--default-return", "minimal"];
+const PAGES_OF_ONE: [&str; 2] = ["--page-size", "1"];
+
+#[test]
+fn information_server_peer_with_minimal_returns_relative_locations_and_pages_of_one_passes() {
+    let Some(py) = python_or_skip("information_server_peer_with_minimal_..._passes") else {
+        return;
+    };
+    let mut args = vec!["--relative-location"];
+    args.extend(MINIMAL);
+    args.extend(PAGES_OF_ONE);
+    let server = information_server(&py, &args);
+    let run = run_server_actor("is-minimal", "information-server", &server, &[]);
+    assert_passes("information server peer (minimal, relative, paged)", &run);
+}
+
 #[test]
 fn information_server_peer_with_a_create_location_without_version_fails() {
     let Some(py) = python_or_skip("information_server_peer_..._fails") else {
@@ -100,6 +118,26 @@ fn information_recipient_peer_passes() {
     let server = information_server(&py, &[]);
     let run = run_server_actor("ircp", "information-recipient", &server, &[]);
     assert_passes("information recipient peer", &run);
+}
+
+#[test]
+fn information_recipient_peer_with_minimal_returns_passes() {
+    let Some(py) = python_or_skip("information_recipient_peer_with_minimal_returns_passes") else {
+        return;
+    };
+    let server = information_server(&py, &MINIMAL);
+    let run = run_server_actor("ircp-minimal", "information-recipient", &server, &[]);
+    assert_passes("information recipient peer (minimal returns)", &run);
+}
+
+#[test]
+fn information_recipient_peer_with_pages_of_one_passes() {
+    let Some(py) = python_or_skip("information_recipient_peer_with_pages_of_one_passes") else {
+        return;
+    };
+    let server = information_server(&py, &PAGES_OF_ONE);
+    let run = run_server_actor("ircp-paged", "information-recipient", &server, &[]);
+    assert_passes("information recipient peer (pages of one)", &run);
 }
 
 #[test]

@@ -391,6 +391,8 @@ class Handler(BaseHTTPRequestHandler):
         if location:
             headers["Location"] = location
         prefer = (self.headers.get("Prefer") or "").replace(" ", "")
+        if "return=" not in prefer:
+            prefer = "return=" + self.peer.args.default_return
         if "return=minimal" in prefer:
             self.reply(status, None, headers)
         elif "return=OperationOutcome" in prefer:
@@ -401,7 +403,8 @@ class Handler(BaseHTTPRequestHandler):
     def location(self, rtype, resource):
         if "no-location" in self.peer.faults:
             return None
-        url = "%s/%s/%s" % (self.base_url(), rtype, resource["id"])
+        root = "" if self.peer.args.relative_location else self.base_url() + "/"
+        url = "%s%s/%s" % (root, rtype, resource["id"])
         if "no-history" in self.peer.faults:
             return url
         return url + "/_history/" + resource["meta"]["versionId"]
@@ -505,16 +508,23 @@ class Handler(BaseHTTPRequestHandler):
             self.fail(400, "not-supported", str(err))
             return
         count = dict(query).get("_count")
-        page = found[: int(count)] if count and count.isdigit() else found
+        size = int(count) if count and count.isdigit() else self.peer.args.page_size
+        offset = dict(query).get("_offset", "0")
+        offset = int(offset) if offset.isdigit() else 0
+        page = found[offset : offset + size] if size else found
         self_query = urllib.parse.urlencode(used, safe="|/:,")
         base = self.base_url()
+        links = [{"relation": "self", "url": "%s/%s?%s" % (base, rtype, self_query)}]
+        if size and offset + size < len(found):
+            after = urllib.parse.urlencode(used + [("_count", size), ("_offset", offset + size)], safe="|/:,")
+            links.append({"relation": "next", "url": "%s/%s?%s" % (base, rtype, after)})
         bundle = {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
             "meta": {"lastUpdated": now().isoformat(timespec="milliseconds")},
             "type": "searchset",
             "total": len(found),
-            "link": [{"relation": "self", "url": "%s/%s?%s" % (base, rtype, self_query)}],
+            "link": links,
             "entry": [
                 {"fullUrl": "%s/%s/%s" % (base, rtype, r["id"]), "resource": r, "search": {"mode": "match"}}
                 for r in page
@@ -566,6 +576,10 @@ def main():
     parser.add_argument("--accept", default="cdex", help="cdex (Communication, CommunicationRequest, Task), any, or Type,Type")
     parser.add_argument("--token", help="require this bearer token on every request but GET metadata")
     parser.add_argument("--restricted-patient", action="append", default=[], help="a patient whose data is refused")
+    parser.add_argument("--default-return", default="representation", choices=["representation", "minimal"],
+                        help="what a create or update answers without a Prefer header")
+    parser.add_argument("--relative-location", action="store_true", help="Location headers relative to the base")
+    parser.add_argument("--page-size", type=int, default=0, help="search results per page (0 = all on one page)")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     args = parser.parse_args()
     Handler.peer = Peer(args)
