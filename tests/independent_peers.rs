@@ -199,10 +199,12 @@ fn information_request_recipient_peer_answering_without_based_on_fails() {
 }
 
 fn client_run(name: &str, py: &str, actor: &str, fault: Option<&str>) -> support::Run {
-    let mut trigger = format!("{py} {}", script("client.py"));
-    if let Some(f) = fault {
-        trigger.push_str(&format!(" --fault {f}"));
-    }
+    let flags = fault.map(|f| format!("--fault {f}")).unwrap_or_default();
+    client_run_with(name, py, actor, &flags)
+}
+
+fn client_run_with(name: &str, py: &str, actor: &str, flags: &str) -> support::Run {
+    let trigger = format!("{py} {} {flags}", script("client.py"));
     let token = token_var();
     run_harness(
         name,
@@ -217,6 +219,16 @@ fn information_client_peer_passes() {
     };
     let run = client_run("ic", &py, "information-client", None);
     assert_passes("information client peer", &run);
+}
+
+#[test]
+fn information_client_peer_sending_every_request_twice_passes() {
+    let Some(py) = python_or_skip("information_client_peer_sending_every_request_twice_passes")
+    else {
+        return;
+    };
+    let run = client_run_with("ic-repeat", &py, "information-client", "--repeat");
+    assert_passes("information client peer (every request twice)", &run);
 }
 
 #[test]
@@ -240,6 +252,16 @@ fn information_sender_peer_passes() {
     };
     let run = client_run("isnd", &py, "information-sender", None);
     assert_passes("information sender peer", &run);
+}
+
+#[test]
+fn information_sender_peer_sending_every_request_twice_passes() {
+    let Some(py) = python_or_skip("information_sender_peer_sending_every_request_twice_passes")
+    else {
+        return;
+    };
+    let run = client_run_with("isnd-repeat", &py, "information-sender", "--repeat");
+    assert_passes("information sender peer (every request twice)", &run);
 }
 
 #[test]

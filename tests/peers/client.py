@@ -127,7 +127,14 @@ class Client:
         self.args = args
         self.faults = set(args.fault)
         timeout = max(1.0, int(env("TIMEOUT_MS", "10000")) / 1000.0)
-        self.http = Http(env("HARNESS_URL"), env("VAR_TOKEN"), timeout)
+        self.http = Http(env("HARNESS_URL"), env("VAR_TOKEN"), timeout, args.repeat)
+
+    def look_up_patient(self):
+        """Like many clients, make sure of the patient first (whatever the answer, go on)."""
+        patient = env("PATIENT_ID")
+        if patient:
+            status, _, _ = self.http.request("GET", "Patient?_id=" + urllib.parse.quote(patient), retries=0)
+            log("patient look-up ->", status)
 
     def metadata(self):
         status, _, body = self.http.request("GET", "metadata", retries=0)
@@ -156,6 +163,7 @@ class Client:
 
     def push_create(self):
         rtype = env("RESOURCE_TYPE", "Communication")
+        self.look_up_patient()
         resource = self.resource_for(rtype)
         resource.pop("id", None)
         if "create-by-put" in self.faults:
@@ -224,6 +232,7 @@ class Client:
     # -- Information Sender ------------------------------------------------------------------
 
     def send_communication(self):
+        self.look_up_patient()
         comm = self.resource_for("Communication")
         comm.pop("id", None)
         if env("PATIENT_ID"):
@@ -310,6 +319,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", help="FHIR base of the peer server grouped with this client")
     parser.add_argument("--server-token", help="bearer token of that server")
+    parser.add_argument("--repeat", action="store_true", help="send every request twice (a client retrying after a lost answer)")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     args = parser.parse_args()
     client = Client(args)

@@ -34,10 +34,12 @@ def operation_outcome(code, text, severity="error"):
 class Http:
     """A tiny FHIR HTTP client: bearer token, FHIR JSON, one retry on a dropped connection or 5xx."""
 
-    def __init__(self, base, token=None, timeout=10.0):
+    def __init__(self, base, token=None, timeout=10.0, repeat=False):
         self.base = base.rstrip("/")
         self.token = token
         self.timeout = timeout
+        # Send every request twice, as a client that lost the first answer and retried would.
+        self.repeat = repeat
 
     def url(self, path):
         if path.startswith("http://") or path.startswith("https://"):
@@ -45,6 +47,11 @@ class Http:
         return self.base + "/" + path.lstrip("/")
 
     def request(self, method, path, body=None, headers=None, retries=1):
+        if self.repeat:
+            self.once(method, path, body, headers, retries)
+        return self.once(method, path, body, headers, retries)
+
+    def once(self, method, path, body=None, headers=None, retries=1):
         data = None
         all_headers = {"Accept": "application/fhir+json, application/json;q=0.9"}
         if self.token:
