@@ -232,6 +232,15 @@ fn information_client_peer_sending_every_request_twice_passes() {
 }
 
 #[test]
+fn information_client_peer_with_its_own_payloads_passes() {
+    let Some(py) = python_or_skip("information_client_peer_with_its_own_payloads_passes") else {
+        return;
+    };
+    let run = client_run_with("ic-own", &py, "information-client", "--own-payloads");
+    assert_passes("information client peer (its own payloads)", &run);
+}
+
+#[test]
 fn information_client_peer_creating_by_put_fails() {
     let Some(py) = python_or_skip("information_client_peer_creating_by_put_fails") else {
         return;
@@ -262,6 +271,15 @@ fn information_sender_peer_sending_every_request_twice_passes() {
     };
     let run = client_run_with("isnd-repeat", &py, "information-sender", "--repeat");
     assert_passes("information sender peer (every request twice)", &run);
+}
+
+#[test]
+fn information_sender_peer_with_its_own_payloads_passes() {
+    let Some(py) = python_or_skip("information_sender_peer_with_its_own_payloads_passes") else {
+        return;
+    };
+    let run = client_run_with("isnd-own", &py, "information-sender", "--own-payloads");
+    assert_passes("information sender peer (its own payloads)", &run);
 }
 
 #[test]

@@ -98,7 +98,7 @@ def own_resource(rtype, patient):
             "status": "requested",
             "intent": "order",
             "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
-            "focus": {"reference": "CommunicationRequest/" + uuid.uuid4().hex},
+            "focus": {"reference": "Communication/" + uuid.uuid4().hex},
             "for": subject,
             "authoredOn": stamp(),
             "requester": {"display": "Independent peer payer"},
@@ -148,7 +148,8 @@ class Client:
         log(what, "->", status)
 
     def resource_for(self, rtype):
-        resource = payload() or own_resource(rtype, env("PATIENT_ID", "example"))
+        resource = None if self.args.own_payloads else payload()
+        resource = resource or own_resource(rtype, env("PATIENT_ID", "example"))
         if resource.get("resourceType") != rtype:
             resource = own_resource(rtype, env("PATIENT_ID", "example"))
         resource.setdefault("meta", {})
@@ -166,12 +167,20 @@ class Client:
         self.look_up_patient()
         resource = self.resource_for(rtype)
         resource.pop("id", None)
+        if rtype == "Task" and self.args.own_payloads:
+            # Our own Task is about a Communication of ours: create that first, then point at it.
+            status, headers, body = self.http.request("POST", "Communication", own_resource("Communication", env("PATIENT_ID", "example")))
+            self.check("create the Task's focus", status, body)
+            where = headers.get("location") or ""
+            if "/Communication/" in where:
+                focus_id = where.split("/Communication/")[1].split("/")[0]
+                resource["focus"] = {"reference": "Communication/" + focus_id}
         if "create-by-put" in self.faults:
             resource["id"] = str(uuid.uuid4())
             status, _, body = self.http.request("PUT", "%s/%s" % (rtype, resource["id"]), resource)
         else:
             status, headers, body = self.http.request("POST", rtype, resource)
-            log("Location:", headers.get("Location"))
+            log("Location:", headers.get("location"))
         self.check("create " + rtype, status, body)
 
     def push_update(self):
@@ -319,6 +328,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", help="FHIR base of the peer server grouped with this client")
     parser.add_argument("--server-token", help="bearer token of that server")
+    parser.add_argument("--own-payloads", action="store_true", help="never use the suggested payload: build our own")
     parser.add_argument("--repeat", action="store_true", help="send every request twice (a client retrying after a lost answer)")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     args = parser.parse_args()

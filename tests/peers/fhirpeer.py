@@ -65,9 +65,9 @@ class Http:
             req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return resp.status, dict(resp.headers), _json(resp.read())
+                    return resp.status, {k.lower(): v for k, v in resp.headers.items()}, _json(resp.read())
             except urllib.error.HTTPError as err:
-                status, hdrs, payload = err.code, dict(err.headers), _json(err.read())
+                status, hdrs, payload = err.code, {k.lower(): v for k, v in err.headers.items()}, _json(err.read())
                 if status < 500 or attempt == retries:
                     return status, hdrs, payload
                 log(method, url, "answered", status, "- retrying")
