@@ -141,17 +141,17 @@ fn information_recipient_peer_with_pages_of_one_passes() {
 }
 
 #[test]
-fn information_recipient_peer_that_drops_the_payload_fails() {
+fn information_recipient_peer_creating_without_location_fails() {
     let Some(py) = python_or_skip("information_recipient_peer_..._fails") else {
         return;
     };
-    let server = information_server(&py, &["--fault", "drop-payload"]);
+    let server = information_server(&py, &["--fault", "no-location"]);
     let run = run_server_actor("ircp-fault", "information-recipient", &server, &[]);
     assert_fails_naming(
-        "information recipient peer --fault drop-payload",
+        "information recipient peer --fault no-location",
         &run,
         "ircp-receive-unsolicited",
-        "CDEX-UNSOL-RECEIVED",
+        "CDEX-RCP-PUSH",
     );
 }
 
@@ -194,7 +194,7 @@ fn information_request_recipient_peer_answering_without_based_on_fails() {
         "information request recipient peer --fault no-based-on",
         &run,
         "irr-answer-request",
-        "CDEX-SOL-BASED-ON",
+        "CDEX-RQR-ANSWER",
     );
 }
 
@@ -322,16 +322,15 @@ fn information_request_sender_peer_passes() {
 }
 
 #[test]
-fn information_request_sender_peer_naming_no_endpoint_fails() {
-    let Some(py) = python_or_skip("information_request_sender_peer_naming_no_endpoint_fails")
-    else {
+fn information_request_sender_peer_requesting_without_subject_fails() {
+    let Some(py) = python_or_skip("information_request_sender_peer_..._fails") else {
         return;
     };
-    let run = request_sender_run("irs-fault", &py, Some("no-endpoint"));
+    let run = request_sender_run("irs-fault", &py, Some("request-without-subject"));
     assert_fails_naming(
-        "information request sender peer --fault no-endpoint",
+        "information request sender peer --fault request-without-subject",
         &run,
         "irs-request-and-answer",
-        "CDEX-SOL-RECEIVED",
+        "CDEX-RQS-PUSH",
     );
 }

@@ -33,6 +33,7 @@ FAULTS = {
     "no-based-on": "send-communication and the answer leave basedOn out",
     "answer-everything": "the answer carries every payload held, requested or not",
     "no-endpoint": "the CommunicationRequest's recipient names no Endpoint for the answer",
+    "request-without-subject": "the CommunicationRequest has no subject (cdex-communicationrequest requires one)",
 }
 QUERY_STRING = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-query-string"
 NOTE_TYPE = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type"
@@ -235,6 +236,8 @@ class Client:
                 "address": env("RECIPIENT_ADDRESS"),
             })
         request["recipient"] = [{"reference": "#us"}]
+        if "request-without-subject" in self.faults:
+            del request["subject"]
         status, headers, body = self.http.request("POST", "CommunicationRequest", request)
         self.check("send CommunicationRequest", status, body)
 
