@@ -95,6 +95,21 @@ fn information_server_peer_with_minimal_returns_relative_locations_and_pages_of_
     assert_passes("information server peer (minimal, relative, paged)", &run);
 }
 
+/// A real server already holds data about the patient and pages its search results: run the
+/// pack twice against the same paging server, and the second run must pass as the first did.
+#[test]
+fn information_server_peer_paging_data_it_already_holds_passes() {
+    let Some(py) = python_or_skip("information_server_peer_paging_data_it_already_holds_passes")
+    else {
+        return;
+    };
+    let server = information_server(&py, &["--page-size", "2"]);
+    let first = run_server_actor("is-paged-1", "information-server", &server, &[]);
+    assert_passes("information server peer (pages of two, first run)", &first);
+    let second = run_server_actor("is-paged-2", "information-server", &server, &[]);
+    assert_passes("information server peer (pages of two, run again)", &second);
+}
+
 #[test]
 fn information_server_peer_with_a_create_location_without_version_fails() {
     let Some(py) = python_or_skip("information_server_peer_..._fails") else {
