@@ -255,6 +255,17 @@ fn information_client_peer_with_its_own_payloads_passes() {
     assert_passes("information client peer (its own payloads)", &run);
 }
 
+/// R4 has two formats, and the 2019 Information Client CapabilityStatement lists both
+/// (`application/fhir+json`, `application/fhir+xml`): a client that sends XML conforms.
+#[test]
+fn information_client_peer_sending_fhir_xml_passes() {
+    let Some(py) = python_or_skip("information_client_peer_sending_fhir_xml_passes") else {
+        return;
+    };
+    let run = client_run_with("ic-xml", &py, "information-client", "--xml");
+    assert_passes("information client peer (FHIR XML)", &run);
+}
+
 #[test]
 fn information_client_peer_creating_by_put_fails() {
     let Some(py) = python_or_skip("information_client_peer_creating_by_put_fails") else {
@@ -295,6 +306,15 @@ fn information_sender_peer_with_its_own_payloads_passes() {
     };
     let run = client_run_with("isnd-own", &py, "information-sender", "--own-payloads");
     assert_passes("information sender peer (its own payloads)", &run);
+}
+
+#[test]
+fn information_sender_peer_sending_fhir_xml_passes() {
+    let Some(py) = python_or_skip("information_sender_peer_sending_fhir_xml_passes") else {
+        return;
+    };
+    let run = client_run_with("isnd-xml", &py, "information-sender", "--xml");
+    assert_passes("information sender peer (FHIR XML)", &run);
 }
 
 #[test]

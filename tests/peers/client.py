@@ -129,6 +129,7 @@ class Client:
         self.faults = set(args.fault)
         timeout = max(1.0, int(env("TIMEOUT_MS", "10000")) / 1000.0)
         self.http = Http(env("HARNESS_URL"), env("VAR_TOKEN"), timeout, args.repeat)
+        self.http.xml = args.xml
 
     def look_up_patient(self):
         """Like many clients, make sure of the patient first (whatever the answer, go on)."""
@@ -332,6 +333,7 @@ def main():
     parser.add_argument("--server", help="FHIR base of the peer server grouped with this client")
     parser.add_argument("--server-token", help="bearer token of that server")
     parser.add_argument("--own-payloads", action="store_true", help="never use the suggested payload: build our own")
+    parser.add_argument("--xml", action="store_true", help="send FHIR XML bodies instead of JSON")
     parser.add_argument("--repeat", action="store_true", help="send every request twice (a client retrying after a lost answer)")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     args = parser.parse_args()

@@ -40,6 +40,8 @@ class Http:
         self.timeout = timeout
         # Send every request twice, as a client that lost the first answer and retried would.
         self.repeat = repeat
+        # Send bodies as FHIR XML (R4 and the 2019 client CapabilityStatement list both formats).
+        self.xml = False
 
     def url(self, path):
         if path.startswith("http://") or path.startswith("https://"):
@@ -56,7 +58,10 @@ class Http:
         all_headers = {"Accept": "application/fhir+json, application/json;q=0.9"}
         if self.token:
             all_headers["Authorization"] = "Bearer " + self.token
-        if body is not None:
+        if body is not None and self.xml:
+            data = to_xml(body).encode("utf-8")
+            all_headers["Content-Type"] = "application/fhir+xml; charset=utf-8"
+        elif body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             all_headers["Content-Type"] = FHIR_JSON
         all_headers.update(headers or {})
@@ -77,6 +82,33 @@ class Http:
                 log(method, url, "failed:", err, "- retrying")
             time.sleep(0.2)
         raise AssertionError("unreachable")
+
+
+def to_xml(resource):
+    """FHIR JSON to FHIR XML (R4 rules: primitives in value attributes, url and id of elements
+    as attributes, contained resources wrapped in their type, the narrative as XHTML)."""
+    from xml.sax.saxutils import quoteattr
+
+    def element(name, value):
+        if isinstance(value, list):
+            return "".join(element(name, item) for item in value)
+        if isinstance(value, dict):
+            if "resourceType" in value:  # a contained or nested resource
+                return "<%s>%s</%s>" % (name, body(value), name)
+            attrs = "".join(" %s=%s" % (a, quoteattr(str(value[a]))) for a in ("id", "url") if a in value and name != "div")
+            inner = "".join(element(k, v) for k, v in value.items() if k not in ("id", "url") and not k.startswith("_"))
+            return "<%s%s>%s</%s>" % (name, attrs, inner, name)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if name == "div":
+            return value
+        return "<%s value=%s/>" % (name, quoteattr(str(value)))
+
+    def body(res):
+        inner = "".join(element(k, v) for k, v in res.items() if k != "resourceType" and not k.startswith("_"))
+        return '<%s xmlns="http://hl7.org/fhir">%s</%s>' % (res["resourceType"], inner, res["resourceType"])
+
+    return body(resource)
 
 
 def _json(raw):
