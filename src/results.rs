@@ -108,6 +108,10 @@ pub struct RunResults {
     /// The options the system under test claimed (`--option`): their scenarios ran.
     #[serde(default)]
     pub options: Vec<String>,
+    /// What the harness noticed about the system under test before the scenarios (its
+    /// CapabilityStatement's hints, variables chosen from it, a server that did not answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub summary: Summary,
     pub scenarios: Vec<ScenarioResult>,
     /// The requirements matrix: each catalog requirement, the assertions that bear on it and

@@ -201,7 +201,7 @@ fn a_client_that_never_sends_fails_at_the_timeout_and_says_what_never_arrived() 
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let results = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(
-        results.contains("POST Condition never arrived within 300ms"),
+        results.contains("POST Communication never arrived within 300ms"),
         "{results}"
     );
 }
@@ -382,6 +382,11 @@ fn unreachable_server_is_an_error_not_a_panic() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let results = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(results.contains("could not connect"), "{results}");
+    // One clear message, before any scenario: the server does not answer.
+    assert!(
+        results.contains("the server under test at http://127.0.0.1:9 did not answer"),
+        "{results}"
+    );
     assert!(results.contains("\"errored\""));
 }
 
@@ -469,27 +474,205 @@ fn an_unwritable_report_folder_is_a_clear_error() {
     );
 }
 
+/// The simulator tells partners how to authenticate: the pack's test token, shown once
+/// (not `[REDACTED]`, which left a partner's first request with a 401), and how to change it.
 #[test]
-fn the_simulator_redacts_its_settings() {
-    let child = Command::new(BIN)
-        .args(["simulate", "information-server", "--listen", "127.0.0.1:0"])
+fn the_simulator_says_how_partners_authenticate() {
+    let sim = simulated("information-server", &[]);
+    let banner = sim.banner.clone();
+    let (_, all) = stop(sim);
+    assert_eq!(
+        all.matches("cdex-reference-token-8c1f").count(),
+        1,
+        "the token is shown once: {all}"
+    );
+    assert!(!all.contains("[REDACTED]"), "{all}");
+    insta::assert_snapshot!("simulator_banner", stable(&banner));
+}
+
+/// A simulated actor on a free loopback port, once it has said how to stop it (it then
+/// catches Ctrl-C).
+struct Simulated {
+    child: std::process::Child,
+    port: u16,
+    /// What it printed on stderr until then.
+    banner: String,
+    /// The rest of its stderr.
+    rest: std::thread::JoinHandle<String>,
+}
+
+fn simulated(actor: &str, extra: &[&str]) -> Simulated {
+    use std::io::{BufRead, Read};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .args(["simulate", actor, "--listen", &listen])
+        .args(extra)
         .current_dir(project())
-        .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    // SAFETY: kill(2) on the child we just started.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        banner.push_str(&line);
+        if line.contains("Ctrl-C to stop") {
+            break;
+        }
+        line.clear();
     }
-    let o = child.wait_with_output().unwrap();
-    let all = text(&o);
-    assert!(all.contains("listening"), "{all}");
-    assert!(
-        !all.contains("cdex-reference-token-8c1f"),
-        "the pack's token leaked: {all}"
+    assert!(banner.contains("Ctrl-C to stop"), "{banner}");
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    Simulated {
+        child,
+        port,
+        banner,
+        rest,
+    }
+}
+
+/// POST FHIR JSON to a local port, with a bearer token or none: the status code.
+fn post_fhir(port: u16, path: &str, body: &str, token: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the simulator listens");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST /{path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n{auth}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let answer = String::from_utf8_lossy(&out).to_string();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"))
+}
+
+/// Stop a simulator with Ctrl-C: what it printed (stdout, all of stderr).
+fn stop(sim: Simulated) -> (String, String) {
+    // SAFETY: kill(2) on a child this test started.
+    unsafe {
+        libc::kill(sim.child.id() as i32, libc::SIGINT);
+    }
+    let o = sim.child.wait_with_output().unwrap();
+    let rest = sim.rest.join().unwrap_or_default();
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        format!("{}{rest}", sim.banner),
+    )
+}
+
+/// `--token` sets the token partners must send (shown once at startup, redacted from the
+/// exchange log); `--no-auth` accepts any request; `--token` for an actor that checks none
+/// is refused.
+#[test]
+fn the_simulator_takes_a_token_or_no_auth() {
+    let token = "my-own-token-42";
+    let condition = format!(
+        r#"{{"resourceType":"Condition","subject":{{"reference":"Patient/p1"}},"note":[{{"text":"{token}"}}]}}"#
     );
+    let server = simulated("information-server", &["--token", token, "--verbose"]);
+    let port = server.port;
+    assert_eq!(post_fhir(port, "Condition", &condition, None), 401);
+    assert_eq!(
+        post_fhir(
+            port,
+            "Condition",
+            &condition,
+            Some("cdex-reference-token-8c1f")
+        ),
+        401
+    );
+    assert_eq!(post_fhir(port, "Condition", &condition, Some(token)), 201);
+    let (log, banner) = stop(server);
+    assert!(
+        banner.contains(&format!(
+            "send `Authorization: Bearer {token}` (given with --token"
+        )),
+        "{banner}"
+    );
+    assert_eq!(banner.matches(token).count(), 1, "{banner}");
+    assert!(log.contains("POST /Condition -> 201"), "{log}");
+    assert!(log.contains("request body:"), "{log}");
+    assert!(
+        !log.contains(token),
+        "the exchange log shows --token: {log}"
+    );
+
+    let server = simulated("information-server", &["--no-auth"]);
+    assert_eq!(post_fhir(server.port, "Condition", &condition, None), 201);
+    let (_, banner) = stop(server);
+    assert!(
+        banner.contains("authentication: none (--no-auth)"),
+        "{banner}"
+    );
+
+    let o = harness(&["simulate", "information-recipient", "--token", "x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("checks no bearer token"), "{}", text(&o));
+}
+
+/// The live check validates what a partner sends against the profile the actor expects of
+/// it (profiles/expected.yaml), not only the R4 base, and logs every issue with its
+/// location; the answers do not change: the Information Server stores a Communication
+/// without subject (201), the Information Recipient refuses it (400), and both logs say
+/// what cdex-communication requires.
+#[test]
+fn the_simulator_checks_what_the_actor_expects() {
+    let comm = r#"{"resourceType":"Communication","status":"bogus",
+        "sender":{"reference":"Organization/1"},"recipient":[{"reference":"Organization/2"}],
+        "payload":[{"contentString":"x"}]}"#;
+    let server = simulated("information-server", &[]);
+    assert_eq!(
+        post_fhir(
+            server.port,
+            "Communication",
+            comm,
+            Some("cdex-reference-token-8c1f")
+        ),
+        201
+    );
+    let (server_log, _) = stop(server);
+    let recipient = simulated("information-recipient", &[]);
+    assert_eq!(post_fhir(recipient.port, "Communication", comm, None), 400);
+    let (recipient_log, _) = stop(recipient);
+    for log in [&server_log, &recipient_log] {
+        assert!(
+            log.contains(
+                "check: error Communication: `subject` has 0 occurrence(s), the profile requires \
+                 at least 1 [http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-communication#Communication.subject]"
+            ),
+            "{log}"
+        );
+        assert!(
+            log.contains("check: error Communication.status: `bogus`"),
+            "{log}"
+        );
+    }
+    let checks: Vec<&str> = recipient_log
+        .lines()
+        .filter(|l| l.trim_start().starts_with("check:"))
+        .collect();
+    insta::assert_snapshot!("simulator_live_check", checks.join("\n"));
 }
 
 /// A simulated information-server on a free loopback port, once it accepts connections:

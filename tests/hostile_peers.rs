@@ -48,7 +48,9 @@ fn pack_dir() -> PathBuf {
     dir
 }
 
-/// Start a peer; every connection gets `behaviour` after its request head is read.
+/// Start a peer; every connection gets `behaviour` after its request head is read, except
+/// the harness's preflight `GET /metadata`, which gets a plain 404 (a server without a
+/// CapabilityStatement), so that what is tested is how a scenario's step takes the fault.
 fn peer(behaviour: Behaviour) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -57,6 +59,10 @@ fn peer(behaviour: Behaviour) -> String {
             std::thread::spawn(move || {
                 let mut stream = stream;
                 let head = read_head(&mut stream);
+                if head.starts_with("GET /metadata ") {
+                    respond(&mut stream, "404 Not Found", "text/plain", b"no metadata");
+                    return;
+                }
                 behaviour(&mut stream, &head);
             });
         }
@@ -145,7 +151,25 @@ fn connection_refused() {
         .unwrap()
         .port();
     let (r, _) = run_against(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2));
-    check(&r, Status::Errored, "could not connect");
+    // The preflight finds it: one clear message, every scenario errored without a step run.
+    let first = r
+        .scenarios
+        .iter()
+        .find(|s| s.id == "hostile-read")
+        .expect("first scenario");
+    assert_eq!(first.status, Status::Errored);
+    let said = first.message.clone().unwrap_or_default();
+    assert!(
+        said.contains("did not answer") && said.contains("could not connect"),
+        "{said}"
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains("did not answer")),
+        "{:?}",
+        r.notes
+    );
+    assert!(r.scenarios.iter().all(|s| s.status == Status::Errored));
+    assert_eq!(r.exit_code(), 1);
 }
 
 #[test]

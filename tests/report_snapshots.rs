@@ -326,6 +326,9 @@ fn fixture() -> RunResults {
         duration_ms: 2125.0,
         target: "http://ehr.example/fhir".to_owned(),
         options: vec!["task-based".to_owned()],
+        notes: vec![format!(
+            "the server's CapabilityStatement suggests the notified-pull option {SCRIPT}"
+        )],
         interrupted: true,
         summary: Summary::default(),
         scenarios: vec![passed, failed, warned, errored, not_run],

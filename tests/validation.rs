@@ -667,3 +667,119 @@ fn missing_narratives_are_warnings() {
         "{w:#?}"
     );
 }
+
+/// An invariant over a value that is already malformed adds no second error: a Task whose
+/// `authoredOn` is not a date fails inv-1 (`lastModified >= authoredOn`), and that failure
+/// is information, not an error; an invariant that does not read the value still counts.
+#[tokio::test]
+async fn an_invariant_over_a_malformed_value_is_not_a_second_error() {
+    let v = validator();
+    let task = serde_json::json!({"resourceType": "Task", "status": "requested", "intent": "order",
+        "authoredOn": "2020-13-45", "lastModified": "2020-10-25T10:00:00Z"});
+    let issues = v.validate_with_invariants(&task, None).await;
+    assert_eq!(
+        errors(&issues),
+        [
+            "error       Task.authoredOn: `2020-13-45` is not a valid dateTime: expected YYYY, \
+          YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss(.sss)+zz:zz with a time zone \
+          [http://hl7.org/fhir/StructureDefinition/Task#Task.authoredOn]"
+        ]
+    );
+    let note = issues
+        .iter()
+        .find(|i| i.source.ends_with("#inv-1"))
+        .expect("inv-1's failure is still told");
+    assert_eq!(note.severity, Severity::Information);
+    insta::assert_snapshot!("invariant_over_a_malformed_value", note.to_string());
+
+    // A well-formed authoredOn after lastModified: inv-1 is an error again.
+    let mut ok_date = task.clone();
+    ok_date["authoredOn"] = "2020-10-26T10:00:00Z".into();
+    let issues = v.validate_with_invariants(&ok_date, None).await;
+    assert!(
+        errors(&issues).iter().any(|e| e.contains("inv-1")),
+        "{issues:#?}"
+    );
+    // An invariant that reads other elements still fails as an error next to the malformed
+    // value (Period per-1 reads start and end, not authoredOn).
+    let mut other = task.clone();
+    other["executionPeriod"] = serde_json::json!({"start": "2020-10-26", "end": "2020-10-01"});
+    let issues = v.validate_with_invariants(&other, None).await;
+    assert!(
+        errors(&issues).iter().any(|e| e.contains("per-1")),
+        "{issues:#?}"
+    );
+}
+
+/// What `validate` says of a file names what it was checked against: the R4 base alone
+/// (with how to check a profile), a profile, or nothing at all when the base definition of
+/// the type is not in the data (not "valid"); malformed JSON is located by line and column.
+#[test]
+fn validate_says_what_it_checked_against() {
+    let tmp = std::env::temp_dir().join(format!("cdex-verdicts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let files = [
+        (
+            "a-patient.json",
+            r#"{"resourceType":"Patient"}"#.to_string(),
+        ),
+        (
+            "b-basic.json",
+            r#"{"resourceType":"Basic","code":{"text":"x"}}"#.to_string(),
+        ),
+        (
+            "c-task-declared.json",
+            read(&dir("examples").join("cdex-task-example1.json"))
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.insert(
+                        "meta".into(),
+                        serde_json::json!({"profile": [TASK_DATA_REQUEST]}),
+                    );
+                    Value::Object(o).to_string()
+                })
+                .unwrap(),
+        ),
+        (
+            "d-malformed.json",
+            "{\"resourceType\": \"Task\",\n  \"status\" \"requested\"}".to_string(),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(tmp.join(name), text).unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cdex-harness"))
+            .arg("validate")
+            .args(args)
+            .current_dir(&tmp)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    let (code, text) = run(&names);
+    assert_eq!(code, 1, "{text}");
+    insta::assert_snapshot!("validate_verdicts", text);
+
+    // Not checked is not an error, and says so in the summary too.
+    let (code, text) = run(&["b-basic.json"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("b-basic.json: not checked"), "{text}");
+    assert!(!text.contains(": valid"), "{text}");
+
+    let (_, json) = run(&["--json", "b-basic.json", "d-malformed.json"]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc[0]["verdict"], "not-checked");
+    assert_eq!(doc[0]["checked"], false);
+    let issue = &doc[1]["outcome"]["issue"][0];
+    assert_eq!(issue["location"][0], "line 2, column 12");
+    // A place in the text is not a FHIRPath expression.
+    assert!(issue.get("expression").is_none(), "{issue}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

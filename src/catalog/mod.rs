@@ -34,6 +34,13 @@ pub struct OptionDef {
     pub description: String,
     /// The actors that may claim it.
     pub actors: Vec<String>,
+    /// A FHIRPath expression over a server's CapabilityStatement that holds when the server
+    /// seems to support the option (a hint in the console and report, never a verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability_hint: Option<String>,
+    /// What the hint looks for, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint_text: Option<String>,
 }
 
 /// One file of the catalog folder.

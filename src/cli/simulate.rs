@@ -48,6 +48,14 @@ pub struct SimulateArgs {
     /// e.g. 30s, 2m
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub timeout: String,
+    /// The bearer token instead of the pack's test token: the one partners must send to a
+    /// served actor (shown once at startup, redacted from the exchange log), or the one an
+    /// acting actor sends
+    #[arg(long, value_name = "TOKEN", conflicts_with = "no_auth")]
+    pub token: Option<String>,
+    /// No bearer token: a served actor accepts every request, an acting actor sends none
+    #[arg(long)]
+    pub no_auth: bool,
 }
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
@@ -119,6 +127,13 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let settings = match auth::apply(settings, spec.name, args.token.as_deref(), args.no_auth) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let handler = match (spec.build)(&settings, faults.for_actor(spec.name)).map(|a| a.server) {
         Ok(Some(h)) => h,
         Ok(None) => {
@@ -158,37 +173,67 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             "warning: listening on {listen}: reachable from other machines, not just this one"
         );
     }
-    let redactor = Redactor::new(pack.secrets.iter().filter_map(|n| vars.get(n).cloned()));
+    // Ctrl-C is caught from its first poll: poll it once before saying how to stop.
+    let stop = super::run::interrupted();
+    tokio::pin!(stop);
+    tokio::select! {
+        biased;
+        _ = &mut stop => return EXIT_PASS,
+        _ = std::future::ready(()) => {}
+    }
+    let mut redactor = Redactor::new(pack.secrets.iter().filter_map(|n| vars.get(n).cloned()));
+    if let Some(t) = &args.token {
+        redactor.add(t);
+    }
     eprintln!(
         "reference {} listening; FHIR base: {}",
         spec.name,
         server.base_url()
     );
-    eprintln!("settings: {}", redactor.text(&settings.to_string()));
+    // The token partners must send, shown here once (the log below redacts it): it is the
+    // pack's test value or the one typed with --token, not a secret kept from this user.
+    eprintln!(
+        "authentication: {}",
+        auth::describe(&settings, spec.name, args.token.is_some(), args.no_auth)
+    );
+    eprintln!(
+        "settings: {}",
+        redactor.text(&auth::without_token(&settings).to_string())
+    );
     eprintln!("every exchange is logged and checked below; Ctrl-C to stop");
 
+    let expects = crate::fhir::expected::for_actor(spec.name, spec.options);
     let recorder = server.recorder().clone();
-    let mut cursor = recorder.cursor();
+    // From the first exchange: a partner may have sent one while the banner was printed.
+    let mut cursor = 0;
     let (_never_tx, mut never) = tokio::sync::watch::channel(false);
-    let stop = super::run::interrupted();
-    tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = &mut stop => break,
             out = recorder.wait_for(cursor, std::time::Duration::from_secs(3600), &mut never, |_| true) => {
                 if let crate::mock::recorder::WaitOutcome::Arrived(x, next) = out {
                     cursor = next;
-                    log_exchange(&x, &redactor, args.verbose).await;
+                    log_exchange(&x, &redactor, args.verbose, expects).await;
                 }
             }
         }
+    }
+    // What arrived as Ctrl-C did is logged too.
+    for x in recorder.since(cursor) {
+        log_exchange(&x, &redactor, args.verbose, expects).await;
     }
     eprintln!("stopped");
     EXIT_PASS
 }
 
-/// One line per exchange, then what the live checks found.
-async fn log_exchange(x: &RawExchange, redactor: &Redactor, verbose: bool) {
+/// One line per exchange, then what the live checks found (`expects`: what the actor
+/// serving the exchange expects of what it receives).
+async fn log_exchange(
+    x: &RawExchange,
+    redactor: &Redactor,
+    verbose: bool,
+    expects: Option<&crate::fhir::expected::Expects>,
+) {
     let shown = redactor.exchange(x);
     let status = shown.response.as_ref().and_then(|r| r.status).unwrap_or(0);
     println!(
@@ -203,8 +248,8 @@ async fn log_exchange(x: &RawExchange, redactor: &Redactor, verbose: bool) {
         status,
         shown.duration_ms
     );
-    for finding in crate::fhir::live_check(&x.request).await {
-        println!("    check: {finding}");
+    for finding in crate::fhir::live_check(&x.request, expects).await {
+        println!("    check: {}", redactor.text(&finding));
     }
     if verbose {
         if let Some(b) = &shown.request.body {
@@ -291,6 +336,12 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
             Err(e) => return usage(e),
         }
     }
+    if let Some(t) = &args.token {
+        vars.insert("token".into(), t.clone());
+    }
+    if args.no_auth {
+        vars.remove("token");
+    }
     let built = match (spec.build)(&serde_json::Value::Null, faults.for_actor(spec.name)) {
         Ok(a) => a,
         Err(e) => return usage(e),
@@ -313,15 +364,105 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
         vars,
     };
     let outcome = client.perform(req).await;
-    let redactor = Redactor::default();
+    let redactor = Redactor::new(args.token.clone());
     for x in relay.exchanges() {
-        log_exchange(&x, &redactor, args.verbose).await;
+        log_exchange(&x, &redactor, args.verbose, None).await;
     }
     match outcome {
         Ok(()) => EXIT_PASS,
         Err(e) => {
             eprintln!("error: {e}");
             super::EXIT_FAIL
+        }
+    }
+}
+
+mod auth {
+    //! How partners authenticate to a simulated actor: the `token` of its settings (the
+    //! pack's test token), replaced by `--token`, or taken away by `--no-auth`.
+    use serde_json::Value;
+
+    const KEY: &str = "token";
+
+    /// The settings with `--token` or `--no-auth` applied. `--token` for an actor whose
+    /// settings have no token is refused: it would check nothing.
+    pub fn apply(
+        mut settings: Value,
+        actor: &str,
+        token: Option<&str>,
+        no_auth: bool,
+    ) -> Result<Value, String> {
+        if let Some(t) = token {
+            match settings.as_object_mut() {
+                Some(o) if o.contains_key(KEY) => {
+                    o.insert(KEY.into(), Value::String(t.to_string()));
+                }
+                _ => {
+                    return Err(format!(
+                        "--token: the reference {actor} checks no bearer token (its settings in \
+                         the pack have no `{KEY}`): it accepts every request as it is"
+                    ));
+                }
+            }
+        }
+        if no_auth && let Some(o) = settings.as_object_mut() {
+            o.remove(KEY);
+        }
+        Ok(settings)
+    }
+
+    /// The token partners must send, if any.
+    pub fn token(settings: &Value) -> Option<&str> {
+        settings
+            .get(KEY)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The settings to print: the token is told by [`describe`].
+    pub fn without_token(settings: &Value) -> Value {
+        let mut shown = settings.clone();
+        if let Some(o) = shown.as_object_mut() {
+            o.remove(KEY);
+        }
+        shown
+    }
+
+    /// One line: what a partner must send, where the value comes from, and how to change it.
+    pub fn describe(settings: &Value, actor: &str, given: bool, no_auth: bool) -> String {
+        match token(settings) {
+            Some(t) if given => format!(
+                "partners send `Authorization: Bearer {t}` (given with --token; the log \
+                 below redacts it)"
+            ),
+            Some(t) => format!(
+                "partners send `Authorization: Bearer {t}` (the pack's test token; --token \
+                 VALUE sets another, --no-auth accepts any request)"
+            ),
+            None if no_auth => {
+                "none (--no-auth): every request is accepted, with or without a token".into()
+            }
+            None => format!("none: the reference {actor} accepts every request"),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde_json::json;
+
+        #[test]
+        fn token_and_no_auth_change_the_settings() {
+            let pack = json!({"token": "pack-token", "rejected_types": ["Basic"]});
+            let s = apply(pack.clone(), "information-server", Some("mine"), false).unwrap();
+            assert_eq!(token(&s), Some("mine"));
+            let s = apply(pack.clone(), "information-server", None, true).unwrap();
+            assert_eq!(token(&s), None);
+            assert_eq!(s["rejected_types"], json!(["Basic"]));
+            assert_eq!(without_token(&pack), json!({"rejected_types": ["Basic"]}));
+            let e = apply(json!({}), "information-recipient", Some("x"), false).unwrap_err();
+            assert!(e.contains("checks no bearer token"), "{e}");
+            assert!(apply(json!({}), "information-recipient", None, true).is_ok());
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `cdex-harness validate FILE|DIR... [--profile URL] [--json]`: validate FHIR JSON resources
 //! against the R4 base and the CDex profiles, offline, with OperationOutcome-style issues.
 
-use crate::fhir::validate::{Evaluator, Issue, Outcome, Severity, Validator, issue};
+use crate::fhir::validate::{Evaluator, Issue, Outcome, Severity, Validator, Verdict, issue};
 use clap::Args;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -81,27 +81,37 @@ pub async fn validate(args: ValidateArgs) -> i32 {
     };
     let mut any_error = false;
     let mut reports = Vec::new();
-    let (mut errors, mut warnings) = (0, 0);
+    let (mut errors, mut warnings, mut not_checked) = (0, 0, 0);
     for file in &files {
         let evaluator = match args.invariants_by {
             InvariantsBy::Subset => Evaluator::Subset,
             InvariantsBy::Engine => Evaluator::Engine,
         };
         let profile = args.profile.as_deref();
-        let (issues, invariants) = match read_resource(file) {
-            Err(issue) => (vec![issue], Vec::new()),
+        let resource = read_resource(file);
+        let (issues, invariants) = match &resource {
+            Err(issue) => (vec![issue.clone()], Vec::new()),
             Ok(r) if args.invariants => {
                 validator
-                    .validate_explaining_invariants(&r, profile, evaluator)
+                    .validate_explaining_invariants(r, profile, evaluator)
                     .await
             }
             Ok(r) => (
                 validator
-                    .validate_with_invariants_by(&r, profile, evaluator)
+                    .validate_with_invariants_by(r, profile, evaluator)
                     .await,
                 Vec::new(),
             ),
         };
+        // Against what: the profile given, else the ones meta.profile declares.
+        let verdict = resource.as_ref().ok().map(|r| {
+            let against = match profile {
+                Some(p) => vec![p.to_string()],
+                None => crate::fhir::validate::verdict::declared_profiles(r),
+            };
+            validator.verdict(r, &against, &issues)
+        });
+        not_checked += usize::from(verdict.as_ref().is_some_and(|v| !v.checked()));
         let file_errors = issues.iter().filter(|i| i.is_error()).count();
         errors += file_errors;
         warnings += issues
@@ -113,6 +123,9 @@ pub async fn validate(args: ValidateArgs) -> i32 {
             let mut report = json!({
                 "file": file.display().to_string(),
                 "valid": file_errors == 0,
+                "checked": verdict.as_ref().is_some_and(Verdict::checked),
+                "verdict": verdict.as_ref().map_or("invalid", Verdict::code),
+                "summary": verdict.as_ref().map_or_else(|| "INVALID".to_string(), |v| v.to_string()),
                 "outcome": issue::outcome(&issues),
             });
             if args.invariants {
@@ -120,7 +133,7 @@ pub async fn validate(args: ValidateArgs) -> i32 {
             }
             reports.push(report);
         } else {
-            print_text(file, &issues, args.verbose);
+            print_text(file, verdict.as_ref(), &issues, args.verbose);
             for i in &invariants {
                 let by = if i.by_subset { "subset" } else { "engine" };
                 let outcome = match &i.outcome {
@@ -138,8 +151,13 @@ pub async fn validate(args: ValidateArgs) -> i32 {
             serde_json::to_string_pretty(&Value::Array(reports)).unwrap_or_default()
         );
     } else {
+        let not_checked = if not_checked > 0 {
+            format!(", {not_checked} not checked (their type's R4 definition is not in the data)")
+        } else {
+            String::new()
+        };
         println!(
-            "{} file(s): {} error(s), {} warning(s)",
+            "{} file(s): {} error(s), {} warning(s){not_checked}",
             files.len(),
             errors,
             warnings
@@ -152,15 +170,28 @@ pub async fn validate(args: ValidateArgs) -> i32 {
     }
 }
 
-/// Read and parse one file; unreadable or non-JSON content is the file's error issue.
+/// Read and parse one file; unreadable or non-JSON content is the file's error issue,
+/// located by line and column when the JSON is malformed.
 fn read_resource(file: &Path) -> Result<Value, Issue> {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| file_issue(format!("cannot read the file: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| file_issue(format!("not JSON: {e}")))
+        .map_err(|e| file_issue("", format!("cannot read the file: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| json_issue(&e))
 }
 
-fn file_issue(message: String) -> Issue {
-    Issue::new(Severity::Error, "structure", "", message, "json")
+fn file_issue(location: &str, message: String) -> Issue {
+    Issue::new(Severity::Error, "structure", location, message, "json")
+}
+
+/// A JSON syntax error at its line and column (serde_json's message without the position
+/// it appends, which becomes the issue's location).
+fn json_issue(e: &serde_json::Error) -> Issue {
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    let message = e.to_string();
+    let message = message.strip_suffix(&position).unwrap_or(&message);
+    file_issue(
+        &format!("line {}, column {}", e.line(), e.column()),
+        format!("not JSON: {message}"),
+    )
 }
 
 /// Files as given, folders as their *.json files (sorted).
@@ -184,14 +215,23 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn print_text(file: &Path, issues: &[Issue], verbose: bool) {
-    let errors = issues.iter().filter(|i| i.is_error()).count();
+/// The file's verdict (`None`: it could not be read as JSON), then its issues.
+fn print_text(file: &Path, verdict: Option<&Verdict>, issues: &[Issue], verbose: bool) {
     let shown: Vec<&Issue> = issues
         .iter()
         .filter(|i| verbose || i.severity != Severity::Information)
         .collect();
     let hidden = issues.len() - shown.len();
-    let verdict = if errors == 0 { "valid" } else { "INVALID" };
+    let verdict = match verdict {
+        None => "INVALID".to_string(),
+        // Valid against the base alone: say how to check a profile too.
+        Some(v @ Verdict::Valid { against })
+            if against.profiles.is_empty() && against.not_loaded.is_empty() =>
+        {
+            format!("{v} (--profile URL checks one; --list-profiles lists those loaded)")
+        }
+        Some(v) => v.to_string(),
+    };
     let note = if hidden > 0 {
         format!(" ({hidden} information issue(s); -v shows them)")
     } else {

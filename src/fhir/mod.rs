@@ -2,6 +2,7 @@
 //! the live checks the simulator applies to what a partner sends.
 
 pub mod conformance;
+pub mod expected;
 pub mod fhirpath;
 pub mod fhirpath_subset;
 pub mod profiles;
@@ -10,9 +11,11 @@ pub mod validate;
 use crate::http::Message;
 
 /// What the simulator says of an incoming request: its content type, whether it is JSON,
-/// and every issue the validator finds (R4 base structure, the profiles its `meta.profile`
-/// names, and the FHIRPath invariants of both).
-pub async fn live_check(req: &Message) -> Vec<String> {
+/// what it was checked against, every issue the validator finds (each with its location and
+/// the rule's source: the R4 base structure, the profile the receiving actor expects of a
+/// resource of that type (`expects`, from `profiles/expected.yaml`), the profiles its
+/// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict.
+pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> Vec<String> {
     let mut findings = Vec::new();
     if req.body.is_empty() {
         return findings;
@@ -38,28 +41,68 @@ pub async fn live_check(req: &Message) -> Vec<String> {
             return findings;
         }
     };
-    let issues = validator.validate_with_invariants(&value, None).await;
-    let errors = issues.iter().filter(|i| i.is_error()).count();
-    for i in &issues {
+    let declared = validate::verdict::declared_profiles(&value);
+    let rtype = value
+        .get("resourceType")
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    let expected = expects.and_then(|e| e.profile_for(rtype, &declared));
+    // The R4 base and what meta.profile declares; then the expected profile: the validator's
+    // when it has one, else the structural rules of that short name.
+    let mut issues = validator.validate_with_invariants(&value, None).await;
+    let mut against = declared.clone();
+    let mut structural_only = None;
+    if let Some(name) = expected {
+        if let Some(p) = validator
+            .profile(name)
+            .or_else(|| profiles::find(name).and_then(|s| validator.profile(&s.url)))
+        {
+            let url = p.url.clone();
+            issues.extend(validator.validate_with_invariants(&value, Some(&url)).await);
+            against.push(url);
+        } else if let Some(p) = profiles::find(name) {
+            for problem in profiles::check(p, &value) {
+                issues.push(validate::Issue::new(
+                    validate::Severity::Error,
+                    "required",
+                    p.resource.clone(),
+                    problem,
+                    format!("profiles/structural.yaml#{}", p.name),
+                ));
+            }
+            structural_only = Some(p.url.clone());
+        }
+    }
+    validate::issue::dedupe(&mut issues);
+    if let (Some(name), Some(e)) = (expected, expects) {
         findings.push(format!(
-            "{} {}: {}",
-            i.severity.as_str(),
-            i.location,
-            i.message
+            "checked against {name}, the profile the {} expects of a {rtype}{}",
+            e.actor,
+            if declared.is_empty() {
+                String::new()
+            } else {
+                format!(", and the declared {}", declared.join(", "))
+            }
         ));
     }
-    let named: Vec<&str> = value
-        .pointer("/meta/profile")
-        .and_then(|p| p.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    if errors == 0 {
-        let against = if named.is_empty() {
-            "the R4 base".to_string()
-        } else {
-            format!("the R4 base and {}", named.join(", "))
-        };
-        findings.push(format!("valid against {against}"));
+    for i in &issues {
+        findings.push(format!(
+            "{} {}: {} [{}]",
+            i.severity.as_str(),
+            i.location,
+            i.message,
+            i.source
+        ));
     }
+    let mut verdict = validator.verdict(&value, &against, &issues);
+    if let Some(url) = structural_only {
+        match &mut verdict {
+            validate::Verdict::Valid { against } | validate::Verdict::Invalid { against, .. } => {
+                against.profiles.push(url)
+            }
+            validate::Verdict::NotChecked { .. } => {}
+        }
+    }
+    findings.push(verdict.to_string());
     findings
 }

@@ -133,6 +133,9 @@ impl Console {
                 )
             );
         }
+        for n in &r.notes {
+            let _ = writeln!(out, "{} {}", self.paint(DIM, "note:"), clean(n));
+        }
         let _ = writeln!(out, "{}", totals(r));
         let _ = writeln!(
             out,

@@ -90,6 +90,8 @@ struct Page<'a> {
     counts: Vec<Count>,
     /// The options the system claimed, in words.
     options: String,
+    /// What the harness noticed before the scenarios.
+    notes: &'a [String],
     /// Requirements in scope (their actor under test, their option claimed).
     requirements: Vec<Requirement<'a>>,
     /// How many requirements of the catalog are out of this run's scope.
@@ -222,6 +224,7 @@ impl<'a> Page<'a> {
             verdict_class: if verdict == "PASS" { "pass" } else { "fail" },
             interrupted: r.interrupted,
             counts: counts(r),
+            notes: &r.notes,
             options: if r.options.is_empty() {
                 "none".to_string()
             } else {

@@ -64,7 +64,7 @@ fn step_needs_target(st: &Step) -> bool {
 }
 
 /// True when a step sends a request at all.
-fn sends(s: &Scenario) -> bool {
+pub fn sends(s: &Scenario) -> bool {
     s.steps
         .iter()
         .any(|st| matches!(st.kind, StepKind::Send(_) | StepKind::Poll(_)))

@@ -8,6 +8,7 @@ pub mod assert;
 pub mod capture;
 pub mod env;
 pub mod operator;
+pub mod preflight;
 pub mod progress;
 pub mod scenario;
 pub mod steps;
@@ -144,6 +145,17 @@ pub async fn run(
 ) -> RunResults {
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
+    // Does the server under test answer, and what does it say it supports?
+    let pf = match cfg.client_tls.client() {
+        Ok(client) => preflight::check(cfg, pack, catalog, &client).await,
+        Err(e) => preflight::Preflight {
+            unreachable: Some(e),
+            ..Default::default()
+        },
+    };
+    let mut effective = cfg.clone();
+    effective.vars.extend(pf.vars.clone());
+    let cfg = &effective;
     let mut env = env::Environment::new(cfg);
     let run_id = format!(
         "{}-{}",
@@ -159,6 +171,8 @@ pub async fn run(
         let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
         let r = if interrupted {
             scenario::not_run(sc, "the run was interrupted before this scenario")
+        } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
+            scenario::unreachable(sc, why)
         } else if let Some(o) = unclaimed {
             scenario::not_applicable(
                 sc,
@@ -203,6 +217,12 @@ pub async fn run(
         target: target_desc,
         interrupted,
         options: cfg.options.names(catalog),
+        notes: pf
+            .unreachable
+            .iter()
+            .chain(pf.notes.iter())
+            .cloned()
+            .collect(),
         summary: Default::default(),
         requirements: matrix(catalog, &results),
         scenarios: results,

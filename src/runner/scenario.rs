@@ -31,6 +31,17 @@ pub fn not_run(s: &Scenario, why: &str) -> ScenarioResult {
     }
 }
 
+/// A scenario that could not start because the server under test does not answer.
+pub fn unreachable(s: &Scenario, why: &str) -> ScenarioResult {
+    let mut r = not_run(s, why);
+    r.status = Status::Errored;
+    for st in &mut r.steps {
+        st.status = Status::Skipped;
+        st.message = Some("the server under test did not answer".into());
+    }
+    r
+}
+
 /// A scenario that does not apply to the system under test (an option it does not claim).
 pub fn not_applicable(s: &Scenario, why: &str) -> ScenarioResult {
     let mut r = not_run(s, why);
@@ -44,6 +55,18 @@ pub fn not_applicable(s: &Scenario, why: &str) -> ScenarioResult {
         }
     }
     r
+}
+
+/// Why the scenario does not apply to the system under test, if one of its `requires:`
+/// conditions does not hold.
+fn unmet_requirement(s: &Scenario, vars: &Vars) -> Option<String> {
+    s.requires.iter().find_map(|r| {
+        let value = vars.get(&r.var).map(String::as_str).unwrap_or("");
+        r.not
+            .iter()
+            .any(|v| v == value)
+            .then(|| render(&r.otherwise, vars).unwrap_or_else(|_| r.otherwise.clone()))
+    })
 }
 
 /// The variables a scenario starts with: pack < scenario < config/`--var` < built-ins.
@@ -129,6 +152,12 @@ pub async fn run(
         Err(e) => return errored(result, s, &e, clock),
     };
     let mut vars = variables(pack, s, cfg, &prepared, run_id);
+    if let Some(why) = unmet_requirement(s, &vars) {
+        env.idle();
+        let mut r = not_applicable(s, &why);
+        r.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
+        return r;
+    }
     let redactor = redactor(pack, cfg, &vars);
     if let Err(e) = env.install(pack, s, &vars, &mut prepared) {
         env.idle();

@@ -119,6 +119,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
             secrets: pack_def.secrets,
             headers: pack_def.headers,
             reference: pack_def.reference,
+            capability_vars: pack_def.capability_vars,
             scenarios,
         })
     } else {
@@ -479,6 +480,27 @@ impl Checker<'_> {
             }
         }
 
+        for (i, r) in def.requires.iter().enumerate() {
+            if !known.contains(&r.var) {
+                self.err(
+                    format!("requires[{i}].var"),
+                    None,
+                    format!(
+                        "`{}` is not a variable of this scenario, its pack or the built-ins",
+                        r.var
+                    ),
+                );
+            }
+            self.check_template(
+                &format!("requires[{i}].otherwise"),
+                None,
+                &r.otherwise,
+                &known,
+                &HashMap::new(),
+                &mut Vec::new(),
+            );
+        }
+
         let mut captured_by: HashMap<String, String> = HashMap::new();
         let mut step_ids: Vec<String> = Vec::new();
         let mut steps = Vec::new();
@@ -528,6 +550,7 @@ impl Checker<'_> {
             plays,
             options: def.options,
             vars: def.vars,
+            requires: def.requires,
             steps,
         })
     }

@@ -28,6 +28,8 @@ pub struct Pack {
     pub headers: BTreeMap<String, String>,
     /// Reference actor settings, by actor name (templated JSON).
     pub reference: BTreeMap<String, serde_json::Value>,
+    /// Variables chosen from the server's CapabilityStatement when not set from outside.
+    pub capability_vars: BTreeMap<String, model::CapabilityVarDef>,
     pub scenarios: Vec<Scenario>,
 }
 
@@ -42,6 +44,8 @@ pub struct Scenario {
     pub plays: String,
     pub options: Vec<String>,
     pub vars: BTreeMap<String, String>,
+    /// Conditions for the scenario to apply (see [`model::RequireDef`]).
+    pub requires: Vec<model::RequireDef>,
     pub steps: Vec<Step>,
 }
 

@@ -27,7 +27,33 @@ pub struct ScenarioDef {
     /// Variables with their default values; `--var` and the config file override them.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Conditions the system under test must meet for the scenario to apply to it; when one
+    /// does not hold, the scenario is reported not applicable, with its reason.
+    #[serde(default)]
+    pub requires: Vec<RequireDef>,
     pub steps: Vec<Spanned<StepDef>>,
+}
+
+/// `requires:` one condition on a variable (rendered): its value must not be one of `not`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequireDef {
+    pub var: String,
+    /// Values that mean the condition cannot hold (e.g. `none`).
+    pub not: Vec<String>,
+    /// Why the scenario does not apply then (templated), for the report.
+    pub otherwise: String,
+}
+
+/// `capability_vars:` how a variable the user did not set is chosen from the server under
+/// test's CapabilityStatement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityVarDef {
+    /// The first of these resource types that the CapabilityStatement does not list.
+    pub first_type_not_listed: Vec<String>,
+    /// The value when it lists them all.
+    pub otherwise: String,
 }
 
 /// One step. Exactly one of `send`, `expect`, `poll`, `serve` is given.
@@ -228,4 +254,7 @@ pub struct PackDef {
     /// Settings of the built-in reference actors, by actor name (templated values).
     #[serde(default)]
     pub reference: BTreeMap<String, serde_json::Value>,
+    /// Variables chosen from the server's CapabilityStatement when not set from outside.
+    #[serde(default)]
+    pub capability_vars: BTreeMap<String, CapabilityVarDef>,
 }

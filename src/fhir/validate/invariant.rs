@@ -223,15 +223,89 @@ pub async fn check_all(
 }
 
 /// The issues the outcomes of `pending` give: a failure is an issue of the invariant's
-/// severity, an evaluation error an informational one.
+/// severity, an evaluation error an informational one. `out` holds the issues found so far:
+/// a failure of an invariant that reads a value already reported as malformed (a
+/// primitive-format error: `authoredOn` = `2020-13-45`) is information, not a second
+/// error (see [`reads_malformed`]).
 pub fn report(pending: &[Pending], outcomes: &[(Outcome, bool)], out: &mut Vec<Issue>) {
+    let malformed: Vec<String> = out
+        .iter()
+        .filter(|i| i.is_error() && i.code == "value")
+        .map(|i| i.location.clone())
+        .collect();
     for (p, (outcome, _)) in pending.iter().zip(outcomes) {
         match outcome {
             Outcome::Holds => {}
-            Outcome::Fails => failed(p, out),
+            Outcome::Fails => match reads_malformed(p, &malformed) {
+                Some(at) => failed_on_malformed(p, at, out),
+                None => failed(p, out),
+            },
             Outcome::NotEvaluated(e) => not_checked(p, e, out),
         }
     }
+}
+
+/// The malformed value (its location, among `malformed`) that `p`'s expression reads, if
+/// any: the value itself, or one below it whose every element name on the way from `p`'s
+/// location is a name the expression mentions (`authoredOn` for `Task` with
+/// `lastModified >= authoredOn`; `value` stands for `valueDateTime`). An invariant over a
+/// value that is already wrong says nothing new when it fails, and may say something
+/// false (a date that does not parse compares as text), so its failure is not an error.
+/// Judged from the names alone, not by evaluating the paths: an invariant that names the
+/// element for another reason is downgraded too, which only ever happens in a resource
+/// that already has an error.
+fn reads_malformed<'m>(p: &Pending, malformed: &'m [String]) -> Option<&'m str> {
+    let names = identifiers(&p.constraint.expression);
+    malformed.iter().map(String::as_str).find(|at| {
+        let Some(rest) = at.strip_prefix(p.location.as_str()) else {
+            return false;
+        };
+        if rest.is_empty() {
+            return true;
+        }
+        let Some(rest) = rest.strip_prefix('.') else {
+            return false;
+        };
+        rest.split('.').all(|seg| {
+            let name = seg.split('[').next().unwrap_or(seg);
+            names.iter().any(|n| {
+                name == *n
+                    || name
+                        .strip_prefix(n)
+                        .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_uppercase()))
+            })
+        })
+    })
+}
+
+/// The identifiers of a FHIRPath expression (element and function names; string literals
+/// skipped; `` `quoted` `` ones unquoted). By hand: a token scan, a dozen lines, where the
+/// FHIRPath crate exposes no AST walk and the fast subset parses only part of the language.
+fn identifiers(expression: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = expression.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' || c == b'`' {
+            let end = expression[i + 1..]
+                .find(c as char)
+                .map_or(bytes.len(), |e| i + 1 + e);
+            if c == b'`' {
+                out.push(&expression[i + 1..end]);
+            }
+            i = end + 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            out.push(&expression[start..i]);
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The outcome of each of `pending`, in order, and whether the fast subset gave it.
@@ -479,6 +553,22 @@ fn failed(p: &Pending, out: &mut Vec<Issue>) {
     ));
 }
 
+/// A failure of `p` on a value already reported malformed at `at`: information.
+fn failed_on_malformed(p: &Pending, at: &str, out: &mut Vec<Issue>) {
+    let c = &p.constraint;
+    out.push(Issue::new(
+        Severity::Information,
+        "informational",
+        p.location.as_str(),
+        format!(
+            "{} fails, but it reads {at}, whose value is already reported as invalid: \
+             not counted as another error ({})",
+            c.key, c.expression
+        ),
+        format!("{}#{}", c.source, c.key),
+    ));
+}
+
 fn not_checked(p: &Pending, error: &str, out: &mut Vec<Issue>) {
     let c = &p.constraint;
     out.push(Issue::new(
@@ -492,7 +582,78 @@ fn not_checked(p: &Pending, error: &str, out: &mut Vec<Issue>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Target, pointer, split};
+    use super::{Target, identifiers, pointer, split};
+
+    #[test]
+    fn identifiers_skip_literals_and_unquote() {
+        assert_eq!(
+            identifiers("lastModified.exists().not() or lastModified >= authoredOn"),
+            [
+                "lastModified",
+                "exists",
+                "not",
+                "or",
+                "lastModified",
+                "authoredOn"
+            ]
+        );
+        assert_eq!(
+            identifiers("code = 'authoredOn' and `div`.exists()"),
+            ["code", "and", "div", "exists"]
+        );
+    }
+
+    #[test]
+    fn an_invariant_reads_a_malformed_value_by_the_names_on_its_way() {
+        use super::super::profile::Constraint;
+        use std::sync::Arc;
+        let c = |expr: &str| {
+            Arc::new(Constraint::new(
+                "k".into(),
+                "error".into(),
+                "h".into(),
+                expr.into(),
+                "Task".into(),
+                "s".into(),
+            ))
+        };
+        let at = |expr: &str, location: &str| {
+            let p = super::Pending::with_target(
+                &c(expr),
+                location.to_string(),
+                Target::Value(serde_json::Value::Null),
+                false,
+                None,
+            );
+            let malformed = [
+                "Task.authoredOn".to_string(),
+                "Task.input[0].valueDateTime".to_string(),
+            ];
+            super::reads_malformed(&p, &malformed).map(str::to_string)
+        };
+        let inv1 = "lastModified.exists().not() or lastModified >= authoredOn";
+        assert_eq!(at(inv1, "Task").as_deref(), Some("Task.authoredOn"));
+        // A choice element by its name without the type.
+        assert_eq!(
+            at("input.value.exists()", "Task").as_deref(),
+            Some("Task.input[0].valueDateTime")
+        );
+        assert_eq!(
+            at("value.exists()", "Task.input[0]").as_deref(),
+            Some("Task.input[0].valueDateTime")
+        );
+        // The value itself.
+        assert_eq!(
+            at("hasValue()", "Task.authoredOn").as_deref(),
+            Some("Task.authoredOn")
+        );
+        // Neither name read, nor a value below this one.
+        assert_eq!(at("lastModified.exists()", "Task"), None);
+        assert_eq!(at("input.type.exists()", "Task"), None);
+        assert_eq!(at("authoredOn.exists()", "Task.input[0]"), None);
+        // `Task.authored` is not below `Task.author`: the prefix must end at a segment.
+        assert_eq!(at("x", "Task.author"), None);
+    }
 
     #[test]
     fn locations_become_pointers() {

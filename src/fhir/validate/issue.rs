@@ -62,9 +62,12 @@ impl Issue {
         self.severity == Severity::Error
     }
 
-    /// This issue as an OperationOutcome.issue entry.
+    /// This issue as an OperationOutcome.issue entry. `expression` is FHIRPath: only a
+    /// location in the resource (`Task.status`) is one; a place in the text (`line 2,
+    /// column 11`, for JSON that does not parse) is given in `location` alone, as the HL7
+    /// validator does.
     pub fn to_outcome_issue(&self) -> Value {
-        json!({
+        let mut issue = json!({
             "severity": self.severity.as_str(),
             "code": self.code,
             "diagnostics": self.message,
@@ -74,7 +77,13 @@ impl Issue {
                 "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-source",
                 "valueString": self.source,
             }],
-        })
+        });
+        if !self.location.starts_with(|c: char| c.is_ascii_uppercase())
+            && let Some(o) = issue.as_object_mut()
+        {
+            o.remove("expression");
+        }
+        issue
     }
 }
 

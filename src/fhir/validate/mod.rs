@@ -22,9 +22,11 @@ pub mod primitive;
 pub mod profile;
 pub mod structure;
 pub mod terminology;
+pub mod verdict;
 
 pub use invariant::{Evaluator, Outcome};
 pub use issue::{Issue, Severity};
+pub use verdict::Verdict;
 
 /// One invariant's outcome on one value ([`Validator::validate_explaining_invariants`]), with what an
 /// independent FHIRPath engine needs to evaluate it again (`tools/crosscheck/invariants.py`).
