@@ -77,6 +77,32 @@ fn information_server_peer_taking_every_type_passes() {
     assert_passes("information server peer (every type)", &run);
 }
 
+#[test]
+fn information_server_peer_with_no_restricted_patient_passes() {
+    let Some(py) = python_or_skip("information_server_peer_with_no_restricted_patient_passes")
+    else {
+        return;
+    };
+    // Every patient's data may be shared with it: the vendor says so (restricted_patient_id
+    // none), and the scenario about a patient that may not be shared cannot be run.
+    let server = Server::start(&py, &["--token", TOKEN]);
+    let token = token_var();
+    let run = run_harness(
+        "is-unrestricted",
+        &[
+            "--actor",
+            "information-server",
+            "--target",
+            &server.base,
+            "--var",
+            &token,
+            "--var",
+            "restricted_patient_id=none",
+        ],
+    );
+    assert_passes("information server peer (no restricted patient)", &run);
+}
+
 /// R4 lets a server answer a create or update without a body when the client expresses no
 /// preference, give a relative Location, and page its search results.
 const MINIMAL: [&str; 2] = ["--default-return", "minimal"];
