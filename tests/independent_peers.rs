@@ -293,13 +293,13 @@ fn information_client_peer_sending_fhir_xml_passes() {
 }
 
 #[test]
-fn information_client_peer_creating_by_put_fails() {
-    let Some(py) = python_or_skip("information_client_peer_creating_by_put_fails") else {
+fn information_client_peer_pushing_without_subject_fails() {
+    let Some(py) = python_or_skip("information_client_peer_pushing_without_subject_fails") else {
         return;
     };
-    let run = client_run("ic-fault", &py, "information-client", Some("create-by-put"));
+    let run = client_run("ic-fault", &py, "information-client", Some("no-subject"));
     assert_fails_naming(
-        "information client peer --fault create-by-put",
+        "information client peer --fault no-subject",
         &run,
         "ic-push-create",
         "CDEX-IC-PUSH",

@@ -29,6 +29,7 @@ from fhirpeer import PROFILES, Http, log  # noqa: E402
 
 FAULTS = {
     "create-by-put": "push-create sends PUT [type]/[id] instead of POST [type]",
+    "no-subject": "push-create and push-update send resources without subject/for (the CDex profiles require it)",
     "update-other-id": "push-update puts a body whose id is not the id of the URL",
     "no-based-on": "send-communication and the answer leave basedOn out",
     "answer-everything": "the answer carries every payload held, requested or not",
@@ -156,6 +157,9 @@ class Client:
             resource = own_resource(rtype, env("PATIENT_ID", "example"))
         resource.setdefault("meta", {})
         resource["meta"].setdefault("tag", []).append({"system": "urn:cdex-peer", "code": "independent"})
+        if "no-subject" in self.faults:
+            resource.pop("subject", None)
+            resource.pop("for", None)
         if env("PROFILE"):
             profiles = resource["meta"].setdefault("profile", [])
             if env("PROFILE") not in profiles:
