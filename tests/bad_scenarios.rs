@@ -187,3 +187,57 @@ fn every_problem_at_once() {
     );
     assert_eq!(many.matches("error: ").count(), 3, "{many}");
 }
+
+#[test]
+fn bad_indentation_is_named_at_its_line() {
+    // `path` is indented less than `method` and more than `send`: a structural mistake,
+    // which the field check would report as "missing field `path`" at `send`'s line.
+    let text = GOOD.replace(
+        "    send: { method: GET, path: Condition/1 }\n",
+        "    send:\n      method: GET\n     path: Condition/1\n",
+    );
+    let out = problems("indentation", &[("s.yaml", &text)]);
+    assert!(out.contains("s.yaml:8:"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn status_that_is_not_a_code() {
+    insta::assert_snapshot!(problems(
+        "status",
+        &[("s.yaml", &GOOD.replace("status: 200", "status: twohundred"))]
+    ));
+}
+
+#[test]
+fn zero_duration() {
+    let text = "id: d\ntitle: D\nactor: information-client\nsteps:\n  - expect: { action: push-create, within: 0s }\n";
+    insta::assert_snapshot!(problems("zero-duration", &[("s.yaml", text)]));
+}
+
+#[test]
+fn a_bare_number_duration_is_seconds() {
+    let text = "id: d\ntitle: D\nactor: information-client\nsteps:\n  - expect: { action: push-create, within: 2 }\n";
+    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")).unwrap();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let s = scenario::load::check_scenario_text(root, &root.join("d.yaml"), text, &catalog)
+        .unwrap_or_else(|d| panic!("{d}"));
+    match &s.steps[0].kind {
+        scenario::StepKind::Expect(e) => {
+            assert_eq!(e.within, Some(std::time::Duration::from_secs(2)))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn typos_get_the_closest_valid_name() {
+    let text = concat!(
+        "id: t\ntitle: T\nactor: information-server\nvars:\n  condition_id: c1\nsteps:\n",
+        "  - id: read\n    send: { method: GET, path: \"Condition/{{conditon_id}}\" }\n",
+        "    assert:\n      - status: 200\n        req: CDEX-IS-PUL\n        severity: recomended\n",
+        "  - id: again\n    needs: [raed]\n    send: { method: GET, path: Condition/1 }\n",
+    );
+    let value = GOOD.replace("status: 200", "status: 200\n        on: reponse");
+    insta::assert_snapshot!(problems("typos", &[("a.yaml", text), ("b.yaml", &value)]));
+}

@@ -788,3 +788,213 @@ fn the_simulator_takes_a_body_deadline() {
     let bad = harness(&["simulate", "information-server", "--timeout", "soon"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 }
+
+/// `cdex-harness list | head -1`: a reader that goes away ends the command quietly, as it
+/// ends Unix tools; never a panic ("failed printing to stdout") and exit 101.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["list", "requirements"],
+        &["requirements"],
+        &["validate", "tests/validation/examples"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(project())
+            .env_remove("CDEX_HARNESS_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Close the reading end before the command has loaded anything to print.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panic"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+        assert!(
+            o.status.success() || o.status.code().is_none() || o.status.code() == Some(141),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}
+
+/// A command line and its environment.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
+/// `$ cdex-harness ARGS`, then what it printed and its exit code, for a snapshot of messages.
+fn transcript(cases: &[Case]) -> String {
+    let mut out = String::new();
+    for (args, env) in cases {
+        let o = Command::new(BIN)
+            .args(*args)
+            .current_dir(project())
+            .env("NO_COLOR", "1")
+            .env_remove("CDEX_HARNESS_CONFIG")
+            .envs(env.iter().copied())
+            .output()
+            .expect("the binary runs");
+        let env: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        out.push_str(&format!(
+            "$ {env}cdex-harness {}\n{}(exit {})\n\n",
+            args.join(" "),
+            text(&o),
+            o.status.code().map_or("signal".into(), |c| c.to_string())
+        ));
+    }
+    out
+}
+
+/// Every refusal of the command line says what was given, what is allowed and the closest
+/// valid value, in words (no Rust debug formatting).
+#[test]
+fn refusals_name_the_closest_valid_value() {
+    let act = [
+        ("CDEX_ACTION", "trigger-event"),
+        ("CDEX_HARNESS_URL", "http://127.0.0.1:9"),
+    ];
+    let out = transcript(&[
+        (&["run", "--actor", "information-sever"], &[]),
+        (&["run", "--fault", "information-server:no-locaton"], &[]),
+        (&["run", "--scenario", "is-push-craete"], &[]),
+        (&["run", "--scenario", "is-push", "--skip", "is-push"], &[]),
+        (&["list", "--actor", "information-sever"], &[]),
+        (&["list", "--option", "task-base"], &[]),
+        (&["simulate", "information-sever"], &[]),
+        (&["act"], &act),
+        (&["act", "--actor", "information-server"], &[act[0], act[1]]),
+    ]);
+    assert!(!out.contains("[\""), "{out}");
+    assert!(!out.contains("(exit 0)"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+/// Durations: a bare number is seconds (as curl and hurl take it); zero and nonsense are
+/// refused with what to write instead.
+#[test]
+fn durations_take_bare_seconds_and_refuse_zero() {
+    let out = transcript(&[
+        (&["run", "--timeout", "garbage"], &[]),
+        (&["run", "--timeout", "0s"], &[]),
+        (&["run", "--timeout", "0"], &[]),
+        (&["run", "--timeout", "10sx"], &[]),
+        (&["simulate", "information-server", "--timeout", "0"], &[]),
+    ]);
+    insta::assert_snapshot!(out);
+    let dir = tmp("bare-timeout");
+    let o = harness(&[
+        "run",
+        "--timeout",
+        "2",
+        "--scenario",
+        "is-push-create",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+/// A `--var` that nothing uses is a warning (with the closest name), not an error.
+#[test]
+fn an_unused_var_is_a_warning() {
+    let dir = tmp("unused-var");
+    let o = harness(&[
+        "run",
+        "--var",
+        "nonsense=1",
+        "--var",
+        "patient_idd=2",
+        "--var",
+        "patient_id=p",
+        "--scenario",
+        "is-push-create",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let warnings: Vec<&str> = std::str::from_utf8(&o.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    insta::assert_snapshot!(warnings.join("\n"));
+}
+
+/// `list`: every column starts at the same place on every line, whatever the names' lengths;
+/// the options show in text; --actor and --option filter.
+#[test]
+fn list_aligns_columns_and_filters() {
+    let o = harness(&["list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().take_while(|l| !l.is_empty()).collect();
+    for column in ["ACTOR", "OPTIONS", "TITLE"] {
+        let at = lines[0].find(column).unwrap();
+        for l in &lines[1..] {
+            assert_eq!(&l[at - 2..at], "  ", "{column} starts at {at} in\n{l}");
+            assert_ne!(&l[at..at + 1], " ", "{column} starts at {at} in\n{l}");
+        }
+    }
+    assert!(stdout.contains("task-based"), "{stdout}");
+
+    let o = harness(&[
+        "list",
+        "--actor",
+        "information-server",
+        "--option",
+        "notified-pull",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(!rows.is_empty(), "{stdout}");
+    for r in rows {
+        assert!(
+            r.contains("  information-server  ") && r.contains("notified-pull"),
+            "{r}"
+        );
+    }
+}
+
+/// `run --skip` and `--scenario '!PATTERN'` leave scenarios out.
+#[test]
+fn run_takes_exclusions() {
+    let dir = tmp("skip");
+    let o = harness(&[
+        "run",
+        "--scenario",
+        "is-push",
+        "--scenario",
+        "!*-update",
+        "--skip",
+        "unauthorized",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    let ids: Vec<&str> = results["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.is_empty());
+    for id in ids {
+        assert!(id.contains("is-push"), "{id}");
+        assert!(
+            !id.ends_with("-update") && !id.contains("unauthorized"),
+            "{id}"
+        );
+    }
+}

@@ -57,7 +57,13 @@ impl Faults {
                 .ok_or_else(|| format!("fault `{item}` should be written ACTOR:FAULT"))?;
             let specs: Vec<&ActorSpec> = registry().iter().filter(|a| a.name == actor).collect();
             if specs.is_empty() {
-                return Err(format!("unknown actor `{actor}` in fault `{item}`"));
+                let mut names: Vec<&str> = registry().iter().map(|a| a.name).collect();
+                names.sort();
+                names.dedup();
+                return Err(format!(
+                    "fault `{item}`: {}",
+                    crate::suggest::unknown("actor", "actors with faults", actor, names)
+                ));
             }
             if !specs
                 .iter()
@@ -67,8 +73,11 @@ impl Faults {
                     .iter()
                     .flat_map(|s| s.faults.iter().map(|(n, _)| *n))
                     .collect();
+                let guess = crate::suggest::did_you_mean(fault, known.iter().copied())
+                    .map(|d| format!("; {d}"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "actor `{actor}` has no fault `{fault}` (it has: {})",
+                    "fault `{item}`: {actor} has no fault `{fault}`; its faults are {}{guess}",
                     known.join(", ")
                 ));
             }

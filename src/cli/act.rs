@@ -18,6 +18,16 @@ pub struct ActArgs {
     pub faults: Vec<String>,
 }
 
+/// The reference actors `act` can play, with their actions: those that only initiate.
+fn playable() -> String {
+    let list: Vec<String> = actors::registry()
+        .iter()
+        .filter(|a| !a.serves && !a.actions.is_empty())
+        .map(|a| format!("{} ({})", a.name, a.actions.join(", ")))
+        .collect();
+    format!("`act` plays {}", list.join("; "))
+}
+
 fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     eprintln!("error: {msg}");
     code
@@ -35,21 +45,77 @@ pub async fn act(args: ActArgs) -> i32 {
         );
     };
     let spec = match &args.actor {
-        Some(name) => actors::find(name),
+        // The implementation of that actor that performs the action (an option's), if any.
+        Some(name) => match actors::registry()
+            .iter()
+            .filter(|a| a.name == name && a.actions.contains(&action.as_str()))
+            .min_by_key(|a| a.serves)
+            .or_else(|| actors::find(name))
+        {
+            Some(spec) => Some(spec),
+            None => {
+                let mut names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
+                names.sort();
+                names.dedup();
+                return fail(
+                    EXIT_USAGE,
+                    crate::suggest::unknown("actor", "reference actors", name, names),
+                );
+            }
+        },
+        // The one `act` can play first (see below), else the first that performs it.
         None => actors::registry()
             .iter()
-            .find(|a| a.actions.contains(&action.as_str())),
+            .filter(|a| a.actions.contains(&action.as_str()))
+            .min_by_key(|a| a.serves),
     };
     let Some(spec) = spec else {
-        return fail(
-            EXIT_USAGE,
-            format!("no reference actor performs `{action}` (see `cdex-harness list actions`)"),
-        );
+        let mut msg = format!("no reference actor performs `{action}`");
+        let known = actors::action_table();
+        if let Some(d) =
+            crate::suggest::did_you_mean(&action, known.iter().map(|(_, a)| a.as_str()))
+        {
+            msg.push_str(&format!("; {d}"));
+        }
+        msg.push_str(" (see `cdex-harness list actions`)");
+        return fail(EXIT_USAGE, msg);
     };
     if !spec.actions.contains(&action.as_str()) {
+        let does = if spec.actions.is_empty() {
+            "performs no action (it only answers requests)".to_string()
+        } else {
+            format!("performs {}", spec.actions.join(", "))
+        };
         return fail(
             EXIT_USAGE,
-            format!("the reference {} does not perform `{action}`", spec.name),
+            format!(
+                "the reference {} does not perform `{action}`: it {does}; {}",
+                spec.name,
+                playable()
+            ),
+        );
+    }
+    // An actor that also serves keeps what it receives and acts on it (ReferenceActor: both
+    // sides share state): its actions need its server running, in this process. `act` is a
+    // new process for each action, without that server, so it would act on nothing.
+    if spec.serves {
+        return fail(
+            EXIT_USAGE,
+            format!(
+                "`cdex-harness act` cannot perform `{action}` as the reference {name}: that actor \
+                 also serves requests, and its actions work on what its server side holds (what \
+                 it received, its subscriptions, its own data), while `act` is a new process for \
+                 each action, with no such server. To see the reference {name} at work, run the \
+                 scenarios without --trigger (the harness plays it in one process), or serve it \
+                 with `cdex-harness simulate {name}{options}`. {}",
+                playable(),
+                name = spec.name,
+                options = spec
+                    .options
+                    .iter()
+                    .map(|o| format!(" --option {o}"))
+                    .collect::<String>(),
+            ),
         );
     }
     let faults: Vec<String> = args
@@ -89,9 +155,9 @@ pub async fn act(args: ActArgs) -> i32 {
         },
         None => None,
     };
-    let client = match (spec.build)(&serde_json::Value::Null, faults.for_actor(spec.name))
-        .map(|a| a.client)
-    {
+    // No pack here: the settings a pack without a `reference:` section gives.
+    let settings = serde_json::Value::Object(Default::default());
+    let client = match (spec.build)(&settings, faults.for_actor(spec.name)).map(|a| a.client) {
         Ok(Some(c)) => c,
         Ok(None) => {
             return fail(

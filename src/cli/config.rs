@@ -37,10 +37,8 @@ pub fn load(path: &Path) -> Result<Config, String> {
             .location()
             .map(|l| format!(":{}:{}", l.line(), l.column()))
             .unwrap_or_default();
-        format!(
-            "{}{loc}: {}",
-            path.display(),
-            crate::scenario::load::saphyr_message(&e)
-        )
+        let (msg, hint) = crate::scenario::load::yaml_problem(&e);
+        let hint = hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+        format!("{}{loc}: {msg}{hint}", path.display())
     })
 }

@@ -24,6 +24,13 @@ pub struct ListArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
+    /// Only what concerns this actor (the system under test of a scenario; the actor of a
+    /// requirement, action or fault)
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Option<String>,
+    /// Only the scenarios with this option, e.g. task-based, notified-pull (repeatable: all of them)
+    #[arg(long = "option", value_name = "OPTION")]
+    pub options: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -45,35 +52,118 @@ fn json_out(v: &impl serde::Serialize) {
     }
 }
 
+/// Print rows as columns, each as wide as its widest cell (tabled, already built for the
+/// FHIRPath engine), the last one unpadded.
+fn print_table(rows: Vec<Vec<String>>) {
+    use tabled::settings::{Padding, Style};
+    if rows.is_empty() {
+        return;
+    }
+    let mut table = tabled::builder::Builder::from(rows).build();
+    table.with(Style::blank()).with(Padding::new(0, 2, 0, 0));
+    for line in table.to_string().lines() {
+        println!("{}", line.trim_end());
+    }
+}
+
+/// Check the filters of `list`: known actor and options, options for scenarios only.
+fn check_filters(
+    args: &ListArgs,
+    catalog: &crate::catalog::Catalog,
+    pack: &crate::scenario::Pack,
+) -> Result<(), String> {
+    if let Some(a) = &args.actor
+        && !catalog.actors.contains_key(a)
+    {
+        let known = catalog.actors.keys().map(String::as_str);
+        return Err(format!(
+            "--actor: {}",
+            crate::suggest::unknown("actor", "actors", a, known)
+        ));
+    }
+    if !args.options.is_empty() && !matches!(args.what, What::Scenarios) {
+        return Err("--option filters `list scenarios` only".into());
+    }
+    let mut known: Vec<&str> = pack
+        .scenarios
+        .iter()
+        .flat_map(|s| s.options.iter().map(String::as_str))
+        .chain(
+            crate::actors::registry()
+                .iter()
+                .flat_map(|a| a.options.iter().copied()),
+        )
+        .collect();
+    known.sort();
+    known.dedup();
+    for o in &args.options {
+        if !known.contains(&o.as_str()) {
+            return Err(format!(
+                "--option: {}",
+                crate::suggest::unknown("option", "options", o, known.iter().copied())
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn list(args: ListArgs) -> i32 {
     let Some((catalog, pack)) = super::load(&args.pack, Vec::new()) else {
         return EXIT_USAGE;
     };
+    if let Err(e) = check_filters(&args, &catalog, &pack) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let actor = args.actor.as_deref();
+    let for_actor = |name: &str| actor.is_none_or(|a| a == name);
     match args.what {
         What::Scenarios => {
+            let scenarios: Vec<&crate::scenario::Scenario> =
+                crate::runner::select(&pack, actor, &[])
+                    .into_iter()
+                    .filter(|s| args.options.iter().all(|o| s.options.contains(o)))
+                    .collect();
             if args.json {
-                let rows: Vec<serde_json::Value> = pack
-                    .scenarios
+                let rows: Vec<serde_json::Value> = scenarios
                     .iter()
                     .map(|s| serde_json::json!({"id": s.id, "title": s.title, "actor": s.actor, "plays": s.plays, "options": s.options, "file": s.file, "steps": s.steps.len()}))
                     .collect();
                 json_out(&rows);
             } else {
-                for s in &pack.scenarios {
-                    println!("{:<40} {:<22} {}", s.id, s.actor, s.title);
-                }
+                let mut rows = vec![vec![
+                    "ID".to_string(),
+                    "ACTOR".into(),
+                    "OPTIONS".into(),
+                    "TITLE".into(),
+                ]];
+                rows.extend(scenarios.iter().map(|s| {
+                    let options = if s.options.is_empty() {
+                        "-".to_string()
+                    } else {
+                        s.options.join(",")
+                    };
+                    vec![s.id.clone(), s.actor.clone(), options, s.title.clone()]
+                }));
+                print_table(rows);
                 println!(
                     "\n{} scenario(s) in {}",
-                    pack.scenarios.len(),
+                    scenarios.len(),
                     pack.root.display()
                 );
             }
         }
         What::Actors => {
             if args.json {
-                json_out(&catalog.actors);
+                let actors: std::collections::BTreeMap<_, _> = catalog
+                    .actors
+                    .iter()
+                    .filter(|(name, _)| for_actor(name))
+                    .collect();
+                json_out(&actors);
             } else {
-                for (name, a) in &catalog.actors {
+                let mut rows = Vec::new();
+                for (name, a) in catalog.actors.iter().filter(|(n, _)| for_actor(n)) {
                     let n = pack.scenarios.iter().filter(|s| &s.actor == name).count();
                     let variants: Vec<String> = crate::actors::registry()
                         .iter()
@@ -98,30 +188,52 @@ pub fn list(args: ListArgs) -> i32 {
                     } else {
                         variants.join(", ")
                     };
-                    println!(
-                        "{name:<30} {n:>3} scenario(s)  harness plays {:<30} reference {reference}",
-                        a.counterpart
-                    );
+                    rows.push(vec![
+                        name.clone(),
+                        format!("{n} scenario(s)"),
+                        format!("harness plays {}", a.counterpart),
+                        format!("reference {reference}"),
+                    ]);
                 }
+                print_table(rows);
             }
         }
         What::Requirements => {
+            let reqs: Vec<_> = catalog
+                .requirements
+                .iter()
+                .filter(|r| for_actor(&r.actor))
+                .collect();
             if args.json {
-                json_out(&catalog.requirements);
+                json_out(&reqs);
             } else {
-                for r in &catalog.requirements {
-                    println!("{:<20} {:<8} {:<24} {}", r.id, r.verb, r.actor, r.text);
-                }
+                print_table(
+                    reqs.iter()
+                        .map(|r| {
+                            vec![
+                                r.id.clone(),
+                                r.verb.clone(),
+                                r.actor.clone(),
+                                r.text.clone(),
+                            ]
+                        })
+                        .collect(),
+                );
             }
         }
         What::Actions => {
-            let rows = crate::actors::action_table();
+            let rows: Vec<(String, String)> = crate::actors::action_table()
+                .into_iter()
+                .filter(|(a, _)| for_actor(a))
+                .collect();
             if args.json {
                 json_out(&rows);
             } else {
-                for (actor, action) in rows {
-                    println!("{action:<28} performed by {actor}");
-                }
+                print_table(
+                    rows.into_iter()
+                        .map(|(actor, action)| vec![action, format!("performed by {actor}")])
+                        .collect(),
+                );
                 println!("\nsee docs/actions.md for the environment each action receives");
             }
         }
@@ -150,6 +262,7 @@ pub fn list(args: ListArgs) -> i32 {
         What::Faults => {
             let rows: Vec<(String, String, String)> = crate::actors::registry()
                 .iter()
+                .filter(|a| for_actor(a.name))
                 .flat_map(|a| {
                     a.faults
                         .iter()
@@ -159,9 +272,11 @@ pub fn list(args: ListArgs) -> i32 {
             if args.json {
                 json_out(&rows);
             } else {
-                for (a, f, d) in rows {
-                    println!("{:<44} {d}", format!("{a}:{f}"));
-                }
+                print_table(
+                    rows.into_iter()
+                        .map(|(a, f, d)| vec![format!("{a}:{f}"), d])
+                        .collect(),
+                );
             }
         }
     }

@@ -78,6 +78,7 @@ impl PackArgs {
 /// Parse arguments and run; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    quiet_on_closed_stdout(&cli.command);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,6 +98,42 @@ pub fn main() -> i32 {
         Command::Act(args) => rt.block_on(act::act(args)),
         Command::Validate(args) => rt.block_on(validate::validate(args)),
     }
+}
+
+/// `cdex-harness list | head -1`: when the reader of stdout goes away, stop quietly, as Unix
+/// tools do, instead of panicking ("failed printing to stdout") with exit 101.
+///
+/// The commands that only print get the default SIGPIPE action back (Rust ignores it): the
+/// process ends silently, exit status 141 in a shell. The commands that serve or call peers
+/// (`run`, `simulate`, `act`) keep SIGPIPE ignored, since a peer closing its socket must not
+/// kill the harness (hyper's vectored writes are not MSG_NOSIGNAL); for them a panic hook
+/// turns the failed print into the same quiet exit.
+fn quiet_on_closed_stdout(command: &Command) {
+    #[cfg(unix)]
+    if matches!(
+        command,
+        Command::List(_) | Command::Requirements(_) | Command::Check(_) | Command::Validate(_)
+    ) {
+        // SAFETY: called at start-up, before any thread is spawned; SIG_DFL is a valid action.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = command;
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info)
+    }));
 }
 
 /// Load the catalog and the pack, printing every problem; `None` means exit 2.

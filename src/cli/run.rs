@@ -4,8 +4,10 @@ use super::{EXIT_USAGE, PackArgs, config};
 use crate::actors::Faults;
 use crate::report::{self, ReportPaths};
 use crate::runner::{self, RunConfig, Sut};
+use crate::scenario::template::{referenced, referenced_in_json};
+use crate::scenario::{AssertKind, Assertion, Body, Pack, Request, Scenario, StepKind, TextCheck};
 use clap::Args;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,9 +61,13 @@ pub struct RunArgs {
     /// Write the JSON results here instead
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Only scenarios whose id matches (substring, or `*` wildcards; repeatable)
+    /// Only scenarios whose id matches (substring, or `*` wildcards; `!PATTERN` excludes;
+    /// repeatable)
     #[arg(long = "scenario", value_name = "PATTERN")]
     pub scenario: Vec<String>,
+    /// Leave out the scenarios whose id matches (substring, or `*` wildcards; repeatable)
+    #[arg(long = "skip", value_name = "PATTERN")]
+    pub skip: Vec<String>,
     /// Switch on a fault of a reference actor, ACTOR:FAULT (repeatable; see `list faults`)
     #[arg(long = "fault", value_name = "ACTOR:FAULT")]
     pub faults: Vec<String>,
@@ -179,7 +185,11 @@ pub async fn run(mut args: RunArgs) -> i32 {
             Err(e) => return usage(e),
         }
     }
-    let timeout = match args.timeout.as_deref().map(humantime::parse_duration) {
+    let timeout = match args
+        .timeout
+        .as_deref()
+        .map(crate::scenario::load::parse_duration)
+    {
         Some(Ok(d)) => d,
         Some(Err(e)) => return usage(format!("--timeout: {e}")),
         None => std::time::Duration::from_secs(10),
@@ -222,8 +232,12 @@ pub async fn run(mut args: RunArgs) -> i32 {
     if let Some(a) = &args.actor
         && !catalog.actors.contains_key(a)
     {
-        let known: Vec<&String> = catalog.actors.keys().collect();
-        return usage(format!("unknown actor `{a}`; known actors: {known:?}"));
+        return usage(crate::suggest::unknown(
+            "actor",
+            "actors",
+            a,
+            catalog.actors.keys().map(String::as_str),
+        ));
     }
     let options = match claimed_options(&args.options, &cfg_file.options, &catalog, external) {
         Ok(o) => o,
@@ -241,10 +255,13 @@ pub async fn run(mut args: RunArgs) -> i32 {
             servers.join(", ")
         ));
     }
-    let selected = runner::select(&pack, args.actor.as_deref(), &args.scenario);
+    let mut patterns = args.scenario.clone();
+    patterns.extend(args.skip.iter().map(|p| format!("!{p}")));
+    let selected = runner::select(&pack, args.actor.as_deref(), &patterns);
     if selected.is_empty() {
-        return usage("no scenario matches the selection (see `cdex-harness list scenarios`)");
+        return usage(no_match(&pack, args.actor.as_deref(), &patterns));
     }
+    warn_unused_vars(&args.vars, &pack, &selected);
 
     let mut cfg = RunConfig::new(sut);
     cfg.options = options;
@@ -380,6 +397,130 @@ pub async fn run(mut args: RunArgs) -> i32 {
         return super::EXIT_INTERRUPTED;
     }
     results.exit_code()
+}
+
+/// Why a selection is empty: a pattern that matches no scenario (with the closest id), or
+/// patterns that exclude everything.
+fn no_match(pack: &Pack, actor: Option<&str>, patterns: &[String]) -> String {
+    let ids = runner::select(pack, actor, &[]);
+    let ids: Vec<&str> = ids.iter().map(|s| s.id.as_str()).collect();
+    let of = actor.map(|a| format!(" of {a}")).unwrap_or_default();
+    if ids.is_empty() {
+        return format!("the pack has no scenario{of} (see `cdex-harness list scenarios`)");
+    }
+    for p in patterns.iter().filter(|p| !p.starts_with('!')) {
+        if !ids.iter().any(|id| runner::wildcard(p, id)) {
+            let guess = crate::suggest::did_you_mean(p, ids.iter().copied())
+                .map(|d| format!("; {d}"))
+                .unwrap_or_default();
+            return format!(
+                "--scenario `{p}` matches no scenario{of}{guess} (see `cdex-harness list scenarios`)"
+            );
+        }
+    }
+    format!(
+        "no scenario{of} is left once the exclusions (`!PATTERN`, --skip) are applied (see `cdex-harness list scenarios`)"
+    )
+}
+
+/// `--var nonsense=1`: say so when no selected scenario, pack variable, pack header or
+/// reference setting uses a variable given on the command line (a typo otherwise passes
+/// silently). A warning only: a trigger command still gets it as `CDEX_VAR_...`.
+fn warn_unused_vars(given: &[String], pack: &Pack, selected: &[&Scenario]) {
+    let used = used_vars(pack, selected);
+    for item in given {
+        let Ok((name, _)) = parse_var(item) else {
+            continue;
+        };
+        if used.contains(&name) {
+            continue;
+        }
+        let guess = crate::suggest::did_you_mean(&name, used.iter().map(String::as_str))
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        eprintln!(
+            "warning: --var {name}: no selected scenario uses this variable{guess}; a trigger command still gets it as CDEX_VAR_{}",
+            crate::runner::trigger::env_name(&name)
+        );
+    }
+}
+
+/// Every variable the selected scenarios and the pack declare or refer to.
+fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = pack.vars.keys().cloned().collect();
+    let mut texts: Vec<&str> = pack.vars.values().map(String::as_str).collect();
+    texts.extend(pack.headers.values().map(String::as_str));
+    let mut json: Vec<&serde_json::Value> = pack.reference.values().collect();
+    for s in selected {
+        names.extend(s.vars.keys().cloned());
+        texts.extend(s.vars.values().map(String::as_str));
+        for step in &s.steps {
+            let mut asserts: Vec<&Assertion> = step.asserts.iter().collect();
+            match &step.kind {
+                StepKind::Send(r) => request_texts(r, &mut texts, &mut json),
+                StepKind::Poll(p) => {
+                    request_texts(&p.request, &mut texts, &mut json);
+                    asserts.extend(&p.until);
+                }
+                StepKind::Expect(e) => {
+                    texts.extend(e.with.values().map(String::as_str));
+                    texts.extend(e.path.as_deref());
+                    e.payload
+                        .iter()
+                        .for_each(|b| body_texts(b, &mut texts, &mut json));
+                }
+                StepKind::Serve(bodies) => {
+                    bodies
+                        .iter()
+                        .for_each(|b| body_texts(b, &mut texts, &mut json));
+                }
+            }
+            if let Some(r) = &step.respond {
+                texts.extend(r.headers.iter().map(|(_, v)| v.as_str()));
+                r.body
+                    .iter()
+                    .for_each(|b| body_texts(b, &mut texts, &mut json));
+            }
+            for a in asserts {
+                match &a.kind {
+                    AssertKind::Header { check, .. } => match check {
+                        TextCheck::Equals(t) | TextCheck::Contains(t) | TextCheck::Matches(t) => {
+                            texts.push(t)
+                        }
+                        TextCheck::Present | TextCheck::Absent => {}
+                    },
+                    AssertKind::FhirPath(t) | AssertKind::Path(t) => texts.push(t),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for t in texts {
+        found.extend(referenced(t));
+    }
+    for v in json {
+        referenced_in_json(v, &mut found);
+    }
+    names.extend(found);
+    names
+}
+
+fn request_texts<'a>(
+    r: &'a Request,
+    texts: &mut Vec<&'a str>,
+    json: &mut Vec<&'a serde_json::Value>,
+) {
+    texts.push(&r.path);
+    texts.extend(r.headers.iter().map(|(_, v)| v.as_str()));
+    r.body.iter().for_each(|b| body_texts(b, texts, json));
+}
+
+fn body_texts<'a>(b: &'a Body, texts: &mut Vec<&'a str>, json: &mut Vec<&'a serde_json::Value>) {
+    match b {
+        Body::Json(v) => json.push(v),
+        Body::Text(t) => texts.push(t),
+    }
 }
 
 /// SMART Backend Services: the harness gets its bearer token itself.

@@ -60,18 +60,17 @@ pub struct SimulateArgs {
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
     let Some(spec) = actors::find_for(&args.actor, &args.options) else {
-        let names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
-        eprintln!(
-            "error: no reference actor `{}` (there are: {})",
-            args.actor,
-            names.join(", ")
-        );
+        let mut names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
+        names.sort();
+        names.dedup();
+        let msg = crate::suggest::unknown("actor", "reference actors", &args.actor, names);
+        eprintln!("error: {msg}");
         return EXIT_USAGE;
     };
     if args.action.is_some() || !spec.serves {
         return act_once(spec, &args).await;
     }
-    let timeout = match humantime::parse_duration(&args.timeout) {
+    let timeout = match crate::scenario::load::parse_duration(&args.timeout) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: --timeout: {e}");
@@ -274,7 +273,7 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
         eprintln!("error: {msg}");
         EXIT_USAGE
     };
-    let timeout = match humantime::parse_duration(&args.timeout) {
+    let timeout = match crate::scenario::load::parse_duration(&args.timeout) {
         Ok(t) => t,
         Err(e) => return usage(format!("--timeout: {e}")),
     };

@@ -303,12 +303,17 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
         .collect()
 }
 
-/// Select scenarios by actor and by id patterns (`*` wildcard; any pattern matching keeps it).
+/// Select scenarios by actor and by id patterns (`*` wildcard). A pattern `!PATTERN` excludes
+/// what it matches (`--skip`); of the others, any matching keeps a scenario (all are kept when
+/// there are none).
 pub fn select<'a>(pack: &'a Pack, actor: Option<&str>, patterns: &[String]) -> Vec<&'a Scenario> {
+    let (skip, keep): (Vec<&String>, Vec<&String>) =
+        patterns.iter().partition(|p| p.starts_with('!'));
     pack.scenarios
         .iter()
         .filter(|s| actor.is_none_or(|a| s.actor == a))
-        .filter(|s| patterns.is_empty() || patterns.iter().any(|p| wildcard(p, &s.id)))
+        .filter(|s| keep.is_empty() || keep.iter().any(|p| wildcard(p, &s.id)))
+        .filter(|s| !skip.iter().any(|p| wildcard(&p[1..], &s.id)))
         .collect()
 }
 
@@ -347,5 +352,44 @@ mod tests {
         assert!(wildcard("*-create", "is-push-create"));
         assert!(!wildcard("ic-*", "is-push-create"));
         assert!(wildcard("is-*-create", "is-push-create"));
+    }
+
+    #[test]
+    fn exclusions() {
+        use crate::scenario::{Pack, Scenario};
+        let scenario = |id: &str| Scenario {
+            id: id.into(),
+            title: id.into(),
+            description: None,
+            file: format!("{id}.yaml"),
+            actor: "information-server".into(),
+            plays: "information-client".into(),
+            options: Vec::new(),
+            vars: Default::default(),
+            requires: Vec::new(),
+            steps: Vec::new(),
+        };
+        let pack = Pack {
+            root: ".".into(),
+            vars: Default::default(),
+            secrets: Vec::new(),
+            headers: Default::default(),
+            reference: Default::default(),
+            capability_vars: Default::default(),
+            scenarios: ["is-push-create", "is-push-update", "is-pull-read"]
+                .map(scenario)
+                .to_vec(),
+        };
+        let ids = |patterns: &[&str]| -> Vec<String> {
+            let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+            super::select(&pack, None, &patterns)
+                .iter()
+                .map(|s| s.id.clone())
+                .collect()
+        };
+        assert_eq!(ids(&["!push"]), ["is-pull-read"]);
+        assert_eq!(ids(&["push", "!*-update"]), ["is-push-create"]);
+        assert_eq!(ids(&["!is-*"]), Vec::<String>::new());
+        assert_eq!(ids(&[]).len(), 3);
     }
 }

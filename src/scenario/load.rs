@@ -168,19 +168,74 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, Box<Diagnostic>> {
     serde_saphyr::from_str::<T>(text).map_err(|e| {
-        let msg = saphyr_message(&e);
-        let hint = if msg.contains("unknown field") {
-            Some("check the spelling; docs/scenarios.md lists every key")
-        } else {
-            None
+        // A structural mistake (a line indented to no level of the lines above it) can
+        // surface first as a missing or unknown field of the mapping it cut short, at that
+        // mapping's line: the parser reads as it deserializes, and the field check comes
+        // first. Reading the whole text without a target type names the mistake at its line.
+        let e = match serde_saphyr::from_str::<serde::de::IgnoredAny>(text) {
+            Err(structural) => structural,
+            Ok(_) => e,
         };
-        let hint = hint.or_else(|| type_hint(&msg));
+        let (msg, hint) = yaml_problem(&e);
+        let hint = hint.or_else(|| {
+            msg.starts_with("unknown key")
+                .then(|| "docs/scenarios.md lists every key".to_string())
+        });
         let d = Diagnostic::new(path, "", msg).at(e.location());
         Box::new(match hint {
             Some(h) => d.hint(h),
             None => d,
         })
     })
+}
+
+/// A YAML error as a person reads it, with a hint: the parser's own words name the YAML
+/// construct (a block mapping, a sequence start), not what the author did wrong.
+pub fn yaml_problem(e: &serde_saphyr::Error) -> (String, Option<String>) {
+    use serde_saphyr::Error as E;
+    match e.without_snippet() {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let msg = crate::suggest::unknown("key", "keys here", field, expected.iter().copied());
+            return (msg, None);
+        }
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let msg = crate::suggest::unknown(
+                "value",
+                "values allowed here",
+                variant,
+                expected.iter().copied(),
+            );
+            return (msg, None);
+        }
+        E::SerdeMissingField { field, .. } => {
+            return (
+                format!("`{field}` is missing here"),
+                Some(format!("this mapping needs a `{field}:` key")),
+            );
+        }
+        _ => {}
+    }
+    let msg = saphyr_message(e);
+    if msg.contains("did not find expected key") || msg.contains("did not find expected '-'") {
+        return (
+            format!("bad indentation: this line lines up with no key or item above it ({msg})"),
+            Some("YAML reads the structure from indentation: the keys of one mapping, and the `- ` items of one list, start in the same column".into()),
+        );
+    }
+    if msg.contains("mapping values are not allowed") {
+        return (
+            format!(
+                "bad indentation, or an unquoted `: ` in a value: a `key: value` cannot start here ({msg})"
+            ),
+            Some("line a key up with its siblings; quote a value that contains `: `".into()),
+        );
+    }
+    let hint = type_hint(&msg).map(String::from);
+    (msg, hint)
 }
 
 /// A hint for the parser's type messages, which name the YAML construct, not the intent.
@@ -307,9 +362,47 @@ fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
     out
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. `10s` or `500ms`"))
+/// A duration as people write it on a command line or in a scenario: `10s`, `500ms`, `2m`,
+/// `1h 30m`, or a bare number of seconds (`2`, as curl and hurl take it). Zero is refused: a
+/// timeout or wait of nothing fails or passes at random. The error names what was given and
+/// what is allowed, for `--timeout`, `within:` and `every:` alike.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: &[&str] = &[
+        "ms", "s", "m", "h", "d", "millis", "msec", "sec", "secs", "seconds", "min", "mins",
+        "minutes", "hr", "hrs", "hours", "days",
+    ];
+    const HOW: &str =
+        "write a number and a unit, e.g. `10s`, `500ms`, `2m` (a bare number counts as seconds)";
+    let t = text.trim();
+    let bare_seconds = !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.chars().filter(|c| *c == '.').count() <= 1;
+    let parsed = if bare_seconds {
+        humantime::parse_duration(&format!("{t}s"))
+    } else {
+        humantime::parse_duration(t)
+    };
+    match parsed {
+        Ok(d) if d.is_zero() => Err(format!(
+            "`{text}` is zero: a timeout or wait must be longer than that (write e.g. `10s`)"
+        )),
+        Ok(d) => Ok(d),
+        Err(humantime::DurationError::Empty) => Err(format!("no duration given; {HOW}")),
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) if !unit.is_empty() => {
+            let mut msg = format!(
+                "`{text}` has an unknown time unit `{unit}`; the units are ms, s, m (or min), h, d"
+            );
+            if let Some(d) = crate::suggest::did_you_mean(&unit, UNITS.iter().copied()) {
+                msg.push_str("; ");
+                msg.push_str(&d);
+            }
+            Err(msg)
+        }
+        Err(humantime::DurationError::NumberOverflow) => {
+            Err(format!("`{text}` is too long a duration; {HOW}"))
+        }
+        Err(_) => Err(format!("`{text}` is not a duration; {HOW}")),
+    }
 }
 
 struct Checker<'a> {
@@ -371,19 +464,14 @@ impl Checker<'_> {
         let plays = match (&def.plays, self.catalog.actors.get(&actor)) {
             (Some(p), _) => {
                 if !self.catalog.actors.contains_key(&p.value) {
-                    let known = self
-                        .catalog
-                        .actors
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    self.err(
-                        "plays",
-                        Some(p.referenced),
-                        format!("unknown actor `{}`", p.value),
-                    )
-                    .hint = Some(format!("known actors: {known}"));
+                    let msg = crate::suggest::unknown(
+                        "actor",
+                        "actors",
+                        &p.value,
+                        self.catalog.actors.keys().map(String::as_str),
+                    );
+                    self.err("plays", Some(p.referenced), msg).hint =
+                        Some("see `cdex-harness list actors`".into());
                 }
                 p.value.clone()
             }
@@ -391,19 +479,14 @@ impl Checker<'_> {
             (None, None) => String::new(),
         };
         if !self.catalog.actors.contains_key(&actor) {
-            let known = self
-                .catalog
-                .actors
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            self.err(
+            let msg = crate::suggest::unknown(
                 "actor",
-                Some(def.actor.referenced),
-                format!("unknown actor `{actor}`"),
-            )
-            .hint = Some(format!("known actors: {known}"));
+                "actors",
+                &actor,
+                self.catalog.actors.keys().map(String::as_str),
+            );
+            self.err("actor", Some(def.actor.referenced), msg).hint =
+                Some("see `cdex-harness list actors`".into());
         }
 
         // Variables known at the start: built-ins, pack, scenario, and outside ones.
@@ -570,11 +653,15 @@ impl Checker<'_> {
         let mut uses = Vec::new();
         for n in &def.needs {
             if !earlier.contains(n) {
-                self.err(
-                    f("needs"),
-                    loc,
-                    format!("`{n}` is not the id of an earlier step"),
-                );
+                let mut msg = format!("`{n}` is not the id of an earlier step");
+                match crate::suggest::did_you_mean(n, earlier.iter().map(String::as_str)) {
+                    Some(d) => msg.push_str(&format!("; {d}")),
+                    None if earlier.is_empty() => msg.push_str(" (this is the first step)"),
+                    None => {
+                        msg.push_str(&format!("; the earlier steps are {}", earlier.join(", ")))
+                    }
+                }
+                self.err(f("needs"), loc, msg);
             }
         }
         let kinds = [
@@ -1074,8 +1161,12 @@ impl Checker<'_> {
         if captured_by.contains_key(name) {
             uses.push(name.to_string());
         } else if !known.contains(name) {
-            self.err(field, loc, format!("variable `{name}` is not defined"))
-                .hint = Some(
+            let mut msg = format!("variable `{name}` is not defined");
+            let names = known.iter().chain(captured_by.keys()).map(String::as_str);
+            if let Some(d) = crate::suggest::did_you_mean(name, names) {
+                msg.push_str(&format!("; {d}"));
+            }
+            self.err(field, loc, msg).hint = Some(
                 "declare it under `vars:`, capture it in an earlier step, or pass --var".into(),
             );
         }
@@ -1117,12 +1208,13 @@ impl Checker<'_> {
             Some(r) => match self.catalog.requirement(&r.value) {
                 Some(req) => (Some(r.value.clone()), req.severity()),
                 None => {
-                    self.err(
-                        format!("{field}.req"),
-                        Some(r.referenced),
-                        format!("requirement `{}` is not in the catalog", r.value),
-                    )
-                    .hint = Some("see `cdex-harness requirements` for the ids".into());
+                    let ids = self.catalog.requirements.iter().map(|q| q.id.as_str());
+                    let mut msg = format!("requirement `{}` is not in the catalog", r.value);
+                    if let Some(d) = crate::suggest::did_you_mean(&r.value, ids) {
+                        msg.push_str(&format!("; {d}"));
+                    }
+                    self.err(format!("{field}.req"), Some(r.referenced), msg)
+                        .hint = Some("see `cdex-harness requirements` for the ids".into());
                     (None, Severity::Required)
                 }
             },
@@ -1134,11 +1226,13 @@ impl Checker<'_> {
                 "recommended" => Severity::Recommended,
                 "optional" => Severity::Optional,
                 other => {
-                    self.err(
-                        format!("{field}.severity"),
-                        loc,
-                        format!("`{other}` is not one of required, recommended, optional"),
+                    let msg = crate::suggest::unknown(
+                        "severity",
+                        "severities",
+                        other,
+                        ["required", "recommended", "optional"],
                     );
+                    self.err(format!("{field}.severity"), loc, msg);
                     severity
                 }
             };
@@ -1177,10 +1271,14 @@ impl Checker<'_> {
                         ranges.push(d * 100..=d * 100 + 99);
                     }
                     other => {
+                        let given = match other {
+                            StatusItem::Code(c) => c.to_string(),
+                            StatusItem::Class(s) => s,
+                        };
                         self.err(
                             format!("{field}.status"),
                             loc,
-                            format!("`{other:?}` is not a status code or class like `2xx`"),
+                            format!("`{given}` is not an HTTP status: write a code from 100 to 599 (`200`), a class (`2xx`), or a list of them (`[200, 201]`)"),
                         );
                     }
                 }
@@ -1227,15 +1325,14 @@ impl Checker<'_> {
             AssertKind::FhirPath(p)
         } else if let Some(p) = a.profile {
             if !crate::fhir::conformance::known(&p) {
-                self.err(
-                    format!("{field}.profile"),
-                    loc,
-                    format!("unknown profile `{p}`"),
-                )
-                .hint = Some(format!(
-                    "known profiles: {}",
-                    crate::fhir::conformance::names().join(", ")
-                ));
+                let names = crate::fhir::conformance::names();
+                let mut msg = format!("unknown profile `{p}`");
+                if let Some(d) = crate::suggest::did_you_mean(&p, names.iter().map(String::as_str))
+                {
+                    msg.push_str(&format!("; {d}"));
+                }
+                self.err(format!("{field}.profile"), loc, msg).hint =
+                    Some(format!("known profiles: {}", names.join(", ")));
             }
             AssertKind::Profile(p)
         } else if let Some(m) = a.method {

@@ -180,6 +180,16 @@ pub enum Target {
     Response,
 }
 
+impl Target {
+    /// As a scenario writes it (`on: request`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Request => "request",
+            Target::Response => "response",
+        }
+    }
+}
+
 /// One check. Exactly one of the kind keys (`status`, `header`, `resource`, `fhirpath`,
 /// `profile`, `method`, `path`, `json`, `received`) is given.
 #[derive(Debug, Clone, Deserialize)]

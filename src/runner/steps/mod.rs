@@ -160,8 +160,9 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                             }
                         },
                         None => notes.push(format!(
-                            "capture `{}`: there is no {:?} to read",
-                            c.name, c.on
+                            "capture `{}`: there is no {} to read",
+                            c.name,
+                            c.on.as_str()
                         )),
                     }
                 }
