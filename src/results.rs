@@ -263,7 +263,12 @@ pub struct RequirementResult {
     pub actor: String,
     pub verb: String,
     pub text: String,
+    /// What the requirement rests on: `text`, `profile` or `reading` (a reading warns
+    /// unless the run is `--strict`).
+    pub basis: crate::catalog::Basis,
     pub source: String,
+    /// The published page the requirement comes from.
+    pub url: String,
     /// Combined outcome of every assertion that proves it in this run and ran; `skipped`
     /// when none ran, `not-applicable` when only scenarios of options the system does not
     /// claim prove it, `not-run` when no scenario of this run covers it.

@@ -241,3 +241,97 @@ fn typos_get_the_closest_valid_name() {
     let value = GOOD.replace("status: 200", "status: 200\n        on: reponse");
     insta::assert_snapshot!(problems("typos", &[("a.yaml", text), ("b.yaml", &value)]));
 }
+
+/// A scenario proving a requirement whose basis is `reading` (the harness's interpretation).
+fn proving_a_reading(severity: &str) -> String {
+    GOOD.replace(
+        "        req: CDEX-IS-PULL\n",
+        &format!("        req: CDEX-RCP-REFUSE-INVALID\n{severity}"),
+    )
+}
+
+#[test]
+fn required_assertion_on_a_reading() {
+    let text = proving_a_reading("        severity: required\n");
+    insta::assert_snapshot!(problems("required-reading", &[("s.yaml", &text)]));
+}
+
+#[test]
+fn default_severity_on_a_reading_is_recommended() {
+    use cdex_harness::results::Severity;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("reading-default-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.yaml"), proving_a_reading("")).unwrap();
+    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")).unwrap();
+    let pack = scenario::load_pack(&dir, &catalog, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("a reading with the default severity is refused: {d}"));
+    let a = &pack.scenarios[0].steps[0].asserts[0];
+    assert_eq!(a.severity, Severity::Recommended);
+    assert_eq!(a.strict_severity, Severity::Required);
+    let strict = pack.scenarios[0].strict();
+    assert_eq!(strict.steps[0].asserts[0].severity, Severity::Required);
+}
+
+/// Load a catalog made of the shipped actors and `requirements` (YAML items); return the
+/// problems, the catalog folder shown as `<catalog>`.
+fn catalog_problems(case: &str, requirements: &str) -> String {
+    let dir: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bad-catalog-{case}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/actors.yaml");
+    std::fs::copy(shipped, dir.join("actors.yaml")).unwrap();
+    std::fs::write(
+        dir.join("requirements.yaml"),
+        format!("requirements:\n{requirements}"),
+    )
+    .unwrap();
+    match Catalog::load(&dir) {
+        Ok(_) => panic!("{case}: the catalog loaded although it is wrong"),
+        Err(d) => d.to_string().replace(dir.to_str().unwrap(), "<catalog>"),
+    }
+}
+
+const REQUIREMENT: &str = "  - id: X-1
+    actor: information-server
+    verb: SHALL
+    text: The server SHALL answer.
+    source: Somewhere, a section
+    url: https://example.org/page.html#section
+";
+
+#[test]
+fn profile_basis_without_profile() {
+    insta::assert_snapshot!(catalog_problems(
+        "profile-without-profile",
+        &format!("{REQUIREMENT}    basis: profile\n    constraint: Communication.subject 1..1\n")
+    ));
+}
+
+#[test]
+fn reading_without_rationale() {
+    insta::assert_snapshot!(catalog_problems(
+        "reading-without-rationale",
+        &format!("{REQUIREMENT}    basis: reading\n")
+    ));
+}
+
+#[test]
+fn unknown_basis() {
+    insta::assert_snapshot!(catalog_problems(
+        "unknown-basis",
+        &format!("{REQUIREMENT}    basis: txt\n")
+    ));
+}
+
+#[test]
+fn text_basis_without_its_verb() {
+    insta::assert_snapshot!(catalog_problems(
+        "text-without-verb",
+        &REQUIREMENT
+            .replace("The server SHALL answer.", "The server answers.")
+            .replace("    url:", "    basis: text\n    url:")
+    ));
+}

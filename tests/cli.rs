@@ -337,6 +337,41 @@ fn requirements_are_fully_covered() {
 }
 
 #[test]
+fn requirements_show_their_basis_filtered_by_actor_and_option() {
+    let o = harness(&[
+        "requirements",
+        "--actor",
+        "information-sender",
+        "--option",
+        "task-based",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    insta::assert_snapshot!("requirements_sender_task_based", text(&o));
+
+    let o = harness(&["requirements", "--json", "--option", "notified-pull"]);
+    let cov: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = cov["requirements"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r["basis"].is_string() && r["url"].is_string())
+    );
+    assert!(rows.iter().any(|r| r["option"] == "notified-pull"));
+    assert!(
+        rows.iter()
+            .all(|r| r["option"].is_null() || r["option"] == "notified-pull")
+    );
+    let reading = rows.iter().find(|r| r["basis"] == "reading").unwrap();
+    assert!(reading["rationale"].is_string());
+
+    let o = harness(&["requirements", "--actor", "information-sendr"]);
+    assert_eq!(o.status.code(), Some(2));
+    insta::assert_snapshot!("requirements_unknown_actor", text(&o));
+    let o = harness(&["requirements", "--option", "task"]);
+    assert_eq!(o.status.code(), Some(2));
+    insta::assert_snapshot!("requirements_unknown_option", text(&o));
+}
+
+#[test]
 fn bad_command_lines_exit_2() {
     assert_eq!(harness(&["run", "--var", "novalue"]).status.code(), Some(2));
     assert_eq!(

@@ -23,7 +23,7 @@ const PAYLOADS: &[&str] = &[
 ];
 
 /// Fields whose values are enumerations the model must keep valid.
-const ENUMS: &[&str] = &["status", "severity", "direction"];
+const ENUMS: &[&str] = &["status", "severity", "direction", "basis"];
 
 /// Every free-text string in the results becomes a hostile payload.
 fn poison(v: &mut Value, key: Option<&str>, n: &mut usize) {

@@ -2,13 +2,15 @@
 //!
 //! One test per scenario (expected: it passes against the correct reference actors) and one
 //! per (fault, requirement) pair (expected: that requirement fails, through the assertion
-//! kinds named). Meta-tests prove every requirement of the catalog and every assertion kind
-//! is made to fail by at least one fault, and every declared fault is exercised.
+//! kinds named). Meta-tests prove every requirement of the catalog is made to fail (a text or
+//! profile SHALL) or to warn (a reading, a SHOULD) by at least one fault, every assertion kind
+//! is made to fail, and every declared fault is exercised; one run proves `--strict` turns a
+//! reading's warning into a failure.
 //! `cargo test --test reference_pack -- --list` lists them by name.
 
 use cdex_harness::actors::{self, Faults};
 use cdex_harness::catalog::Catalog;
-use cdex_harness::results::{RunResults, Status};
+use cdex_harness::results::{RunResults, Severity, Status};
 use cdex_harness::runner::{self, RunConfig, Sut};
 use cdex_harness::scenario::{self, Pack};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -79,10 +81,23 @@ fn run(
     pattern: Option<&str>,
     faults: &[&str],
 ) -> RunResults {
+    run_with(pack, catalog, actor, pattern, faults, false)
+}
+
+/// [`run`], strict or not (`run --strict`: readings are enforced as their verb says).
+fn run_with(
+    pack: &Pack,
+    catalog: &Catalog,
+    actor: Option<&str>,
+    pattern: Option<&str>,
+    faults: &[&str],
+    strict: bool,
+) -> RunResults {
     let faults = Faults::parse(&faults.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .expect("known faults");
     let mut cfg = RunConfig::new(Sut::Reference(faults));
     cfg.timeout = Duration::from_secs(5);
+    cfg.strict = strict;
     let patterns: Vec<String> = pattern.map(|p| vec![p.to_string()]).unwrap_or_default();
     let selected = runner::select(pack, actor, &patterns);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -198,18 +213,105 @@ fn main() {
     {
         let (catalog, expected) = (catalog.clone(), expected.clone());
         trials.push(Trial::test(
-            "meta::every-requirement-has-a-failing-fault",
+            "meta::every-requirement-is-made-to-fail-or-warn",
             move || {
-                let missing: Vec<&str> = catalog
+                // A text or profile SHALL must be made to fail; a reading (or a SHOULD) can
+                // only warn, so it must be made to warn.
+                let missing: Vec<String> = catalog
                     .requirements
                     .iter()
-                    .map(|r| r.id.as_str())
-                    .filter(|id| !expected.iter().any(|x| x.requirement == *id))
+                    .filter_map(|r| {
+                        let status = match r.severity() {
+                            Severity::Required => Status::Failed,
+                            _ => Status::Warned,
+                        };
+                        let proved = expected
+                            .iter()
+                            .any(|x| x.requirement == r.id && x.status == status);
+                        (!proved).then(|| format!("{} ({})", r.id, status.as_str()))
+                    })
                     .collect();
                 if missing.is_empty() {
                     Ok(())
                 } else {
-                    Err(format!("no fault proves these can fail: {missing:?}").into())
+                    Err(format!("no fault proves these end as shown: {missing:?}").into())
+                }
+            },
+        ));
+    }
+    {
+        let (catalog, pack) = (catalog.clone(), pack.clone());
+        trials.push(Trial::test(
+            "strict::a-reading-fails-under-strict",
+            move || {
+                // CDEX-RCP-REFUSE-INVALID is a reading: with the fault it warns (tests/faults);
+                // under --strict it fails the run, except its check marked `severity:
+                // recommended` in the scenario (the OperationOutcome), which still only warns.
+                let faults = ["information-recipient:accept-invalid"];
+                let id = "CDEX-RCP-REFUSE-INVALID";
+                let r = run_with(
+                    &pack,
+                    &catalog,
+                    Some("information-recipient"),
+                    None,
+                    &faults,
+                    true,
+                );
+                let row = r
+                    .requirements
+                    .iter()
+                    .find(|row| row.id == id)
+                    .ok_or("requirement not in the matrix")?;
+                if row.status != Status::Failed || r.exit_code() == 0 {
+                    return Err(format!(
+                        "under --strict, {id} is {} and the exit code {}:{}",
+                        row.status.as_str(),
+                        r.exit_code(),
+                        explain(&r)
+                    )
+                    .into());
+                }
+                let outcome = r
+                    .scenarios
+                    .iter()
+                    .flat_map(|s| &s.steps)
+                    .flat_map(|st| &st.assertions)
+                    .find(|a| a.requirement.as_deref() == Some(id) && a.kind == "resource")
+                    .ok_or("no OperationOutcome check")?;
+                if outcome.status != Status::Warned {
+                    return Err(format!(
+                        "the explicitly recommended check is {} under --strict",
+                        outcome.status.as_str()
+                    )
+                    .into());
+                }
+                Ok(())
+            },
+        ));
+    }
+    {
+        let catalog = catalog.clone();
+        trials.push(Trial::test(
+            "meta::docs-requirements-gives-each-requirement-its-basis",
+            move || {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/requirements.md");
+                let doc = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+                let wrong: Vec<&str> = catalog
+                    .requirements
+                    .iter()
+                    .filter(|r| {
+                        let row = format!("| [{}](<{}>) | {} |", r.id, r.url, r.basis);
+                        !doc.contains(&row)
+                    })
+                    .map(|r| r.id.as_str())
+                    .collect();
+                if wrong.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "docs/requirements.md has no line with the url and basis of: {wrong:?}"
+                    )
+                    .into())
                 }
             },
         ));

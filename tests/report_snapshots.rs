@@ -2,6 +2,7 @@
 //! JUnit XML, JSON, console text and HTML, HTML safety checks (escaping, self-containment) and
 //! the basics of atomic report writing.
 
+use cdex_harness::catalog::Basis;
 use cdex_harness::report::{self, ReportPaths, WriteError, console, html, json, junit};
 use cdex_harness::results::*;
 use std::collections::BTreeMap;
@@ -106,7 +107,9 @@ fn requirement(id: &str, actor: &str, verb: &str, text: &str, status: Status) ->
         actor: actor.to_owned(),
         verb: verb.to_owned(),
         text: text.to_owned(),
-        source: "https://hl7.org/fhir/us/davinci-cdex/STU2/task-based-approach.html".to_owned(),
+        basis: Basis::Text,
+        source: "Task Based Approach".to_owned(),
+        url: "https://hl7.org/fhir/us/davinci-cdex/STU2/task-based-approach.html".to_owned(),
         status,
         in_scope: true,
         partial: false,
@@ -308,13 +311,18 @@ fn fixture() -> RunResults {
     );
     r3.evidence
         .push(evidence("dc-task-003", "receive-task", Status::Warned));
-    let r4 = requirement(
+    // A reading; its url is escaped in the link.
+    r3.basis = Basis::Reading;
+    r3.url = "https://example.org/page.html?a=1&b=\"2\"#x".to_owned();
+    let mut r4 = requirement(
         "CDEX-DS-9",
         "data-source",
         "SHALL",
         &format!("support signatures {SCRIPT}"),
         Status::NotRun,
     );
+    // Never another scheme than http(s) in a link: shown, not linked.
+    r4.url = "javascript:alert(1)".to_owned();
 
     let mut results = RunResults {
         schema_version: RESULTS_SCHEMA_VERSION,
@@ -412,17 +420,28 @@ fn html_escapes_model_data() {
 #[test]
 fn html_is_self_contained() {
     let page = html::render(&fixture());
+    let tag = regex::Regex::new(r"(?i)<([a-z][a-z0-9]*)\b([^>]*)>").unwrap();
     let attr =
         regex::Regex::new(r#"(?i)\b(src|href|action|poster|srcset|data)\s*=\s*["']?([^"'\s>]*)"#)
             .unwrap();
-    for cap in attr.captures_iter(&page) {
-        let value = cap[2].to_ascii_lowercase();
-        assert!(
-            !(value.starts_with("http:") || value.starts_with("https:") || value.starts_with("//")),
-            "external reference in {}",
-            &cap[0]
-        );
+    let mut links = 0;
+    for t in tag.captures_iter(&page) {
+        for cap in attr.captures_iter(&t[2]) {
+            let value = cap[2].to_ascii_lowercase();
+            let external = value.starts_with("http:")
+                || value.starts_with("https:")
+                || value.starts_with("//");
+            // A link a person follows (a requirement's published page) loads nothing.
+            if t[1].eq_ignore_ascii_case("a") && cap[1].eq_ignore_ascii_case("href") {
+                links += usize::from(external);
+                continue;
+            }
+            assert!(!external, "external reference in {}", &t[0]);
+        }
     }
+    assert!(links > 0, "the requirements matrix links no published page");
+    // Only http(s) pages are linked; another scheme is shown as text.
+    assert!(!page.to_ascii_lowercase().contains("href=\"javascript:"));
     let lower = page.to_ascii_lowercase();
     assert!(!lower.contains("@import"));
     assert!(!lower.contains("url("));

@@ -1,6 +1,6 @@
 //! Coverage: which assertions of a pack prove each requirement of the catalog.
 
-use super::Catalog;
+use super::{Basis, Catalog};
 use crate::scenario::Pack;
 use serde::Serialize;
 
@@ -19,16 +19,36 @@ pub struct RequirementCoverage {
     pub actor: String,
     pub verb: String,
     pub text: String,
+    pub basis: Basis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
     pub source: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
     /// `scenario-id/step-id` for each assertion that proves it.
     pub assertions: Vec<String>,
 }
 
 /// Compute coverage of the catalog by a scenario pack.
 pub fn coverage(catalog: &Catalog, pack: &Pack) -> Coverage {
+    coverage_of(catalog, pack, |_| true)
+}
+
+/// Coverage of the requirements `keep` selects.
+pub fn coverage_of(
+    catalog: &Catalog,
+    pack: &Pack,
+    keep: impl Fn(&super::Requirement) -> bool,
+) -> Coverage {
     let requirements: Vec<RequirementCoverage> = catalog
         .requirements
         .iter()
+        .filter(|r| keep(r))
         .map(|r| {
             let mut assertions = Vec::new();
             for sc in &pack.scenarios {
@@ -48,7 +68,13 @@ pub fn coverage(catalog: &Catalog, pack: &Pack) -> Coverage {
                 actor: r.actor.clone(),
                 verb: r.verb.clone(),
                 text: r.text.clone(),
+                basis: r.basis,
+                profile: r.profile.clone(),
+                constraint: r.constraint.clone(),
+                rationale: r.rationale.clone(),
                 source: r.source.clone(),
+                url: r.url.clone(),
+                option: r.option.clone(),
                 assertions,
             }
         })

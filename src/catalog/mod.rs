@@ -8,6 +8,7 @@ pub mod coverage;
 use crate::results::Severity;
 use crate::scenario::diagnostic::{Diagnostic, Diagnostics};
 use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,31 @@ struct CatalogFile {
     #[serde(default)]
     options: BTreeMap<String, OptionDef>,
     #[serde(default)]
-    requirements: Vec<Requirement>,
+    requirements: Vec<RequirementDef>,
+}
+
+/// A requirement as written in the catalog file, with the places of the fields whose
+/// consistency is checked (see [`RequirementDef::check`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequirementDef {
+    id: Spanned<String>,
+    actor: String,
+    verb: Spanned<String>,
+    text: String,
+    source: String,
+    basis: Option<Spanned<String>>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    constraint: Option<String>,
+    #[serde(default)]
+    rationale: Option<String>,
+    url: Option<Spanned<String>>,
+    #[serde(default)]
+    option: Option<Spanned<String>>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -78,8 +103,25 @@ pub struct Requirement {
     pub verb: String,
     /// The text, quoted from the source.
     pub text: String,
-    /// Where it comes from: page title and file.
+    /// What the requirement rests on: a quoted conformance verb, a profile's constraint, or
+    /// the harness's reading.
+    pub basis: Basis,
+    /// For a `profile` basis: the canonical URL of the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// For a `profile` basis: the constraint (`Communication.subject 1..1`, an invariant id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    /// For a `reading`: why it is the harness's interpretation and not a quoted rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
+    /// Where it comes from, for a person: page title and section.
     pub source: String,
+    /// The published page it comes from: canonical URL with the section's anchor.
+    pub url: String,
+    /// The CDex option it belongs to (`task-based`, `notified-pull`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
     /// Optional note on how the harness interprets or tests it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -101,16 +143,263 @@ impl Role {
     }
 }
 
+/// What a requirement rests on. Only `text` and `profile` requirements can fail a run; a
+/// `reading` warns unless the run is `--strict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// A SHALL, SHALL NOT or MUST (or SHOULD, MAY) quoted from a seed, the IG or FHIR R4.
+    Text,
+    /// A constraint of a named profile: cardinality, binding, fixed value, invariant.
+    Profile,
+    /// The harness's interpretation, with its rationale.
+    Reading,
+}
+
+impl Basis {
+    pub const ALL: [&'static str; 3] = ["text", "profile", "reading"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Text => "text",
+            Basis::Profile => "profile",
+            Basis::Reading => "reading",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Basis> {
+        match s {
+            "text" => Some(Basis::Text),
+            "profile" => Some(Basis::Profile),
+            "reading" => Some(Basis::Reading),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Basis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The CDex options a requirement can belong to.
+pub const OPTIONS: [&str; 2] = ["task-based", "notified-pull"];
+
+/// The severity a conformance verb gives: SHALL/MUST required, SHOULD recommended, else
+/// optional.
+fn verb_severity(verb: &str) -> Severity {
+    let verb = verb.to_ascii_uppercase();
+    if verb.starts_with("SHALL") || verb.starts_with("MUST") {
+        Severity::Required
+    } else if verb.starts_with("SHOULD") {
+        Severity::Recommended
+    } else {
+        Severity::Optional
+    }
+}
+
 impl Requirement {
-    /// The severity a failed check of this requirement carries.
+    /// The severity a failed check of this requirement carries: its verb's, except that a
+    /// reading is at most `recommended` (a warning).
     pub fn severity(&self) -> Severity {
-        let verb = self.verb.to_ascii_uppercase();
-        if verb.starts_with("SHALL") || verb.starts_with("MUST") {
-            Severity::Required
-        } else if verb.starts_with("SHOULD") {
-            Severity::Recommended
-        } else {
-            Severity::Optional
+        match (self.basis, verb_severity(&self.verb)) {
+            (Basis::Reading, Severity::Required) => Severity::Recommended,
+            (_, s) => s,
+        }
+    }
+
+    /// The severity under `--strict`: a reading is enforced as its verb says.
+    pub fn strict_severity(&self) -> Severity {
+        verb_severity(&self.verb)
+    }
+}
+
+/// The closest of `known` to `given`, when it is close enough to be a typo.
+pub fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(given, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+impl RequirementDef {
+    /// Turn the file's form into a requirement, or say every field that is missing or does
+    /// not fit the basis.
+    fn check(self, file: &Path) -> Result<Requirement, Vec<Diagnostic>> {
+        let id = self.id.value.clone();
+        let at = Some(self.id.referenced);
+        let field = |name: &str| format!("requirements (id {id}).{name}");
+        let mut problems = Vec::new();
+        let basis = match &self.basis {
+            None => {
+                problems.push(
+                    Diagnostic::new(file, field("basis"), "requirement has no `basis`")
+                        .at(at)
+                        .hint(
+                            "give `basis: text` (a quoted SHALL), `basis: profile` (with \
+                             `profile:` and `constraint:`) or `basis: reading` (with \
+                             `rationale:`); see docs/requirements.md",
+                        ),
+                );
+                None
+            }
+            Some(b) => match Basis::parse(b.value.trim()) {
+                Some(basis) => Some(basis),
+                None => {
+                    let mut d = Diagnostic::new(
+                        file,
+                        field("basis"),
+                        format!(
+                            "basis `{}` is not one of {}",
+                            b.value,
+                            Basis::ALL.join(", ")
+                        ),
+                    )
+                    .at(Some(b.referenced));
+                    if let Some(c) = closest(b.value.trim(), &Basis::ALL) {
+                        d = d.hint(format!("did you mean `{c}`?"));
+                    }
+                    problems.push(d);
+                    None
+                }
+            },
+        };
+        let missing = |problems: &mut Vec<Diagnostic>, name: &str, why: &str| {
+            problems.push(
+                Diagnostic::new(file, field(name), format!("`{name}` is missing: {why}")).at(at),
+            );
+        };
+        match basis {
+            Some(Basis::Profile) => {
+                if self.profile.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                    missing(
+                        &mut problems,
+                        "profile",
+                        "a `profile` basis names the profile's canonical URL",
+                    );
+                }
+                if self
+                    .constraint
+                    .as_deref()
+                    .is_none_or(|c| c.trim().is_empty())
+                {
+                    missing(
+                        &mut problems,
+                        "constraint",
+                        "a `profile` basis names the constraint (`Communication.subject 1..1`, an invariant id)",
+                    );
+                }
+            }
+            Some(Basis::Reading)
+                if self
+                    .rationale
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty()) =>
+            {
+                missing(
+                    &mut problems,
+                    "rationale",
+                    "a `reading` says why it is the harness's interpretation",
+                );
+            }
+            Some(Basis::Text) => {
+                let words: &[&str] = match verb_severity(&self.verb.value) {
+                    Severity::Required => &["SHALL", "MUST", "REQUIRED"],
+                    Severity::Recommended => &["SHOULD", "RECOMMENDED"],
+                    Severity::Optional => &["MAY", "OPTIONAL"],
+                };
+                let quoted = self
+                    .text
+                    .split(|c: char| !c.is_ascii_alphabetic())
+                    .any(|w| words.contains(&w));
+                if !quoted {
+                    problems.push(
+                        Diagnostic::new(
+                            file,
+                            field("text"),
+                            format!(
+                                "a `text` basis quotes its verb, but the text holds none of {} (verb {})",
+                                words.join(", "),
+                                self.verb.value
+                            ),
+                        )
+                        .at(at)
+                        .hint("quote the sentence with the verb, or make it `basis: reading` with a `rationale`"),
+                    );
+                }
+            }
+            Some(Basis::Reading) | None => {}
+        }
+        if basis != Some(Basis::Profile) {
+            for (name, given) in [("profile", &self.profile), ("constraint", &self.constraint)] {
+                if given.is_some() {
+                    problems.push(
+                        Diagnostic::new(
+                            file,
+                            field(name),
+                            format!("`{name}` belongs to a `profile` basis only"),
+                        )
+                        .at(at),
+                    );
+                }
+            }
+        }
+        let url = match &self.url {
+            None => {
+                missing(
+                    &mut problems,
+                    "url",
+                    "every requirement links the published page it comes from",
+                );
+                String::new()
+            }
+            Some(u) => {
+                if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
+                    problems.push(
+                        Diagnostic::new(
+                            file,
+                            field("url"),
+                            format!("`{}` is not an http(s) URL of a published page", u.value),
+                        )
+                        .at(Some(u.referenced)),
+                    );
+                }
+                u.value.clone()
+            }
+        };
+        if let Some(o) = &self.option
+            && !OPTIONS.contains(&o.value.as_str())
+        {
+            let mut d = Diagnostic::new(
+                file,
+                field("option"),
+                format!("option `{}` is not one of {}", o.value, OPTIONS.join(", ")),
+            )
+            .at(Some(o.referenced));
+            if let Some(c) = closest(&o.value, &OPTIONS) {
+                d = d.hint(format!("did you mean `{c}`?"));
+            }
+            problems.push(d);
+        }
+        match basis {
+            Some(basis) if problems.is_empty() => Ok(Requirement {
+                id,
+                actor: self.actor,
+                verb: self.verb.value,
+                text: self.text,
+                basis,
+                profile: self.profile,
+                constraint: self.constraint,
+                rationale: self.rationale,
+                source: self.source,
+                url,
+                option: self.option.map(|o| o.value),
+                note: self.note,
+            }),
+            _ => Err(problems),
         }
     }
 }
@@ -181,8 +470,15 @@ impl Catalog {
                             ));
                         }
                     }
-                    origin.extend(std::iter::repeat_n(file.clone(), part.requirements.len()));
-                    catalog.requirements.extend(part.requirements);
+                    for def in part.requirements {
+                        match def.check(file) {
+                            Ok(r) => {
+                                origin.push(file.clone());
+                                catalog.requirements.push(r);
+                            }
+                            Err(d) => problems.extend(d),
+                        }
+                    }
                 }
                 Err(d) => problems.push(*d),
             }

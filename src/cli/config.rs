@@ -27,6 +27,9 @@ pub struct Config {
     /// Names of variables (here or in the pack) whose values are secrets.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Enforce readings as their verb says (`--strict`).
+    #[serde(default)]
+    pub strict: bool,
 }
 
 pub fn load(path: &Path) -> Result<Config, String> {

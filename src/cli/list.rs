@@ -1,7 +1,8 @@
 //! `cdex-harness list`, `requirements` and `check`.
 
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, PackArgs};
-use crate::catalog::coverage::coverage;
+use crate::catalog::coverage::{Coverage, RequirementCoverage, coverage_of};
+use crate::catalog::{Basis, OPTIONS, closest};
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,6 +44,13 @@ pub struct RequirementsArgs {
     /// Exit 1 when any requirement is not covered by an assertion
     #[arg(long)]
     pub strict: bool,
+    /// Only the requirements that bind this actor
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Option<String>,
+    /// Only the requirements of a system claiming this option: those of no option and those
+    /// of the option (`task-based`, `notified-pull`, or `all`; repeatable). Default: all
+    #[arg(long = "option", value_name = "OPTION")]
+    pub options: Vec<String>,
 }
 
 fn json_out(v: &impl serde::Serialize) {
@@ -213,6 +221,7 @@ pub fn list(args: ListArgs) -> i32 {
                             vec![
                                 r.id.clone(),
                                 r.verb.clone(),
+                                r.basis.as_str().to_string(),
                                 r.actor.clone(),
                                 r.text.clone(),
                             ]
@@ -287,33 +296,105 @@ pub fn requirements(args: RequirementsArgs) -> i32 {
     let Some((catalog, pack)) = super::load(&args.pack, Vec::new()) else {
         return EXIT_USAGE;
     };
-    let cov = coverage(&catalog, &pack);
+    if let Some(actor) = &args.actor
+        && !catalog.actors.contains_key(actor)
+    {
+        let known: Vec<&str> = catalog.actors.keys().map(String::as_str).collect();
+        eprintln!(
+            "error: --actor `{actor}` is not a CDex actor; the actors are {}",
+            known.join(", ")
+        );
+        if let Some(c) = closest(actor, &known) {
+            eprintln!("  hint: did you mean {c}?");
+        }
+        return EXIT_USAGE;
+    }
+    for o in &args.options {
+        if o != "all" && !OPTIONS.contains(&o.as_str()) {
+            eprintln!(
+                "error: --option `{o}` is not a CDex option; the options are {} (or all)",
+                OPTIONS.join(", ")
+            );
+            if let Some(c) = closest(o, &OPTIONS) {
+                eprintln!("  hint: did you mean {c}?");
+            }
+            return EXIT_USAGE;
+        }
+    }
+    let all_options = args.options.is_empty() || args.options.iter().any(|o| o == "all");
+    let cov = coverage_of(&catalog, &pack, |r| {
+        args.actor.as_ref().is_none_or(|a| &r.actor == a)
+            && (all_options || r.option.as_ref().is_none_or(|o| args.options.contains(o)))
+    });
     if args.json {
         json_out(&cov);
     } else {
-        for r in &cov.requirements {
-            let mark = if r.assertions.is_empty() {
-                "NOT COVERED"
-            } else {
-                "covered"
-            };
-            println!("{} [{}] {} — {}", r.id, r.verb, r.actor, mark);
-            println!("    {}", r.text);
-            println!("    source: {}", r.source);
-            for a in &r.assertions {
-                println!("    proved by: {a}");
-            }
-        }
-        println!(
-            "\ncoverage: {}/{} requirements covered by at least one assertion ({:.0}%)",
-            cov.covered, cov.total, cov.percent
-        );
+        print_requirements(&cov);
     }
     if args.strict && cov.covered < cov.total {
         EXIT_FAIL
     } else {
         EXIT_PASS
     }
+}
+
+/// The text form of `requirements`: one aligned line per requirement (id, verb, basis,
+/// actor, option, coverage), then what it says, where it comes from and what proves it.
+fn print_requirements(cov: &Coverage) {
+    let width = |f: &dyn Fn(&RequirementCoverage) -> usize, title: &str| {
+        cov.requirements
+            .iter()
+            .map(f)
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w_id = width(&|r| r.id.len(), "REQUIREMENT");
+    let w_verb = width(&|r| r.verb.len(), "VERB");
+    let w_basis = width(&|r| r.basis.as_str().len(), "BASIS");
+    let w_actor = width(&|r| r.actor.len(), "ACTOR");
+    let w_option = width(&|r| r.option.as_deref().unwrap_or("-").len(), "OPTION");
+    println!(
+        "{:<w_id$}  {:<w_verb$}  {:<w_basis$}  {:<w_actor$}  {:<w_option$}  COVERAGE",
+        "REQUIREMENT", "VERB", "BASIS", "ACTOR", "OPTION"
+    );
+    for r in &cov.requirements {
+        let mark = if r.assertions.is_empty() {
+            "NOT COVERED"
+        } else {
+            "covered"
+        };
+        println!(
+            "{:<w_id$}  {:<w_verb$}  {:<w_basis$}  {:<w_actor$}  {:<w_option$}  {mark}",
+            r.id,
+            r.verb,
+            r.basis.as_str(),
+            r.actor,
+            r.option.as_deref().unwrap_or("-"),
+        );
+        println!("    {}", r.text);
+        if let (Some(p), Some(c)) = (&r.profile, &r.constraint) {
+            println!("    profile: {p} ({c})");
+        }
+        if let Some(why) = &r.rationale {
+            println!("    reading: {why}");
+        }
+        println!("    source: {}", r.source);
+        println!("    url: {}", r.url);
+        for a in &r.assertions {
+            println!("    proved by: {a}");
+        }
+    }
+    let readings = cov
+        .requirements
+        .iter()
+        .filter(|r| r.basis == Basis::Reading)
+        .count();
+    println!(
+        "\ncoverage: {}/{} requirements covered by at least one assertion ({:.0}%); {readings} \
+         of the {} are readings (a warning, unless `run --strict`)",
+        cov.covered, cov.total, cov.percent, cov.total
+    );
 }
 
 /// `check`: the pack's own options, and the variables a run would get from outside (so

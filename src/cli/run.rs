@@ -87,6 +87,10 @@ pub struct RunArgs {
     /// Show every exchange in the console
     #[arg(short, long)]
     pub verbose: bool,
+    /// Enforce the harness's readings as their verb says: a failed check of a requirement
+    /// whose basis is `reading` fails the run instead of warning (see docs/requirements.md)
+    #[arg(long)]
+    pub strict: bool,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -119,10 +123,14 @@ fn claimed_options(
             continue;
         }
         if !catalog.options.contains_key(o) {
-            let known: Vec<&str> = catalog.options.keys().map(String::as_str).collect();
+            let known = catalog
+                .options
+                .keys()
+                .map(String::as_str)
+                .chain(["all", "none"]);
             return Err(format!(
-                "--option `{o}` is not an option of the catalog; write one of: {}, all, none",
-                known.join(", ")
+                "--option: {}",
+                crate::suggest::unknown("option", "options", o, known)
             ));
         }
         set.insert(o.to_string());
@@ -274,6 +282,7 @@ pub async fn run(mut args: RunArgs) -> i32 {
     cfg.vars = vars;
     cfg.headers = headers;
     cfg.secret_names = cfg_file.secrets.clone();
+    cfg.strict = args.strict || cfg_file.strict;
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),

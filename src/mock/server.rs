@@ -166,9 +166,24 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| *p == "*" || p == a)
 }
 
+/// Does a request's method match a pattern: a method, or alternatives `POST|PUT`?
+pub fn method_matches(pattern: &str, method: &str) -> bool {
+    pattern
+        .split('|')
+        .any(|m| m.trim().eq_ignore_ascii_case(method))
+}
+
 /// Does a request (path and query, relative) match a pattern? The path part must match
-/// segment by segment; every `name=value` in the pattern's query must be in the request's.
+/// segment by segment (`*` is any one segment); every `name=value` in the pattern's query
+/// must be in the request's, a reference value given as an id matching the same id written
+/// `Type/id` or as an absolute URL (R4 search: `patient=23` and `patient=Patient/23` are the
+/// same search). `A|B` matches either pattern.
 pub fn request_matches(pattern: &str, path_and_query: &str) -> bool {
+    if pattern.contains('|') && !pattern.contains('?') {
+        return pattern
+            .split('|')
+            .any(|p| request_matches(p.trim(), path_and_query));
+    }
     let (ppath, pquery) = pattern.split_once('?').unwrap_or((pattern, ""));
     let (apath, aquery) = path_and_query
         .split_once('?')
@@ -181,7 +196,11 @@ pub fn request_matches(pattern: &str, path_and_query: &str) -> bool {
         .collect();
     form_urlencoded::parse(pquery.as_bytes())
         .into_owned()
-        .all(|want| actual.contains(&want))
+        .all(|(name, value)| {
+            actual
+                .iter()
+                .any(|(n, v)| *n == name && (*v == value || v.ends_with(&format!("/{value}"))))
+        })
 }
 
 /// Accept TLS connections until stopped; a failed handshake (a peer that does not trust the
@@ -288,7 +307,7 @@ fn answer(shared: &Shared, request: &Message) -> Message {
             .find(|o| {
                 o.method
                     .as_deref()
-                    .is_none_or(|m| Some(m) == request.method.as_deref())
+                    .is_none_or(|m| method_matches(m, request.method.as_deref().unwrap_or("")))
                     && o.path
                         .as_deref()
                         .is_none_or(|p| request_matches(p, request.path.as_deref().unwrap_or("")))
@@ -341,5 +360,46 @@ mod tests {
         ));
         assert!(!super::request_matches("Condition?patient=p1", "Condition"));
         assert!(super::request_matches("Condition", "Condition?patient=p1"));
+    }
+}
+
+#[cfg(test)]
+mod matching_tests {
+    use super::{method_matches, request_matches};
+
+    #[test]
+    fn alternatives_and_reference_forms_match() {
+        assert!(method_matches("POST|PUT", "put"));
+        assert!(!method_matches("POST|PUT", "GET"));
+        assert!(request_matches(
+            "Communication|Communication/*",
+            "Communication"
+        ));
+        assert!(request_matches(
+            "Communication|Communication/*",
+            "Communication/abc-1"
+        ));
+        assert!(!request_matches(
+            "Communication|Communication/*",
+            "Task/abc-1"
+        ));
+        // A reference search parameter: the id, `Type/id` or an absolute URL.
+        let want = "Communication?patient=p1";
+        assert!(request_matches(want, "Communication?patient=p1"));
+        assert!(request_matches(
+            want,
+            "Communication?patient=Patient/p1&_count=10"
+        ));
+        assert!(request_matches(
+            want,
+            "Communication?patient=http://x/fhir/Patient/p1"
+        ));
+        assert!(!request_matches(want, "Communication?patient=Patient/p12"));
+        assert!(!request_matches(want, "Communication?subject=Patient/p1"));
+        // A query with `|` (a token) is not split into alternatives.
+        assert!(request_matches(
+            "Communication?identifier=urn:x|k1",
+            "Communication?identifier=urn%3Ax%7Ck1"
+        ));
     }
 }

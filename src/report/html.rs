@@ -104,8 +104,11 @@ struct Requirement<'a> {
     id: &'a str,
     actor: &'a str,
     verb: &'a str,
+    basis: &'static str,
     text: &'a str,
     source: &'a str,
+    /// The published page, when it is an http(s) URL (never another scheme in an href).
+    url: Option<&'a str>,
     status: Pill,
     /// Some checks ran and others did not.
     partial: bool,
@@ -283,8 +286,10 @@ fn requirement<'a>(
         id: &q.id,
         actor: &q.actor,
         verb: &q.verb,
+        basis: q.basis.as_str(),
         text: &q.text,
         source: &q.source,
+        url: Some(q.url.as_str()).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         status: q.status.into(),
         partial: q.partial,
         evidence: group_evidence(&q.evidence)

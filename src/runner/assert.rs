@@ -274,7 +274,7 @@ async fn check(
         AssertKind::Method(m) => {
             let got = msg.method.clone();
             let outcome = match &got {
-                Some(g) if g.eq_ignore_ascii_case(m) => Ok(got.clone()),
+                Some(g) if crate::mock::server::method_matches(m, g) => Ok(got.clone()),
                 Some(g) => Err((got.clone(), format!("the request used {g}, expected {m}"))),
                 None => Err((None, "there is no method (this is a response)".into())),
             };

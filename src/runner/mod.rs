@@ -101,6 +101,9 @@ pub struct RunConfig {
     pub on_progress: Option<progress::ProgressCallback>,
     /// How long a person testing by hand (no `--trigger`) gets for each action, at least.
     pub manual_timeout: Duration,
+    /// Enforce readings as their verb says (`--strict`): a failed check of a reading fails
+    /// the run instead of warning.
+    pub strict: bool,
 }
 
 impl RunConfig {
@@ -126,6 +129,7 @@ impl RunConfig {
             on_scenario: None,
             on_progress: None,
             manual_timeout: Duration::from_secs(300),
+            strict: false,
         }
     }
 }
@@ -162,6 +166,13 @@ pub async fn run(
         started_at.format("%Y%m%d%H%M%S"),
         std::process::id()
     );
+    let strict: Vec<Scenario>;
+    let scenarios: Vec<&Scenario> = if cfg.strict {
+        strict = scenarios.iter().map(|s| s.strict()).collect();
+        strict.iter().collect()
+    } else {
+        scenarios.to_vec()
+    };
     let mut results = Vec::new();
     let mut interrupted = false;
     for sc in scenarios {
@@ -295,7 +306,9 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
                 actor: r.actor.clone(),
                 verb: r.verb.clone(),
                 text: r.text.clone(),
+                basis: r.basis,
                 source: r.source.clone(),
+                url: r.url.clone(),
                 status,
                 evidence,
             }

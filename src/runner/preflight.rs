@@ -148,3 +148,68 @@ fn choose_vars(cs: &Value, cfg: &RunConfig, pack: &Pack, out: &mut Preflight) {
         out.vars.insert(var.clone(), value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::CapabilityVarDef;
+    use serde_json::json;
+
+    fn pack() -> Pack {
+        Pack {
+            root: ".".into(),
+            vars: Default::default(),
+            secrets: Vec::new(),
+            headers: Default::default(),
+            reference: Default::default(),
+            capability_vars: [(
+                "rejected_type".to_string(),
+                CapabilityVarDef {
+                    first_type_not_listed: vec!["Basic".into(), "Linkage".into()],
+                    otherwise: "none".into(),
+                },
+            )]
+            .into(),
+            scenarios: Vec::new(),
+        }
+    }
+
+    fn cs(types: &[&str]) -> Value {
+        json!({"resourceType": "CapabilityStatement", "rest": [{"mode": "server",
+            "resource": types.iter().map(|t| json!({"type": t})).collect::<Vec<_>>()}]})
+    }
+
+    fn chosen(cs: &Value, cfg: &RunConfig) -> Option<String> {
+        let mut out = Preflight::default();
+        choose_vars(cs, cfg, &pack(), &mut out);
+        out.vars.get("rejected_type").cloned()
+    }
+
+    #[test]
+    fn a_type_the_server_does_not_list_is_chosen() {
+        let cfg = RunConfig::new(Sut::External {
+            target: None,
+            trigger: None,
+        });
+        assert_eq!(
+            chosen(&cs(&["Basic", "Task"]), &cfg).as_deref(),
+            Some("Linkage")
+        );
+        assert_eq!(chosen(&cs(&["Task"]), &cfg).as_deref(), Some("Basic"));
+        // Every candidate listed: no type to refuse.
+        assert_eq!(
+            chosen(&cs(&["Basic", "Linkage"]), &cfg).as_deref(),
+            Some("none")
+        );
+        // A wildcard or no list says nothing: the pack default stays.
+        assert_eq!(chosen(&cs(&["Resource"]), &cfg), None);
+        assert_eq!(
+            chosen(&json!({"resourceType": "CapabilityStatement"}), &cfg),
+            None
+        );
+        // What the user set wins.
+        let mut given = cfg.clone();
+        given.vars.insert("rejected_type".into(), "Basic".into());
+        assert_eq!(chosen(&cs(&["Basic"]), &given), None);
+    }
+}

@@ -538,16 +538,13 @@ impl Checker<'_> {
         for (i, o) in def.options.iter().enumerate() {
             match self.catalog.options.get(o) {
                 None => {
-                    let known: Vec<&str> =
-                        self.catalog.options.keys().map(String::as_str).collect();
-                    self.err(
-                        format!("options[{i}]"),
-                        None,
-                        format!(
-                            "unknown option `{o}`; the catalog's options are: {}",
-                            known.join(", ")
-                        ),
+                    let msg = crate::suggest::unknown(
+                        "option",
+                        "catalog's options",
+                        o,
+                        self.catalog.options.keys().map(String::as_str),
                     );
+                    self.err(format!("options[{i}]"), None, msg);
                 }
                 Some(def_o) if !def_o.actors.contains(&actor) => {
                     self.err(
@@ -726,9 +723,31 @@ impl Checker<'_> {
                     "an action name is required (see docs/actions.md)",
                 );
             }
+            let cause = match e.cause {
+                Some(c) => {
+                    Some(self.request(&f("expect.cause"), loc, c, known, captured_by, &mut uses)?)
+                }
+                None => None,
+            };
+            let if_missing = e.if_missing.map(|m| {
+                self.check_template(
+                    &f("expect.if_missing.read"),
+                    loc,
+                    &m.read,
+                    known,
+                    captured_by,
+                    &mut uses,
+                );
+                if let Err(err) = crate::fhir::fhirpath::check(&m.show) {
+                    self.err(f("expect.if_missing.show"), loc, err);
+                }
+                (m.read, m.show)
+            });
             StepKind::Expect(Expect {
                 action: e.action,
                 prompt: e.prompt,
+                cause,
+                if_missing,
                 with,
                 payload,
                 method: e.method.map(|m| m.to_ascii_uppercase()),
@@ -1204,8 +1223,12 @@ impl Checker<'_> {
         {
             self.check_template(field, loc, t, known, captured_by, uses);
         }
+        let proved = a
+            .req
+            .as_ref()
+            .and_then(|r| self.catalog.requirement(&r.value));
         let (requirement, mut severity) = match &a.req {
-            Some(r) => match self.catalog.requirement(&r.value) {
+            Some(r) => match proved {
                 Some(req) => (Some(r.value.clone()), req.severity()),
                 None => {
                     let ids = self.catalog.requirements.iter().map(|q| q.id.as_str());
@@ -1220,6 +1243,7 @@ impl Checker<'_> {
             },
             None => (None, Severity::Required),
         };
+        let mut strict_severity = proved.map_or(severity, |r| r.strict_severity());
         if let Some(s) = &a.severity {
             severity = match s.as_str() {
                 "required" => Severity::Required,
@@ -1236,6 +1260,27 @@ impl Checker<'_> {
                     severity
                 }
             };
+            strict_severity = severity;
+        }
+        if let Some(req) = proved
+            && severity == Severity::Required
+            && req.basis == crate::catalog::Basis::Reading
+        {
+            self.err(
+                format!("{field}.severity"),
+                loc,
+                format!(
+                    "a required assertion may only prove a `text` or `profile` requirement, \
+                     and {} is a reading (the harness's interpretation)",
+                    req.id
+                ),
+            )
+            .hint = Some(
+                "remove `severity: required`: a reading is checked as recommended (a warning), \
+                 and as required under `run --strict`; or quote the SHALL or the profile \
+                 constraint it rests on in the catalog"
+                    .into(),
+            );
         }
         let refinements = [
             a.equals.is_some(),
@@ -1362,6 +1407,7 @@ impl Checker<'_> {
             kind,
             requirement,
             severity,
+            strict_severity,
             on: a.on.unwrap_or(default_target),
             title: a.title,
         })

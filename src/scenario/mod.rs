@@ -102,6 +102,10 @@ pub enum Body {
 pub struct Expect {
     pub action: String,
     pub prompt: Option<String>,
+    /// The request by which the harness makes the event happen itself, if any.
+    pub cause: Option<Request>,
+    /// What to read to explain a request that never came: (path, FHIRPath).
+    pub if_missing: Option<(String, String)>,
     pub with: BTreeMap<String, String>,
     pub payload: Option<Body>,
     pub method: Option<String>,
@@ -144,8 +148,25 @@ pub struct Assertion {
     pub kind: AssertKind,
     pub requirement: Option<String>,
     pub severity: Severity,
+    /// The severity under `--strict`: differs from `severity` only for an assertion that
+    /// proves a reading with its default severity (recommended, required when strict).
+    pub strict_severity: Severity,
     pub on: Target,
     pub title: Option<String>,
+}
+
+impl Scenario {
+    /// The scenario as a `--strict` run checks it: every assertion carries its strict
+    /// severity (a reading is enforced as its verb says).
+    pub fn strict(&self) -> Scenario {
+        let mut sc = self.clone();
+        for st in &mut sc.steps {
+            for a in &mut st.asserts {
+                a.severity = a.strict_severity;
+            }
+        }
+        sc
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -127,6 +127,23 @@ pub struct ExpectDef {
     pub path: Option<String>,
     /// How long to wait, e.g. `10s`, `500ms`; defaults to `--timeout`.
     pub within: Option<String>,
+    /// The harness makes the event happen itself with this request to the server under test
+    /// (it is that server's client); only when the server refuses it (not 2xx) is the system
+    /// asked to act through `action`.
+    pub cause: Option<SendDef>,
+    /// When the awaited request never comes, read this (a GET path on the server under test)
+    /// and say what it shows, to explain why.
+    pub if_missing: Option<IfMissingDef>,
+}
+
+/// `if_missing:` what to read on the server under test to explain a request that never came.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IfMissingDef {
+    /// Path relative to the server's FHIR base (templated), e.g. `Subscription/{{id}}`.
+    pub read: String,
+    /// FHIRPath over what it returns, e.g. `status`.
+    pub show: String,
 }
 
 /// Repeat a request until a condition holds or time runs out.

@@ -13,11 +13,11 @@ use super::{Done, StepCtx, StepError};
 use crate::actors::ActionRequest;
 use crate::http::{Message, RawExchange};
 use crate::mock::recorder::WaitOutcome;
-use crate::mock::server::{Override, request_matches};
+use crate::mock::server::{Override, method_matches, request_matches};
 use crate::results::Status;
 use crate::runner::operator::{self, Answer};
 use crate::runner::progress::Progress;
-use crate::runner::trigger::{self, Trigger};
+use crate::runner::trigger::{self, Fired, Trigger};
 use crate::scenario::template::{Vars, render, render_json};
 use crate::scenario::{AssertKind, Body, Expect, Step, Target};
 use std::collections::BTreeMap;
@@ -59,11 +59,10 @@ impl Awaited {
     }
 
     fn matches(&self, m: &Message) -> bool {
-        let method_ok = self.method.as_deref().is_none_or(|want| {
-            m.method
-                .as_deref()
-                .is_some_and(|got| got.eq_ignore_ascii_case(want))
-        });
+        let method_ok = self
+            .method
+            .as_deref()
+            .is_none_or(|want| method_matches(want, m.method.as_deref().unwrap_or("")));
         let path_ok = match &self.path {
             Some(p) => request_matches(p, m.path.as_deref().unwrap_or("")),
             // Reading the server's CapabilityStatement is never the awaited request.
@@ -229,13 +228,53 @@ pub(super) async fn expect(
         payload,
         vars: vars.clone(),
     };
-    let Some(trig) = ctx.prepared.trigger.clone() else {
-        return Err(StepError::errored(format!(
-            "nothing can ask the {} to act",
-            ctx.scenario.actor
-        )));
+    // The harness, as the server's client, makes the event happen itself when it can.
+    let mut caused: Vec<RawExchange> = Vec::new();
+    let mut refused = None;
+    if let Some(req) = &e.cause {
+        match super::send::send(ctx, req, vars).await {
+            Ok(x)
+                if x.response
+                    .as_ref()
+                    .and_then(|r| r.status)
+                    .is_some_and(|s| (200..300).contains(&s)) =>
+            {
+                caused.push(x);
+            }
+            Ok(x) => {
+                refused = Some(format!(
+                    "the server answered {} to the harness's {} {}",
+                    x.response
+                        .as_ref()
+                        .and_then(|r| r.status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
+                    req.method,
+                    x.request.path.as_deref().unwrap_or("")
+                ));
+                caused.push(x);
+            }
+            Err(err) => {
+                refused = Some(err.message);
+                caused.extend(err.exchanges);
+            }
+        }
+    }
+    let harness_acted = !caused.is_empty() && refused.is_none();
+    let trig = if harness_acted {
+        None
+    } else {
+        match ctx.prepared.trigger.clone() {
+            Some(t) => Some(t),
+            None => {
+                return Err(StepError::errored(format!(
+                    "nothing can ask the {} to act",
+                    ctx.scenario.actor
+                )));
+            }
+        }
     };
-    let manual = matches!(trig, Trigger::Manual);
+    let manual = matches!(trig, Some(Trigger::Manual));
     let within = wait_limit(ctx, e, manual, forbidden);
     let env = trigger::environment(
         &action,
@@ -246,6 +285,11 @@ pub(super) async fn expect(
     );
     if manual {
         let mut text = prompt(ctx, step, e, &action, vars);
+        if let Some(why) = &refused {
+            text.push_str(&format!(
+                "\n    (the harness could not do it itself: {why})"
+            ));
+        }
         if let Some(p) = env.get("CDEX_PAYLOAD_FILE") {
             text.push_str(&format!("\n    suggested payload: {p}"));
         }
@@ -255,7 +299,13 @@ pub(super) async fn expect(
         ));
         eprintln!("{text}");
     }
-    let mut fired = trig.fire(action, env, ctx.redactor);
+    let mut fired = match trig {
+        Some(t) => t.fire(action, env, ctx.redactor),
+        None => Fired {
+            handle: None,
+            done_means_finished: false,
+        },
+    };
     ctx.progress(Progress::Waiting {
         scenario: ctx.scenario.id.clone(),
         step: step.id.clone(),
@@ -344,6 +394,7 @@ pub(super) async fn expect(
             let also_received = also(ctx, Some(index));
             ctx.taken.insert(index);
             Ok(Done {
+                before: caused,
                 exchanges: vec![*x],
                 also_received,
             })
@@ -356,6 +407,7 @@ pub(super) async fn expect(
         WaitOutcome::TimedOut if forbidden && trigger_error.is_none() => {
             // A request that must not arrive did not: the step's `received: false` checks pass.
             Ok(Done {
+                before: caused,
                 exchanges: Vec::new(),
                 also_received: also(ctx, None),
             })
@@ -400,8 +452,21 @@ pub(super) async fn expect(
             if let Some(err) = trigger_error {
                 msg.push_str(&format!("; the client reported: {err}"));
             }
+            if let Some(why) = &refused {
+                msg.push_str(&format!(
+                    "; the harness could not cause the event itself ({why}) and asked through `{}`",
+                    e.action
+                ));
+            }
+            let mut exchanges = caused;
+            if let Some((path, show)) = &e.if_missing {
+                let (said, x) = explain(ctx, path, show, vars).await;
+                msg.push_str(&format!("; {said}"));
+                exchanges.extend(x);
+            }
             Err(StepError {
                 status: Status::Failed,
+                exchanges,
                 also_received: others,
                 ..StepError::errored(msg)
             })
@@ -413,5 +478,57 @@ pub(super) async fn expect(
                 awaited.describe()
             ))
         }),
+    }
+}
+
+/// Read `path` on the server under test and say what `show` (FHIRPath) finds there: why an
+/// awaited request may never have come (a Subscription left `requested`, say).
+async fn explain(
+    ctx: &mut StepCtx<'_>,
+    path: &str,
+    show: &str,
+    vars: &Vars,
+) -> (String, Option<RawExchange>) {
+    let req = crate::scenario::Request {
+        method: "GET".into(),
+        path: path.to_string(),
+        headers: Vec::new(),
+        omit_headers: Vec::new(),
+        body: None,
+    };
+    let shown = render(path, vars).unwrap_or_else(|_| path.to_string());
+    match super::send::send(ctx, &req, vars).await {
+        Ok(x) => {
+            let value = match x.response.as_ref().map(|r| serde_json::from_slice(&r.body)) {
+                Some(Ok(json)) => match crate::fhir::fhirpath::evaluate(show, &json).await {
+                    Ok(v) if v.is_empty() => "nothing".to_string(),
+                    Ok(v) => v
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    Err(e) => format!("nothing readable ({e})"),
+                },
+                _ => "no FHIR resource".to_string(),
+            };
+            let status = x
+                .response
+                .as_ref()
+                .and_then(|r| r.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            (
+                format!("GET {shown} ({status}) shows {show} = {value}"),
+                Some(x),
+            )
+        }
+        Err(e) => (
+            format!("GET {shown} to explain it failed: {}", e.message),
+            None,
+        ),
     }
 }

@@ -52,6 +52,9 @@ impl StepCtx<'_> {
 /// What a step that ran produced: the exchanges it is about (the last one is checked), and
 /// the requests the system under test sent besides, which are shown, never checked.
 struct Done {
+    /// Exchanges the step made before the one it is about (the request by which the harness
+    /// caused an event): shown, not checked.
+    before: Vec<RawExchange>,
     exchanges: Vec<RawExchange>,
     also_received: Vec<RawExchange>,
 }
@@ -59,6 +62,7 @@ struct Done {
 impl Done {
     fn of(exchanges: Vec<RawExchange>) -> Done {
         Done {
+            before: Vec::new(),
             exchanges,
             also_received: Vec::new(),
         }
@@ -140,6 +144,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                 .collect();
         }
         Ok(Done {
+            before,
             exchanges,
             also_received,
         }) => {
@@ -202,7 +207,11 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                     r.assertions.push(assert::nothing_arrived(a, vars));
                 }
             }
-            r.exchanges = exchanges.iter().map(|x| ctx.redactor.exchange(x)).collect();
+            r.exchanges = before
+                .iter()
+                .chain(exchanges.iter())
+                .map(|x| ctx.redactor.exchange(x))
+                .collect();
             r.status = r
                 .assertions
                 .iter()
