@@ -214,6 +214,14 @@ class Client:
         self.check("search " + rtype, status, body)
         log("matches:", len((body or {}).get("entry", [])))
 
+    def push(self, http, resource):
+        """POST [type], or with --push-by-put PUT [type]/[an id of ours] (the seeds say POST/PUT)."""
+        rtype = resource["resourceType"]
+        if self.args.push_by_put:
+            resource["id"] = str(uuid.uuid4())
+            return http.request("PUT", "%s/%s" % (rtype, resource["id"]), resource)
+        return http.request("POST", rtype, resource)
+
     # -- Information Request Sender ------------------------------------------------------------
 
     def send_communication_request(self):
@@ -243,7 +251,7 @@ class Client:
         request["recipient"] = [{"reference": "#us"}]
         if "request-without-subject" in self.faults:
             del request["subject"]
-        status, headers, body = self.http.request("POST", "CommunicationRequest", request)
+        status, headers, body = self.push(self.http, request)
         self.check("send CommunicationRequest", status, body)
 
     # -- Information Sender ------------------------------------------------------------------
@@ -261,7 +269,7 @@ class Client:
                 system, _, value = env("BASED_ON_IDENTIFIER").partition("|")
                 ref["identifier"] = {"system": system, "value": value}
             comm["basedOn"] = [ref]
-        status, _, body = self.http.request("POST", "Communication", comm)
+        status, _, body = self.push(self.http, comm)
         self.check("send Communication", status, body)
 
     def answer_communication_request(self):
@@ -308,7 +316,7 @@ class Client:
                 ref["identifier"] = request["identifier"][0]
             answer["basedOn"] = [ref]
         out = Http(address, env("VAR_TOKEN"))
-        status, _, body = out.request("POST", "Communication", answer)
+        status, _, body = self.push(out, answer)
         self.check("answer to " + address, status, body)
 
 
@@ -337,6 +345,7 @@ def main():
     parser.add_argument("--server", help="FHIR base of the peer server grouped with this client")
     parser.add_argument("--server-token", help="bearer token of that server")
     parser.add_argument("--own-payloads", action="store_true", help="never use the suggested payload: build our own")
+    parser.add_argument("--push-by-put", action="store_true", help="send Communications and CommunicationRequests with PUT at an id of ours")
     parser.add_argument("--xml", action="store_true", help="send FHIR XML bodies instead of JSON")
     parser.add_argument("--repeat", action="store_true", help="send every request twice (a client retrying after a lost answer)")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
