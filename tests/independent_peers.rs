@@ -285,6 +285,16 @@ fn information_client_peer_sending_every_request_twice_passes() {
 }
 
 #[test]
+fn information_client_peer_with_format_parameter_and_chunked_bodies_passes() {
+    let Some(py) = python_or_skip("information_client_peer_with_format_..._passes") else {
+        return;
+    };
+    let flags = "--format-param --chunked";
+    let run = client_run_with("ic-transport", &py, "information-client", flags);
+    assert_passes("information client peer (_format, chunked)", &run);
+}
+
+#[test]
 fn information_client_peer_with_its_own_payloads_passes() {
     let Some(py) = python_or_skip("information_client_peer_with_its_own_payloads_passes") else {
         return;
@@ -336,6 +346,16 @@ fn information_sender_peer_sending_every_request_twice_passes() {
     };
     let run = client_run_with("isnd-repeat", &py, "information-sender", "--repeat");
     assert_passes("information sender peer (every request twice)", &run);
+}
+
+#[test]
+fn information_sender_peer_with_format_parameter_and_chunked_bodies_passes() {
+    let Some(py) = python_or_skip("information_sender_peer_with_format_..._passes") else {
+        return;
+    };
+    let flags = "--format-param --chunked";
+    let run = client_run_with("isnd-transport", &py, "information-sender", flags);
+    assert_passes("information sender peer (_format, chunked)", &run);
 }
 
 #[test]

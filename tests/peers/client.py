@@ -131,6 +131,8 @@ class Client:
         timeout = max(1.0, int(env("TIMEOUT_MS", "10000")) / 1000.0)
         self.http = Http(env("HARNESS_URL"), env("VAR_TOKEN"), timeout, args.repeat)
         self.http.xml = args.xml
+        self.http.format_param = args.format_param
+        self.http.chunked = args.chunked
 
     def look_up_patient(self):
         """Like many clients, make sure of the patient first (whatever the answer, go on)."""
@@ -346,6 +348,8 @@ def main():
     parser.add_argument("--server-token", help="bearer token of that server")
     parser.add_argument("--own-payloads", action="store_true", help="never use the suggested payload: build our own")
     parser.add_argument("--push-by-put", action="store_true", help="send Communications and CommunicationRequests with PUT at an id of ours")
+    parser.add_argument("--format-param", action="store_true", help="add _format=application/fhir+json to every URL")
+    parser.add_argument("--chunked", action="store_true", help="send bodies chunked (no Content-Length)")
     parser.add_argument("--xml", action="store_true", help="send FHIR XML bodies instead of JSON")
     parser.add_argument("--repeat", action="store_true", help="send every request twice (a client retrying after a lost answer)")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))

@@ -8,6 +8,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 CDEX = "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/"
@@ -42,6 +43,10 @@ class Http:
         self.repeat = repeat
         # Send bodies as FHIR XML (R4 and the 2019 client CapabilityStatement list both formats).
         self.xml = False
+        # Add _format=application/fhir+json to every URL (R4 lets any interaction carry it).
+        self.format_param = False
+        # Send bodies with Transfer-Encoding: chunked instead of a Content-Length.
+        self.chunked = False
 
     def url(self, path):
         if path.startswith("http://") or path.startswith("https://"):
@@ -66,8 +71,14 @@ class Http:
             all_headers["Content-Type"] = FHIR_JSON
         all_headers.update(headers or {})
         url = self.url(path)
+        if self.format_param:
+            url += ("&" if "?" in url else "?") + "_format=" + urllib.parse.quote("application/fhir+json")
         for attempt in range(retries + 1):
-            req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+            body_data = data
+            if data is not None and self.chunked:
+                body_data = iter([data[: len(data) // 2], data[len(data) // 2 :]])
+                all_headers["Transfer-Encoding"] = "chunked"
+            req = urllib.request.Request(url, data=body_data, method=method, headers=all_headers)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     return resp.status, {k.lower(): v for k, v in resp.headers.items()}, _json(resp.read())
