@@ -342,16 +342,10 @@ pub async fn run(mut args: RunArgs) -> i32 {
     }
     let verbose = args.verbose;
     let total = selected.len();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    cfg.on_scenario = Some(Arc::new(move |s| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        eprintln!(
-            "  [{n}/{total}] {:<8} {} ({:.0} ms)",
-            s.status.as_str(),
-            s.id,
-            s.duration_ms
-        );
-    }));
+    let live = crate::report::live::Live::start(total);
+    let on_done = live.clone();
+    cfg.on_scenario = Some(Arc::new(move |s| on_done.scenario_done(s)));
+    cfg.on_progress = Some(Arc::new(move |p| live.progress(p)));
 
     let (cancel_tx, cancel_rx) = runner::cancel_pair();
     tokio::spawn(async move {

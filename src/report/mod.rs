@@ -8,6 +8,7 @@ pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod live;
 
 mod atomic;
 mod format;

@@ -175,9 +175,17 @@ pub async fn run(
     };
     let mut results = Vec::new();
     let mut interrupted = false;
+    let total = scenarios.len();
     for sc in scenarios {
         if *cancel.borrow() {
             interrupted = true;
+        }
+        if let Some(cb) = &cfg.on_progress {
+            cb(progress::Progress::ScenarioStarted {
+                index: results.len() + 1,
+                total,
+                id: sc.id.clone(),
+            });
         }
         let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
         let r = if interrupted {

@@ -78,12 +78,7 @@ pub fn env_name(name: &str) -> String {
 }
 
 impl Trigger {
-    pub fn fire(
-        &self,
-        req: ActionRequest,
-        env: BTreeMap<String, String>,
-        redactor: &crate::http::redact::Redactor,
-    ) -> Fired {
+    pub fn fire(&self, req: ActionRequest, env: BTreeMap<String, String>) -> Fired {
         match self {
             Trigger::Reference(actor) => {
                 let fut = actor.perform(req);
@@ -100,24 +95,11 @@ impl Trigger {
                     done_means_finished: false,
                 }
             }
-            Trigger::Manual => {
-                let mut line = format!(
-                    "\n>>> [{}] ask the client under test to perform `{}` against {}",
-                    req.scenario, req.action, req.base_url
-                );
-                for (k, v) in &req.with {
-                    line.push_str(&format!("\n    {k} = {}", redactor.text(v)));
-                }
-                if let Some(p) = env.get("CDEX_PAYLOAD_FILE") {
-                    line.push_str(&format!("\n    suggested payload: {p}"));
-                }
-                line.push_str("\n    waiting for its request...");
-                eprintln!("{line}");
-                Fired {
-                    handle: None,
-                    done_means_finished: false,
-                }
-            }
+            // The person was shown what to do by the step (runner::steps::expect).
+            Trigger::Manual => Fired {
+                handle: None,
+                done_means_finished: false,
+            },
         }
     }
 }

@@ -297,10 +297,16 @@ pub(super) async fn expect(
             "\n    (`--trigger CMD` automates this step: see docs/actions.md, action `{}`)",
             e.action
         ));
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            text.push_str(&format!(
+                "\n    waiting up to {}: press Enter when done, or s then Enter to skip this step",
+                humantime::format_duration(within)
+            ));
+        }
         eprintln!("{text}");
     }
     let mut fired = match trig {
-        Some(t) => t.fire(action, env, ctx.redactor),
+        Some(t) => t.fire(action, env),
         None => Fired {
             handle: None,
             done_means_finished: false,
