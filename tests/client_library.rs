@@ -1,5 +1,6 @@
 //! A real FHIR client library as the client under test: Python `fhirclient` driven through
-//! `--trigger` by tools/adapters/fhirclient_adapter.py. Whatever the library does on its own
+//! `--trigger` by tools/adapters/fhirclient_adapter.py, as Information Client, Information
+//! Sender and Information Request Sender. Whatever the library does on its own
 //! (its CapabilityStatement fetch, its headers) must not fail a scenario.
 //!
 //! The interpreter comes from `CDEX_FHIRCLIENT_PYTHON` (`.ci/run` makes a venv at target/pyenv
@@ -11,7 +12,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{assert_passes, project, run_harness};
+use support::{Server, assert_passes, project, run_harness};
 
 fn fhirclient_python(test: &str) -> Option<String> {
     let python = std::env::var_os("CDEX_FHIRCLIENT_PYTHON")
@@ -101,4 +102,29 @@ fn fhirclient_as_information_sender_passes() {
         ],
     );
     assert_passes("fhirclient as Information Sender", &run);
+}
+
+#[test]
+fn fhirclient_as_information_request_sender_passes() {
+    let Some(python) = fhirclient_python("fhirclient_as_information_request_sender_passes") else {
+        return;
+    };
+    // The library sends the request; its grouped Information Recipient, where the harness
+    // posts the answer, is the independent peer server (standard library only).
+    let token = "fhirclient-peer-token-3b9e";
+    let recipient = Server::start(&python, &["--token", token]);
+    let run = run_harness(
+        "fhirclient-irs",
+        &[
+            "--actor",
+            "information-request-sender",
+            "--target",
+            &recipient.base,
+            "--var",
+            &format!("token={token}"),
+            "--trigger",
+            &adapter(&python),
+        ],
+    );
+    assert_passes("fhirclient as Information Request Sender", &run);
 }

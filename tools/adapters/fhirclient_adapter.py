@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A `--trigger` adapter that makes a real FHIR client library, Python `fhirclient` (4.x, the
-SMART on FHIR Python client), act as the Information Client or the Information Sender under test:
+SMART on FHIR Python client), act as the Information Client, the Information Sender or the
+Information Request Sender under test:
 
     cdex-harness run --actor information-client --trigger 'PYTHON tools/adapters/fhirclient_adapter.py'
 
@@ -11,7 +12,8 @@ harness (the library reads the CapabilityStatement itself, in `prepare()`), the 
 `read` and `where(...).perform_resources`. Whatever the library sends on its own is left as it is:
 if the harness fails a scenario for it, that is the harness's bug, not the adapter's to hide.
 
-Actions: push-create, push-update, pull-read, pull-search, send-communication (docs/actions.md).
+Actions: push-create, push-update, pull-read, pull-search, send-communication,
+send-communication-request (docs/actions.md).
 """
 
 import importlib
@@ -106,12 +108,22 @@ def send_communication(server):
     log("sent Communication", (answer or {}).get("id"))
 
 
+def send_communication_request(server):
+    """Information Request Sender: the suggested request already names our Information
+    Recipient (CDEX_RECIPIENT_ADDRESS) in a contained Endpoint."""
+    resource = model_class("CommunicationRequest")(suggested_payload("CommunicationRequest"))
+    resource.id = None
+    answer = resource.create(server)
+    log("sent CommunicationRequest", (answer or {}).get("id"))
+
+
 ACTIONS = {
     "push-create": push_create,
     "push-update": push_update,
     "pull-read": pull_read,
     "pull-search": pull_search,
     "send-communication": send_communication,
+    "send-communication-request": send_communication_request,
 }
 
 
