@@ -237,6 +237,21 @@ fn information_request_recipient_peer_answering_by_put_passes() {
     assert_passes("information request recipient peer (answers by PUT)", &run);
 }
 
+/// Seed 000 asks for "the identifier of the corresponding Communication Request": this answer
+/// names the request by its identifier only, with no reference to its id.
+#[test]
+fn information_request_recipient_peer_naming_the_request_by_identifier_only_passes() {
+    let Some(py) = python_or_skip("information_request_recipient_peer_..._identifier_only_passes")
+    else {
+        return;
+    };
+    let run = request_recipient_run("irr-identifier", &py, &["--based-on-identifier-only"]);
+    assert_passes(
+        "information request recipient peer (basedOn by identifier)",
+        &run,
+    );
+}
+
 #[test]
 fn information_request_recipient_peer_answering_without_based_on_fails() {
     let Some(py) = python_or_skip("information_request_recipient_peer_..._fails") else {
@@ -384,6 +399,17 @@ fn information_sender_peer_pushing_by_put_passes() {
     };
     let run = client_run_with("isnd-put", &py, "information-sender", "--push-by-put");
     assert_passes("information sender peer (pushes by PUT)", &run);
+}
+
+#[test]
+fn information_sender_peer_naming_the_request_by_identifier_only_passes() {
+    let Some(py) = python_or_skip("information_sender_peer_naming_the_request_by_identifier_only")
+    else {
+        return;
+    };
+    let flags = "--based-on-identifier-only";
+    let run = client_run_with("isnd-identifier", &py, "information-sender", flags);
+    assert_passes("information sender peer (basedOn by identifier)", &run);
 }
 
 #[test]

@@ -270,6 +270,8 @@ class Client:
             if env("BASED_ON_IDENTIFIER"):
                 system, _, value = env("BASED_ON_IDENTIFIER").partition("|")
                 ref["identifier"] = {"system": system, "value": value}
+                if self.args.based_on_identifier_only:
+                    del ref["reference"]
             comm["basedOn"] = [ref]
         status, _, body = self.push(self.http, comm)
         self.check("send Communication", status, body)
@@ -316,6 +318,8 @@ class Client:
             ref = {"reference": "%s/CommunicationRequest/%s" % (self.args.server.rstrip("/"), rid)}
             if request.get("identifier"):
                 ref["identifier"] = request["identifier"][0]
+                if self.args.based_on_identifier_only:
+                    ref = {"type": "CommunicationRequest", "identifier": request["identifier"][0]}
             answer["basedOn"] = [ref]
         out = Http(address, env("VAR_TOKEN"))
         status, _, body = self.push(out, answer)
@@ -347,6 +351,8 @@ def main():
     parser.add_argument("--server", help="FHIR base of the peer server grouped with this client")
     parser.add_argument("--server-token", help="bearer token of that server")
     parser.add_argument("--own-payloads", action="store_true", help="never use the suggested payload: build our own")
+    parser.add_argument("--based-on-identifier-only", action="store_true",
+                        help="name the CommunicationRequest answered by its identifier only (seed 000: 'including the identifier')")
     parser.add_argument("--push-by-put", action="store_true", help="send Communications and CommunicationRequests with PUT at an id of ours")
     parser.add_argument("--format-param", action="store_true", help="add _format=application/fhir+json to every URL")
     parser.add_argument("--chunked", action="store_true", help="send bodies chunked (no Content-Length)")
