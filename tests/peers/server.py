@@ -9,7 +9,8 @@ keeps Communications that do not conform to cdex-communication (no SHALL says re
 types it does not take with 404, a restricted patient's data with 422 after deleting what it stored.
 
     python3 tests/peers/server.py --port 0 [--accept cdex|any|Type,Type] [--token T]
-        [--restricted-patient ID]... [--base-path /fhir] [--fault NAME]...
+        [--restricted-patient ID]... [--base-path /fhir] [--notified-pull [--no-handshake]]
+        [--fault NAME]...
 
 The first line on stdout is the port it listens on (127.0.0.1 only).
 """
@@ -20,7 +21,9 @@ import hashlib
 import json
 import sys
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,6 +36,7 @@ FAULTS = {
     "ignore-token": "pushes are accepted without valid credentials",
     "keep-restricted": "data about a restricted patient is kept",
     "drop-payload": "a Communication's payload is not kept",
+    "collection-notification": "notifications are Bundles of type collection, not history",
 }
 
 # Every R4 (4.0.1) resource type, for `--accept any`.
@@ -121,6 +125,35 @@ FALLBACK = {
 }
 # Where a resource names its patient (for the restricted-patient rule).
 PATIENT_PATHS = ["subject", "patient", "for", "beneficiary"]
+
+
+TASK_TOPIC = "http://hl7.org/fhir/us/davinci-hrex/SubscriptionTopic/Task"
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+FILTER_CRITERIA = BACKPORT + "backport-filter-criteria"
+PAYLOAD_CONTENT = BACKPORT + "backport-payload-content"
+
+
+def extension_value(element, url, key):
+    for ext in (element or {}).get("extension", []):
+        if ext.get("url") == url:
+            return ext.get(key)
+    return None
+
+
+def task_matches(task, criteria):
+    """Does a Task match a filter such as `Task?owner=Organization/x` (the search parameters)?"""
+    rtype, _, query = criteria.partition("?")
+    if rtype and rtype != "Task":
+        return False
+    params = dict(COMMON)
+    params.update(SEARCH["Task"])
+    for name, value in urllib.parse.parse_qsl(query):
+        if name not in params:
+            return False  # a filter this server does not understand matches nothing
+        kind, paths = params[name]
+        if not Handler.test(task, kind, paths, value.split(",")):
+            return False
+    return True
 
 
 def now():
@@ -224,7 +257,106 @@ class Peer:
             self.types = list(R4_TYPES)
         else:
             self.types = [t.strip() for t in args.accept.split(",") if t.strip()]
+        if args.notified_pull and "Subscription" not in self.types:
+            self.types.append("Subscription")
         self.base_path = "/" + args.base_path.strip("/") if args.base_path.strip("/") else ""
+        self.events = {}  # Subscription id -> events since it started
+
+    # -- notified pull (seed 004; R4 topic-based Subscriptions of the Subscriptions Backport IG) --
+
+    @staticmethod
+    def subscription_problem(sub):
+        """Why this server cannot serve a Subscription, or None."""
+        if sub.get("criteria") != TASK_TOPIC:
+            return "this server has one topic, %s; not %s" % (TASK_TOPIC, sub.get("criteria"))
+        channel = sub.get("channel") or {}
+        if channel.get("type") != "rest-hook":
+            return "this server notifies on rest-hook channels only, not %s" % channel.get("type")
+        endpoint = channel.get("endpoint") or ""
+        if not endpoint.startswith(("http://", "https://")):
+            return "a rest-hook channel needs an http(s) endpoint"
+        content = extension_value(channel.get("_payload"), PAYLOAD_CONTENT, "valueCode") or "id-only"
+        if content not in ("id-only", "full-resource", "empty"):
+            return "unknown payload content %s" % content
+        return None
+
+    def post_bundle(self, sub, bundle):
+        channel = sub.get("channel") or {}
+        headers = {"Content-Type": (channel.get("payload") or "application/fhir+json") + "; charset=utf-8"}
+        for line in channel.get("header") or []:
+            name, _, value = line.partition(":")
+            headers[name.strip()] = value.strip()
+        req = urllib.request.Request(channel["endpoint"], data=json.dumps(bundle).encode("utf-8"), method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return 200 <= resp.status < 300
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            log("notification to", channel["endpoint"], "failed:", err)
+            return False
+
+    def status_parameters(self, sub, base, kind, status, focus=None):
+        params = [
+            {"name": "subscription", "valueReference": {"reference": "%s/Subscription/%s" % (base, sub["id"])}},
+            {"name": "topic", "valueCanonical": TASK_TOPIC},
+            {"name": "status", "valueCode": status},
+            {"name": "type", "valueCode": kind},
+            {"name": "events-since-subscription-start", "valueString": str(self.events.get(sub["id"], 0))},
+        ]
+        if focus:
+            params.append({"name": "notification-event", "part": [
+                {"name": "event-number", "valueString": str(self.events[sub["id"]])},
+                {"name": "timestamp", "valueInstant": now().isoformat(timespec="milliseconds")},
+                {"name": "focus", "valueReference": {"reference": focus}},
+            ]})
+        return {"resourceType": "Parameters", "id": str(uuid.uuid4()), "parameter": params}
+
+    def bundle(self, sub, base, parameters, entries=()):
+        first = {
+            "fullUrl": "urn:uuid:" + parameters["id"],
+            "resource": parameters,
+            "request": {"method": "GET", "url": "%s/Subscription/%s/$status" % (base, sub["id"])},
+            "response": {"status": "200"},
+        }
+        kind = "collection" if "collection-notification" in self.faults else "history"
+        return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": kind,
+                "timestamp": now().isoformat(timespec="milliseconds"), "entry": [first, *entries]}
+
+    def handshake(self, sub, base):
+        """A handshake first (the Backport IG lets a server send one); active once it is taken."""
+        if self.args.no_handshake:
+            sub["status"] = "active"
+            return
+
+        def run():
+            ok = self.post_bundle(sub, self.bundle(sub, base, self.status_parameters(sub, base, "handshake", "requested")))
+            with self.store.lock:
+                current = self.store.current("Subscription", sub["id"])
+                if current and not current.get("deleted"):
+                    changed = json.loads(json.dumps(current))
+                    changed["status"] = "active" if ok else "error"
+                    self.store.put("Subscription", sub["id"], changed)
+        threading.Thread(target=run, daemon=True).start()
+
+    def notify(self, task, base, created):
+        """Notify every active Subscription whose filter the Task matches (id-only or more)."""
+        for sub in list(self.store.all_of("Subscription")):
+            if sub.get("status") != "active" or self.subscription_problem(sub):
+                continue
+            filters = [e.get("valueString", "") for e in (sub.get("_criteria") or {}).get("extension", []) if e.get("url") == FILTER_CRITERIA]
+            if not all(task_matches(task, f) for f in filters):
+                continue
+            self.events[sub["id"]] = self.events.get(sub["id"], 0) + 1
+            focus = "%s/Task/%s" % (base, task["id"])
+            content = extension_value(sub["channel"].get("_payload"), PAYLOAD_CONTENT, "valueCode") or "id-only"
+            entries = []
+            if content != "empty":
+                entry = {"fullUrl": focus, "request": {"method": "POST" if created else "PUT", "url": "Task" if created else "Task/" + task["id"]},
+                         "response": {"status": "201" if created else "200"}}
+                if content == "full-resource":
+                    entry["resource"] = task
+                entries.append(entry)
+            bundle = self.bundle(sub, base, self.status_parameters(sub, base, "event-notification", "active", focus), entries)
+            threading.Thread(target=self.post_bundle, args=(sub, bundle), daemon=True).start()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -413,12 +545,23 @@ class Handler(BaseHTTPRequestHandler):
         """Store, then apply the business rules: data about a restricted patient is deleted again."""
         if "drop-payload" in self.peer.faults:
             resource.pop("payload", None)
+        if rtype == "Subscription":
+            problem = self.peer.subscription_problem(resource)
+            if problem:
+                self.fail(422, "not-supported", problem)
+                return None
+            resource["status"] = "requested"
+        created = self.peer.store.current(rtype, rid) is None
         stored = self.peer.store.put(rtype, rid, resource)
         patient = self.restricted_patient(resource)
         if patient:
             self.peer.store.delete(rtype, rid)
             self.fail(422, "business-rule", "data about patient %s may not be shared with this server; it was deleted" % patient)
             return None
+        if rtype == "Subscription":
+            self.peer.handshake(stored, self.base_url())
+        elif rtype == "Task" and self.peer.args.notified_pull:
+            self.peer.notify(stored, self.base_url(), created)
         return stored
 
     def create(self, rtype):
@@ -552,6 +695,8 @@ class Handler(BaseHTTPRequestHandler):
             }
             if rtype in PROFILES:
                 entry["supportedProfile"] = [PROFILES[rtype]]
+            if rtype == "Subscription":
+                entry["supportedProfile"] = [BACKPORT + "backport-subscription"]
             resources.append(entry)
         rest = {"mode": "server", "resource": resources}
         if self.peer.args.token:
@@ -580,6 +725,9 @@ def main():
                         help="what a create or update answers without a Prefer header")
     parser.add_argument("--relative-location", action="store_true", help="Location headers relative to the base")
     parser.add_argument("--page-size", type=int, default=0, help="search results per page (0 = all on one page)")
+    parser.add_argument("--notified-pull", action="store_true",
+                        help="claim the notified-pull option: Subscriptions to the HRex Task topic, rest-hook, handshake first")
+    parser.add_argument("--no-handshake", action="store_true", help="a Subscription is active at once, without a handshake notification")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     args = parser.parse_args()
     Handler.peer = Peer(args)
