@@ -235,6 +235,42 @@ fn information_recipient_peer_with_pages_of_one_passes() {
     assert_passes("information recipient peer (pages of one)", &run);
 }
 
+/// The task-based option, claimed by the server peer (the Task's owner) with the client peer
+/// as its `process-task` worker: accepted, in progress, its focus pulled, then completed with
+/// an output (or failed, saying why, when the focus cannot be had).
+fn task_based_run(name: &str, py: &str, actor: &str) -> support::Run {
+    let server = information_server(py, &[]);
+    let trigger = format!(
+        "{py} {} --server {} --server-token {TOKEN}",
+        script("client.py"),
+        server.base
+    );
+    run_server_actor(
+        name,
+        actor,
+        &server,
+        &["--option", "task-based", "--trigger", &trigger],
+    )
+}
+
+#[test]
+fn information_recipient_peer_claiming_task_based_passes() {
+    let Some(py) = python_or_skip("information_recipient_peer_claiming_task_based_passes") else {
+        return;
+    };
+    let run = task_based_run("ircp-tb", &py, "information-recipient");
+    assert_passes("information recipient peer (task-based)", &run);
+}
+
+#[test]
+fn information_request_recipient_peer_claiming_task_based_passes() {
+    let Some(py) = python_or_skip("information_request_recipient_peer_claiming_task_based") else {
+        return;
+    };
+    let run = task_based_run("irr-tb", &py, "information-request-recipient");
+    assert_passes("information request recipient peer (task-based)", &run);
+}
+
 #[test]
 fn information_recipient_peer_creating_without_location_fails() {
     let Some(py) = python_or_skip("information_recipient_peer_..._fails") else {

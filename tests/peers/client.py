@@ -10,7 +10,7 @@ else, searches before it reads or updates, retries once on a dropped connection 
 when none is suggested, and sends a discharge summary as text/plain instead of a PDF.
 
 Actions: push-create, push-update, pull-read, pull-search, send-communication,
-send-communication-request, answer-communication-request (needs --server: the FHIR base of the peer server that received the
+send-communication-request, answer-communication-request, process-task (needs --server: the FHIR base of the peer server that received the
 CommunicationRequest). `--fault NAME` plants a fault (see FAULTS).
 """
 
@@ -256,6 +256,64 @@ class Client:
         status, headers, body = self.push(self.http, request)
         self.check("send CommunicationRequest", status, body)
 
+    # -- Task-based option: the owner (Information Recipient or Request Recipient) -----------
+
+    def process_task(self):
+        """Work on the Task the harness pushed to our server: accept it, start it, pull its focus,
+        then complete it with an output (or fail it, saying why, when the focus cannot be had)."""
+        if not self.args.server:
+            raise SystemExit("process-task needs --server (the peer server that owns the Task)")
+        server = Http(self.args.server, self.args.server_token)
+        tid = env("TASK_ID")
+        status, _, task = server.request("GET", "Task/" + tid)
+        self.check("read our Task/" + tid, status, task)
+
+        def move(new_status, **fields):
+            changed = dict(task)
+            changed["status"] = new_status
+            changed.update(fields)
+            status, _, body = server.request("PUT", "Task/" + tid, changed)
+            self.check("Task %s -> %s" % (tid, new_status), status, body)
+            return body or changed
+
+        task = move("accepted")
+        task = move("in-progress", businessStatus={"text": "pulling the focus"})
+        focus = env("FOCUS") or (task.get("focus") or {}).get("reference", "")
+        status, _, focused = self.http.request("GET", focus, retries=0)
+        if status >= 400 or not isinstance(focused, dict):
+            move("failed", statusReason={"text": "the focus %s could not be read (HTTP %d)" % (focus, status)})
+            return
+        if focused.get("resourceType") == "CommunicationRequest":
+            kept = self.answer_from_task(server, focus, focused)
+        else:
+            status, headers, body = server.request("POST", focused.get("resourceType", "Communication"), strip(focused))
+            self.check("keep our copy of the focus", status, body)
+            kept = "%s/%s" % (focused.get("resourceType", "Communication"), (body or {}).get("id") or location_id(headers))
+        move("completed", businessStatus={"text": "done"}, output=[{
+            "type": {"coding": [{"system": "http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp", "code": "data-value"}], "text": "what was received"},
+            "valueReference": {"reference": kept},
+        }])
+
+    def answer_from_task(self, server, focus, request):
+        """Grouped with an Information Sender: the answer stays on our server, based on the request."""
+        asked = [e.get("valueString") for p in request.get("payload", []) for e in p.get("extension", []) if e.get("url") == QUERY_STRING]
+        answer = {
+            "resourceType": "Communication",
+            "meta": {"profile": [PROFILES["Communication"]]},
+            "status": "completed",
+            "basedOn": [{"reference": focus, "identifier": (request.get("identifier") or [None])[0]}],
+            "subject": request.get("subject"),
+            "sent": stamp(),
+            "recipient": [request.get("requester") or {"display": "the requester"}],
+            "sender": (request.get("recipient") or [{"display": "Independent peer clinic"}])[0],
+            "payload": [{"extension": [{"url": QUERY_STRING, "valueString": q}], "contentString": "No result for %s." % q} for q in asked]
+            or [{"contentString": "Nothing of what was asked for is held."}],
+        }
+        answer["basedOn"] = [{k: v for k, v in ref.items() if v is not None} for ref in answer["basedOn"]]
+        status, headers, body = server.request("POST", "Communication", answer)
+        self.check("keep the answer", status, body)
+        return "Communication/%s" % ((body or {}).get("id") or location_id(headers))
+
     # -- Information Sender ------------------------------------------------------------------
 
     def send_communication(self):
@@ -326,6 +384,11 @@ class Client:
         self.check("answer to " + address, status, body)
 
 
+def strip(resource):
+    copy = {k: v for k, v in resource.items() if k not in ("id", "meta")}
+    return copy
+
+
 def contained_resource(resource, reference):
     if not isinstance(reference, str) or not reference.startswith("#"):
         return None
@@ -333,6 +396,11 @@ def contained_resource(resource, reference):
         if item.get("id") == reference[1:]:
             return item
     return None
+
+
+def location_id(headers):
+    where = (headers.get("location") or "").split("/_history/")[0]
+    return where.rstrip("/").split("/")[-1]
 
 
 def endpoint_address(request):

@@ -490,6 +490,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.search(rtype, query + form)
             elif method == "GET" and len(segments) == 2:
                 self.read(rtype, segments[1])
+            elif method == "GET" and len(segments) == 3 and segments[2] == "_history":
+                self.history(rtype, segments[1])
             elif method == "GET" and len(segments) == 4 and segments[2] == "_history":
                 self.vread(rtype, segments[1], segments[3])
             elif method == "POST" and len(segments) == 1:
@@ -517,6 +519,27 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, version, self.version_headers(version))
                 return
         self.fail(404, "not-found", "no version %s of %s/%s" % (vid, rtype, rid))
+
+    def history(self, rtype, rid):
+        """The instance's versions, newest first (R4 history interaction)."""
+        versions = self.peer.store.history.get((rtype, rid))
+        if not versions:
+            self.fail(404, "not-found", "no %s/%s here" % (rtype, rid))
+            return
+        base, entries = self.base_url(), []
+        for number, version in reversed(list(enumerate(versions))):
+            url = "%s/%s/%s" % (base, rtype, rid)
+            if version.get("deleted"):
+                entries.append({"fullUrl": url, "request": {"method": "DELETE", "url": "%s/%s" % (rtype, rid)}, "response": {"status": "204"}})
+                continue
+            method = "POST" if number == 0 else "PUT"
+            entries.append({
+                "fullUrl": url,
+                "resource": version,
+                "request": {"method": method, "url": rtype if method == "POST" else "%s/%s" % (rtype, rid)},
+                "response": {"status": "201" if number == 0 else "200", "etag": 'W/"%s"' % version["meta"]["versionId"]},
+            })
+        self.reply(200, {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "history", "total": len(entries), "entry": entries})
 
     def answer_write(self, status, resource, location):
         headers = self.version_headers(resource)
