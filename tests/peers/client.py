@@ -10,7 +10,8 @@ else, searches before it reads or updates, retries once on a dropped connection 
 when none is suggested, and sends a discharge summary as text/plain instead of a PDF.
 
 Actions: push-create, push-update, pull-read, pull-search, send-communication,
-send-communication-request, answer-communication-request, process-task (needs --server: the FHIR base of the peer server that received the
+send-communication-request, answer-communication-request, process-task,
+send-communication-task, send-communication-request-task (needs --server: the FHIR base of the peer server that received the
 CommunicationRequest). `--fault NAME` plants a fault (see FAULTS).
 """
 
@@ -314,6 +315,44 @@ class Client:
         self.check("keep the answer", status, body)
         return "Communication/%s" % ((body or {}).get("id") or location_id(headers))
 
+    # -- Task-based option: the requester (Information Sender or Request Sender) ---------------
+
+    def send_task_about(self, rtype):
+        """Keep the focus on our own server, then push a CDex Task about it to the owner."""
+        if not self.args.server:
+            raise SystemExit("%s needs --server (the peer server that keeps the focus)" % env("ACTION"))
+        server = Http(self.args.server, self.args.server_token)
+        focus = self.resource_for(rtype)
+        focus.pop("id", None)
+        status, headers, body = server.request("POST", rtype, focus)
+        self.check("keep our %s" % rtype, status, body)
+        focus_url = "%s/%s/%s" % (self.args.server.rstrip("/"), rtype, (body or {}).get("id") or location_id(headers))
+        task = {
+            "resourceType": "Task",
+            "meta": {"profile": [PROFILES["Task"]]},
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + str(uuid.uuid4())}],
+            "status": "requested",
+            "intent": "order",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+            "focus": {"reference": focus_url},
+            "for": {"reference": "Patient/" + env("PATIENT_ID", "example")},
+            "authoredOn": stamp(),
+            "requester": {"display": "Independent peer"},
+            "owner": {"reference": env("OWNER", "Organization/unknown")},
+        }
+        if rtype != "Communication" and not self.args.declare_request_task_profile:
+            # The 2019 draft's only Task profile, cdex-task, limits focus to a Communication: a
+            # Communication Request Task cannot conform to it, so it does not claim it.
+            del task["meta"]
+        status, _, body = self.push(self.http, task)
+        self.check("push the Task", status, body)
+
+    def send_communication_task(self):
+        self.send_task_about("Communication")
+
+    def send_communication_request_task(self):
+        self.send_task_about("CommunicationRequest")
+
     # -- Information Sender ------------------------------------------------------------------
 
     def send_communication(self):
@@ -421,6 +460,8 @@ def main():
     parser.add_argument("--own-payloads", action="store_true", help="never use the suggested payload: build our own")
     parser.add_argument("--based-on-identifier-only", action="store_true",
                         help="name the CommunicationRequest answered by its identifier only (seed 000: 'including the identifier')")
+    parser.add_argument("--declare-request-task-profile", action="store_true",
+                        help="a Communication Request Task claims cdex-task in meta.profile too (the draft's only Task profile)")
     parser.add_argument("--push-by-put", action="store_true", help="send Communications and CommunicationRequests with PUT at an id of ours")
     parser.add_argument("--format-param", action="store_true", help="add _format=application/fhir+json to every URL")
     parser.add_argument("--chunked", action="store_true", help="send bodies chunked (no Content-Length)")
