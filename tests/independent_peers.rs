@@ -451,6 +451,37 @@ fn information_client_peer_with_format_parameter_and_chunked_bodies_passes() {
     assert_passes("information client peer (_format, chunked)", &run);
 }
 
+/// The notified-pull option, claimed by the client peer: its notification endpoint is on the
+/// server peer (a subscriber's endpoint outlives each trigger command), and it pulls the focus
+/// the notification names.
+#[test]
+fn information_client_peer_claiming_notified_pull_passes() {
+    let Some(py) = python_or_skip("information_client_peer_claiming_notified_pull_passes") else {
+        return;
+    };
+    let endpoint = Server::start(&py, &["--token", TOKEN]);
+    let trigger = format!(
+        "{py} {} --server {} --server-token {TOKEN}",
+        script("client.py"),
+        endpoint.base
+    );
+    let token = token_var();
+    let run = run_harness(
+        "ic-np",
+        &[
+            "--actor",
+            "information-client",
+            "--option",
+            "notified-pull",
+            "--trigger",
+            &trigger,
+            "--var",
+            &token,
+        ],
+    );
+    assert_passes("information client peer (notified pull)", &run);
+}
+
 #[test]
 fn information_client_peer_with_its_own_payloads_passes() {
     let Some(py) = python_or_skip("information_client_peer_with_its_own_payloads_passes") else {

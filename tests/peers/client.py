@@ -11,7 +11,7 @@ when none is suggested, and sends a discharge summary as text/plain instead of a
 
 Actions: push-create, push-update, pull-read, pull-search, send-communication,
 send-communication-request, answer-communication-request, process-task,
-send-communication-task, send-communication-request-task (needs --server: the FHIR base of the peer server that received the
+send-communication-task, send-communication-request-task, subscribe, pull-notified (needs --server: the FHIR base of the peer server that received the
 CommunicationRequest). `--fault NAME` plants a fault (see FAULTS).
 """
 
@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import sys
+import time
 import urllib.parse
 import uuid
 
@@ -352,6 +353,51 @@ class Client:
 
     def send_communication_request_task(self):
         self.send_task_about("CommunicationRequest")
+
+    # -- Notified-pull option: the subscriber (Information Client) ----------------------------
+
+    def subscribe(self):
+        """Subscribe to the topic; our server (--server) keeps what is notified to us."""
+        if not self.args.server:
+            raise SystemExit("subscribe needs --server (whose notification endpoint we name)")
+        backport = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+        subscription = {
+            "resourceType": "Subscription",
+            "meta": {"profile": [backport + "backport-subscription"]},
+            "status": "requested",
+            "reason": "Independent peer: new Tasks for us",
+            "end": (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).isoformat(timespec="seconds"),
+            "criteria": env("TOPIC"),
+            "_criteria": {"extension": [{"url": backport + "backport-filter-criteria", "valueString": env("FILTER")}]},
+            "channel": {
+                "type": "rest-hook",
+                "endpoint": self.args.server.rstrip("/") + "/notification-endpoint",
+                "payload": "application/fhir+json",
+                "_payload": {"extension": [{"url": backport + "backport-payload-content", "valueCode": "id-only"}]},
+                "header": ["X-Peer-Subscription: independent"],
+            },
+        }
+        status, _, body = self.push(self.http, subscription)
+        self.check("subscribe", status, body)
+
+    def pull_notified(self):
+        """Pull what our endpoint was notified of (not CDEX_FOCUS: what the notification says)."""
+        server = Http(self.args.server, self.args.server_token)
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=5)
+        while True:
+            status, _, bundle = server.request("GET", "notification-endpoint", retries=0)
+            if status == 200 or datetime.datetime.now() > deadline:
+                break
+            time.sleep(0.2)
+        self.check("our last notification", status, bundle)
+        focus = None
+        for param in bundle["entry"][0]["resource"].get("parameter", []):
+            if param.get("name") == "notification-event":
+                for part in param.get("part", []):
+                    if part.get("name") == "focus":
+                        focus = part["valueReference"]["reference"]
+        status, _, body = self.http.request("GET", focus or env("FOCUS"))
+        self.check("pull " + str(focus), status, body)
 
     # -- Information Sender ------------------------------------------------------------------
 

@@ -128,6 +128,8 @@ PATIENT_PATHS = ["subject", "patient", "for", "beneficiary"]
 
 
 TASK_TOPIC = "http://hl7.org/fhir/us/davinci-hrex/SubscriptionTopic/Task"
+# Where the server keeps the notifications sent to its grouped subscriber: [base]/NOTIFICATIONS.
+NOTIFICATIONS = "notification-endpoint"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 FILTER_CRITERIA = BACKPORT + "backport-filter-criteria"
 PAYLOAD_CONTENT = BACKPORT + "backport-payload-content"
@@ -261,6 +263,7 @@ class Peer:
             self.types.append("Subscription")
         self.base_path = "/" + args.base_path.strip("/") if args.base_path.strip("/") else ""
         self.events = {}  # Subscription id -> events since it started
+        self.notifications = []  # what the notification endpoint received
 
     # -- notified pull (seed 004; R4 topic-based Subscriptions of the Subscriptions Backport IG) --
 
@@ -470,6 +473,9 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and segments == ["metadata"]:
             self.reply(200, self.capability_statement())
             return
+        if segments == [NOTIFICATIONS]:
+            self.notification_endpoint(method)
+            return
         if not self.authorized():
             self.read_body()
             self.fail(401, "login", "a valid bearer token is needed")
@@ -519,6 +525,25 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, version, self.version_headers(version))
                 return
         self.fail(404, "not-found", "no version %s of %s/%s" % (vid, rtype, rid))
+
+    def notification_endpoint(self, method):
+        """The rest-hook endpoint of the grouped subscriber (client.py subscribe): it keeps every
+        notification it is sent; GET answers the last one."""
+        if method == "POST":
+            try:
+                bundle = json.loads(self.read_body().decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                self.fail(400, "structure", "a notification is a JSON Bundle")
+                return
+            with self.peer.store.lock:
+                self.peer.notifications.append(bundle)
+            self.reply(200)
+        elif method == "GET":
+            with self.peer.store.lock:
+                last = self.peer.notifications[-1] if self.peer.notifications else None
+            self.reply(200, last) if last else self.fail(404, "not-found", "no notification yet")
+        else:
+            self.fail(405, "not-supported", "POST or GET")
 
     def history(self, rtype, rid):
         """The instance's versions, newest first (R4 history interaction)."""
