@@ -19,6 +19,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import os
 import sys
 import threading
 import urllib.error
@@ -27,7 +28,7 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, __import__("os").path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(__file__))
 from fhirpeer import FHIR_JSON, PROFILES, log, operation_outcome  # noqa: E402
 
 FAULTS = {
