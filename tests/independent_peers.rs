@@ -163,7 +163,6 @@ fn information_server_peer_claiming_notified_pull_passes() {
 /// The Backport IG lets a server send a handshake notification when a Subscription is
 /// created, before any event.
 #[test]
-#[ignore = "harness bug: is-np-subscribe-notify step notified awaits any POST and takes the handshake Bundle (SubscriptionStatus type handshake) the server sent when the Subscription was created, so 'the notification is an event-notification' (CDEX-SUB-NOTIFICATION-STATUS) fails though the event-notification arrived too"]
 fn information_server_peer_claiming_notified_pull_with_a_handshake_passes() {
     let Some(py) = python_or_skip("information_server_peer_..._with_a_handshake_passes") else {
         return;
@@ -369,7 +368,6 @@ fn information_request_recipient_peer_passes() {
 /// Seed 000: the Information Sender "SHALL support initiating a Push (POST/PUT)"; this one
 /// answers with PUT [address]/Communication/[an id of its own].
 #[test]
-#[ignore = "harness bug: irr-answer-request and irr-answer-fallback-address (step answer, CDEX-RQR-ANSWER) await POST Communication only; an answer pushed by PUT, which seed 000 allows, is 'another request' and the step fails"]
 fn information_request_recipient_peer_answering_by_put_passes() {
     let Some(py) = python_or_skip("information_request_recipient_peer_answering_by_put_passes")
     else {

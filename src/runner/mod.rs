@@ -151,7 +151,7 @@ pub async fn run(
     let clock = Instant::now();
     // Does the server under test answer, and what does it say it supports?
     let pf = match cfg.client_tls.client() {
-        Ok(client) => preflight::check(cfg, pack, catalog, &client).await,
+        Ok(client) => preflight::check(cfg, pack, catalog, &client, scenarios).await,
         Err(e) => preflight::Preflight {
             unreachable: Some(e),
             ..Default::default()

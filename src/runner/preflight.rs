@@ -28,6 +28,7 @@ pub async fn check(
     pack: &Pack,
     catalog: &Catalog,
     client: &HttpClient,
+    selected: &[&crate::scenario::Scenario],
 ) -> Preflight {
     let mut out = Preflight::default();
     let Sut::External {
@@ -70,7 +71,8 @@ pub async fn check(
         ));
         return out;
     };
-    option_hints(cs, &cfg.options, catalog, &mut out.notes).await;
+    let actors: Vec<&str> = selected.iter().map(|s| s.actor.as_str()).collect();
+    option_hints(cs, &cfg.options, catalog, &actors, &mut out.notes).await;
     let cs = cs.clone();
     choose_vars(&cs, cfg, pack, &mut out);
     out
@@ -78,8 +80,19 @@ pub async fn check(
 
 /// The options whose `capability_hint` (FHIRPath over the CapabilityStatement) holds, said
 /// next to what the system claims. A hint, never a verdict.
-async fn option_hints(cs: &Value, claimed: &Options, catalog: &Catalog, notes: &mut Vec<String>) {
-    for (name, o) in &catalog.options {
+async fn option_hints(
+    cs: &Value,
+    claimed: &Options,
+    catalog: &Catalog,
+    actors: &[&str],
+    notes: &mut Vec<String>,
+) {
+    // Only the options of the actors under test.
+    for (name, o) in catalog
+        .options
+        .iter()
+        .filter(|(_, o)| o.actors.iter().any(|a| actors.contains(&a.as_str())))
+    {
         let Some(expr) = &o.capability_hint else {
             continue;
         };

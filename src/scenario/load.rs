@@ -746,8 +746,9 @@ impl Checker<'_> {
             StepKind::Expect(Expect {
                 action: e.action,
                 prompt: e.prompt,
-                cause,
+                cause: cause.map(Box::new),
                 if_missing,
+                only_new: e.only_new,
                 with,
                 payload,
                 method: e.method.map(|m| m.to_ascii_uppercase()),

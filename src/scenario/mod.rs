@@ -103,9 +103,11 @@ pub struct Expect {
     pub action: String,
     pub prompt: Option<String>,
     /// The request by which the harness makes the event happen itself, if any.
-    pub cause: Option<Request>,
+    pub cause: Option<Box<Request>>,
     /// What to read to explain a request that never came: (path, FHIRPath).
     pub if_missing: Option<(String, String)>,
+    /// Only a request arriving once the step has begun is the awaited one.
+    pub only_new: bool,
     pub with: BTreeMap<String, String>,
     pub payload: Option<Body>,
     pub method: Option<String>,

@@ -134,6 +134,10 @@ pub struct ExpectDef {
     /// When the awaited request never comes, read this (a GET path on the server under test)
     /// and say what it shows, to explain why.
     pub if_missing: Option<IfMissingDef>,
+    /// Take only a request that arrives once this step has begun (not one the system sent
+    /// earlier on its own, such as a Subscription's handshake).
+    #[serde(default)]
+    pub only_new: bool,
 }
 
 /// `if_missing:` what to read on the server under test to explain a request that never came.

@@ -199,7 +199,11 @@ pub(super) async fn expect(
         .iter()
         .any(|a| matches!(a.kind, AssertKind::NotReceived));
     let step_start = recorder.cursor();
-    let window_start = if forbidden { step_start } else { 0 };
+    let window_start = if forbidden || e.only_new {
+        step_start
+    } else {
+        0
+    };
     install_override(ctx, step, &awaited, vars).map_err(StepError::errored)?;
 
     // Ask the system under test to act.

@@ -49,7 +49,13 @@ fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<Outgoi
     };
     let mut headers = vec![("Accept".to_string(), "application/fhir+json".to_string())];
     for (k, v) in &ctx.pack.headers {
-        set_header(&mut headers, k, render(v, vars)?);
+        // A header whose value comes out empty or ends in `none` (`Bearer {{token}}` with
+        // `token: none`, a server that takes no credentials) is not sent.
+        let value = render(v, vars)?;
+        if value.trim().is_empty() || value.split_whitespace().last() == Some("none") {
+            continue;
+        }
+        set_header(&mut headers, k, value);
     }
     for (k, v) in &ctx.cfg.headers {
         set_header(&mut headers, k, v.clone());
