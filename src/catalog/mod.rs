@@ -183,9 +183,6 @@ impl std::fmt::Display for Basis {
     }
 }
 
-/// The CDex options a requirement can belong to.
-pub const OPTIONS: [&str; 2] = ["task-based", "notified-pull"];
-
 /// The severity a conformance verb gives: SHALL/MUST required, SHOULD recommended, else
 /// optional.
 fn verb_severity(verb: &str) -> Severity {
@@ -213,16 +210,6 @@ impl Requirement {
     pub fn strict_severity(&self) -> Severity {
         verb_severity(&self.verb)
     }
-}
-
-/// The closest of `known` to `given`, when it is close enough to be a typo.
-pub fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(given, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 impl RequirementDef {
@@ -259,7 +246,7 @@ impl RequirementDef {
                         ),
                     )
                     .at(Some(b.referenced));
-                    if let Some(c) = closest(b.value.trim(), &Basis::ALL) {
+                    if let Some(c) = crate::suggest::closest(b.value.trim(), Basis::ALL) {
                         d = d.hint(format!("did you mean `{c}`?"));
                     }
                     problems.push(d);
@@ -370,20 +357,6 @@ impl RequirementDef {
                 u.value.clone()
             }
         };
-        if let Some(o) = &self.option
-            && !OPTIONS.contains(&o.value.as_str())
-        {
-            let mut d = Diagnostic::new(
-                file,
-                field("option"),
-                format!("option `{}` is not one of {}", o.value, OPTIONS.join(", ")),
-            )
-            .at(Some(o.referenced));
-            if let Some(c) = closest(&o.value, &OPTIONS) {
-                d = d.hint(format!("did you mean `{c}`?"));
-            }
-            problems.push(d);
-        }
         match basis {
             Some(basis) if problems.is_empty() => Ok(Requirement {
                 id,
@@ -506,6 +479,21 @@ impl Catalog {
         let mut problems = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, r) in self.requirements.iter().enumerate() {
+            // A requirement's option is one the catalog defines (`options:`, any file).
+            if let Some(o) = &r.option
+                && !self.options.contains_key(o)
+            {
+                let known: Vec<&str> = self.options.keys().map(String::as_str).collect();
+                let mut d = Diagnostic::new(
+                    path_of(i),
+                    format!("requirements (id {}).option", r.id),
+                    format!("option `{o}` is not one of {}", known.join(", ")),
+                );
+                if let Some(c) = crate::suggest::closest(o, known.iter().copied()) {
+                    d = d.hint(format!("did you mean `{c}`?"));
+                }
+                problems.push(d);
+            }
             if !seen.insert(r.id.as_str()) {
                 problems.push(Diagnostic::new(
                     path_of(i),

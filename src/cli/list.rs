@@ -1,8 +1,8 @@
 //! `cdex-harness list`, `requirements` and `check`.
 
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, PackArgs};
+use crate::catalog::Basis;
 use crate::catalog::coverage::{Coverage, RequirementCoverage, coverage_of};
-use crate::catalog::{Basis, OPTIONS, closest};
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -304,18 +304,22 @@ pub fn requirements(args: RequirementsArgs) -> i32 {
             "error: --actor `{actor}` is not a CDex actor; the actors are {}",
             known.join(", ")
         );
-        if let Some(c) = closest(actor, &known) {
+        if let Some(c) = crate::suggest::closest(actor, known.iter().copied()) {
             eprintln!("  hint: did you mean {c}?");
         }
         return EXIT_USAGE;
     }
     for o in &args.options {
-        if o != "all" && !OPTIONS.contains(&o.as_str()) {
+        let known: Vec<&str> = catalog.options.keys().map(String::as_str).collect();
+        if o != "all" && !known.contains(&o.as_str()) {
             eprintln!(
                 "error: --option `{o}` is not a CDex option; the options are {} (or all)",
-                OPTIONS.join(", ")
+                known.join(", ")
             );
-            if let Some(c) = closest(o, &OPTIONS) {
+            // A typo, or the start of a name (`task` for `task-based`).
+            let hint = crate::suggest::closest(o, known.iter().copied())
+                .or_else(|| known.iter().copied().find(|k| k.starts_with(o.as_str())));
+            if let Some(c) = hint {
                 eprintln!("  hint: did you mean {c}?");
             }
             return EXIT_USAGE;
