@@ -21,9 +21,13 @@ fn main() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let load_start = Instant::now();
-    let catalog = Catalog::load(&root.join("catalog")).expect("catalog");
-    let pack =
-        scenario::load_pack(&root.join("scenarios"), &catalog, &Default::default()).expect("pack");
+    let catalog = Catalog::load(&root.join("catalog/cdex-2019")).expect("catalog");
+    let pack = scenario::load_pack(
+        &root.join("scenarios/cdex-2019"),
+        &catalog,
+        &Default::default(),
+    )
+    .expect("pack");
     let load_time = load_start.elapsed();
     let selected = runner::select(&pack, None, &[]);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -24,7 +24,8 @@ fn problems(case: &str, files: &[(&str, &str)]) -> String {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
-    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")).unwrap();
+    let catalog =
+        Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/cdex-2019")).unwrap();
     match scenario::load_pack(&dir, &catalog, &LoadOptions::default()) {
         Ok(_) => panic!("{case}: the pack loaded although it is wrong"),
         Err(d) => d.to_string().replace(dir.to_str().unwrap(), "<pack>"),
@@ -218,7 +219,8 @@ fn zero_duration() {
 #[test]
 fn a_bare_number_duration_is_seconds() {
     let text = "id: d\ntitle: D\nactor: information-client\nsteps:\n  - expect: { action: push-create, within: 2 }\n";
-    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")).unwrap();
+    let catalog =
+        Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/cdex-2019")).unwrap();
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let s = scenario::load::check_scenario_text(root, &root.join("d.yaml"), text, &catalog)
         .unwrap_or_else(|d| panic!("{d}"));
@@ -264,7 +266,8 @@ fn default_severity_on_a_reading_is_recommended() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("s.yaml"), proving_a_reading("")).unwrap();
-    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")).unwrap();
+    let catalog =
+        Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/cdex-2019")).unwrap();
     let pack = scenario::load_pack(&dir, &catalog, &LoadOptions::default())
         .unwrap_or_else(|d| panic!("a reading with the default severity is refused: {d}"));
     let a = &pack.scenarios[0].steps[0].asserts[0];
@@ -281,7 +284,7 @@ fn catalog_problems(case: &str, requirements: &str) -> String {
         .join(format!("bad-catalog-{case}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/actors.yaml");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/cdex-2019/actors.yaml");
     std::fs::copy(shipped, dir.join("actors.yaml")).unwrap();
     std::fs::write(
         dir.join("requirements.yaml"),

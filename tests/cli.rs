@@ -259,7 +259,7 @@ fn secrets_never_reach_reports_logs_or_console() {
 fn scenario_mistakes_exit_2_naming_file_line_and_field() {
     let pack = tmp("bad-pack");
     std::fs::copy(
-        project().join("scenarios/pack.yaml"),
+        project().join("scenarios/cdex-2019/pack.yaml"),
         pack.join("pack.yaml"),
     )
     .unwrap();
@@ -300,7 +300,7 @@ fn scenario_mistakes_exit_2_naming_file_line_and_field() {
 fn check_counts_variables_given_from_outside_as_defined() {
     let pack = tmp("check-vars");
     std::fs::copy(
-        project().join("scenarios/pack.yaml"),
+        project().join("scenarios/cdex-2019/pack.yaml"),
         pack.join("pack.yaml"),
     )
     .unwrap();

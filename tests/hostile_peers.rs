@@ -94,7 +94,7 @@ fn respond(s: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
 
 fn run_against(url: &str, timeout: Duration) -> (RunResults, Duration) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let catalog = Catalog::load(&root.join("catalog")).unwrap();
+    let catalog = Catalog::load(&root.join("catalog/cdex-2019")).unwrap();
     let pack = scenario::load_pack(&pack_dir(), &catalog, &Default::default()).unwrap();
     let mut cfg = RunConfig::new(Sut::External {
         target: Some(url.to_string()),

@@ -44,8 +44,13 @@ fn poison(v: &mut Value, key: Option<&str>, n: &mut usize) {
 
 fn real_results() -> RunResults {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let catalog = Catalog::load(&root.join("catalog")).unwrap();
-    let pack = scenario::load_pack(&root.join("scenarios"), &catalog, &Default::default()).unwrap();
+    let catalog = Catalog::load(&root.join("catalog/cdex-2019")).unwrap();
+    let pack = scenario::load_pack(
+        &root.join("scenarios/cdex-2019"),
+        &catalog,
+        &Default::default(),
+    )
+    .unwrap();
     let faults =
         cdex_harness::actors::Faults::parse(&["information-server:lose-data".to_string()]).unwrap();
     let cfg = RunConfig::new(Sut::Reference(faults));

@@ -67,9 +67,13 @@ const KINDS: &[&str] = &[
 
 fn load() -> (Arc<Catalog>, Arc<Pack>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let catalog = Catalog::load(&root.join("catalog")).expect("the catalog loads");
-    let pack = scenario::load_pack(&root.join("scenarios"), &catalog, &Default::default())
-        .expect("the pack loads");
+    let catalog = Catalog::load(&root.join("catalog/cdex-2019")).expect("the catalog loads");
+    let pack = scenario::load_pack(
+        &root.join("scenarios/cdex-2019"),
+        &catalog,
+        &Default::default(),
+    )
+    .expect("the pack loads");
     (Arc::new(catalog), Arc::new(pack))
 }
 

@@ -7,10 +7,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct Coverage {
     pub requirements: Vec<RequirementCoverage>,
+    /// Requirements a black-box harness can test.
     pub total: usize,
     pub covered: usize,
     /// Covered / total, as a percentage.
     pub percent: f64,
+    /// Requirements no black-box harness can test (catalog `untestable:`): listed with why,
+    /// never counted as covered.
+    pub untestable: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +34,11 @@ pub struct RequirementCoverage {
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub option: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Why no black-box harness can test it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
     /// `scenario-id/step-id` for each assertion that proves it.
     pub assertions: Vec<String>,
 }
@@ -75,14 +84,20 @@ pub fn coverage_of(
                 source: r.source.clone(),
                 url: r.url.clone(),
                 option: r.option.clone(),
+                since: r.since.clone(),
+                untestable: r.untestable.clone(),
                 assertions,
             }
         })
         .collect();
-    let total = requirements.len();
+    let untestable = requirements
+        .iter()
+        .filter(|r| r.untestable.is_some())
+        .count();
+    let total = requirements.len() - untestable;
     let covered = requirements
         .iter()
-        .filter(|r| !r.assertions.is_empty())
+        .filter(|r| r.untestable.is_none() && !r.assertions.is_empty())
         .count();
     let percent = if total == 0 {
         100.0
@@ -94,5 +109,6 @@ pub fn coverage_of(
         total,
         covered,
         percent,
+        untestable,
     }
 }

@@ -12,9 +12,6 @@ use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Default catalog location, relative to the project: a folder of YAML files.
-pub const DEFAULT_CATALOG: &str = "catalog";
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
@@ -23,6 +20,10 @@ pub struct Catalog {
     /// The options an actor may claim (`task-based`, `notified-pull`), by name.
     #[serde(default)]
     pub options: BTreeMap<String, OptionDef>,
+    /// The rule sets a requirement may belong to (`since:`), oldest first; the first is the
+    /// default of a run (`--rules`). Empty for a catalog with one rule set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_sets: Vec<String>,
     pub requirements: Vec<Requirement>,
 }
 
@@ -53,6 +54,8 @@ struct CatalogFile {
     #[serde(default)]
     options: BTreeMap<String, OptionDef>,
     #[serde(default)]
+    rule_sets: Vec<String>,
+    #[serde(default)]
     requirements: Vec<RequirementDef>,
 }
 
@@ -78,6 +81,10 @@ struct RequirementDef {
     option: Option<Spanned<String>>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    since: Option<Spanned<String>>,
+    #[serde(default)]
+    untestable: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -125,6 +132,14 @@ pub struct Requirement {
     /// Optional note on how the harness interprets or tests it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The rule set that introduced it (one of the catalog's `rule_sets`), when the catalog
+    /// has several: a run under an earlier rule set only warns on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Why no black-box harness can test it (organisational, UI, internal): listed as "not
+    /// testable", never counted as covered, and no assertion may claim it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -371,6 +386,8 @@ impl RequirementDef {
                 url,
                 option: self.option.map(|o| o.value),
                 note: self.note,
+                since: self.since.map(|s| s.value),
+                untestable: self.untestable,
             }),
             _ => Err(problems),
         }
@@ -402,6 +419,7 @@ impl Catalog {
         let mut catalog = Catalog {
             actors: BTreeMap::new(),
             options: BTreeMap::new(),
+            rule_sets: Vec::new(),
             requirements: Vec::new(),
         };
         let mut problems = Vec::new();
@@ -425,6 +443,16 @@ impl Catalog {
                 });
             match part {
                 Ok(part) => {
+                    if !part.rule_sets.is_empty() {
+                        if !catalog.rule_sets.is_empty() {
+                            problems.push(Diagnostic::new(
+                                file,
+                                "rule_sets",
+                                "`rule_sets` is given in two files of the catalog",
+                            ));
+                        }
+                        catalog.rule_sets = part.rule_sets;
+                    }
                     for (name, actor) in part.actors {
                         if catalog.actors.insert(name.clone(), actor).is_some() {
                             problems.push(Diagnostic::new(
@@ -494,6 +522,25 @@ impl Catalog {
                 }
                 problems.push(d);
             }
+            if let Some(since) = &r.since
+                && !self.rule_sets.contains(since)
+            {
+                let msg = if self.rule_sets.is_empty() {
+                    format!("`since: {since}`, but the catalog has no `rule_sets`")
+                } else {
+                    crate::suggest::unknown(
+                        "rule set",
+                        "rule sets",
+                        since,
+                        self.rule_sets.iter().map(String::as_str),
+                    )
+                };
+                problems.push(Diagnostic::new(
+                    path_of(i),
+                    format!("requirements (id {}).since", r.id),
+                    msg,
+                ));
+            }
             if !seen.insert(r.id.as_str()) {
                 problems.push(Diagnostic::new(
                     path_of(i),
@@ -537,17 +584,27 @@ impl Catalog {
     pub fn requirement(&self, id: &str) -> Option<&Requirement> {
         self.requirements.iter().find(|r| r.id == id)
     }
-}
 
-/// Find the catalog: an explicit path, else `catalog/` in the current folder, else the one
-/// in the source tree this binary was built from.
-pub fn locate(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
+    /// The rule sets a run under `rules` judges by: that one and every earlier one (all of
+    /// them when the catalog has none). `Err` names the known ones.
+    pub fn rules_in_force(&self, rules: Option<&str>) -> Result<Vec<String>, String> {
+        match rules {
+            None => Ok(self.rule_sets.first().cloned().into_iter().collect()),
+            Some(r) => match self.rule_sets.iter().position(|x| x == r) {
+                Some(i) => Ok(self.rule_sets[..=i].to_vec()),
+                None if self.rule_sets.is_empty() => {
+                    Err(format!("--rules {r}: this pack has one rule set only"))
+                }
+                None => Err(format!(
+                    "--rules: {}",
+                    crate::suggest::unknown(
+                        "rule set",
+                        "rule sets",
+                        r,
+                        self.rule_sets.iter().map(String::as_str)
+                    )
+                )),
+            },
+        }
     }
-    let local = PathBuf::from(DEFAULT_CATALOG);
-    if local.exists() {
-        return local;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CATALOG)
 }

@@ -16,6 +16,12 @@ pub struct Config {
     pub public_url: Option<String>,
     pub timeout: Option<String>,
     pub scenarios: Option<String>,
+    /// The scenario pack (`--pack`): `cdex-2019`, `cdex-2.1`.
+    pub pack: Option<String>,
+    /// The rule set the checks follow (`--rules`), for a pack that has several.
+    pub rules: Option<String>,
+    /// Run the pack's clocks this many times faster (`--time-scale`).
+    pub time_scale: Option<f64>,
     /// The options the system claims (`--option`): `task-based`, `notified-pull`, `all`.
     #[serde(default)]
     pub options: Vec<String>,

@@ -363,7 +363,9 @@ fn print_requirements(cov: &Coverage) {
         "REQUIREMENT", "VERB", "BASIS", "ACTOR", "OPTION"
     );
     for r in &cov.requirements {
-        let mark = if r.assertions.is_empty() {
+        let mark = if r.untestable.is_some() {
+            "not testable"
+        } else if r.assertions.is_empty() {
             "NOT COVERED"
         } else {
             "covered"
@@ -383,6 +385,12 @@ fn print_requirements(cov: &Coverage) {
         if let Some(why) = &r.rationale {
             println!("    reading: {why}");
         }
+        if let Some(why) = &r.untestable {
+            println!("    not testable: {why}");
+        }
+        if let Some(since) = &r.since {
+            println!("    rule set: {since}");
+        }
         println!("    source: {}", r.source);
         println!("    url: {}", r.url);
         for a in &r.assertions {
@@ -395,10 +403,16 @@ fn print_requirements(cov: &Coverage) {
         .filter(|r| r.basis == Basis::Reading)
         .count();
     println!(
-        "\ncoverage: {}/{} requirements covered by at least one assertion ({:.0}%); {readings} \
-         of the {} are readings (a warning, unless `run --strict`)",
+        "\ncoverage: {}/{} testable requirements covered by at least one assertion ({:.0}%); \
+         {readings} of the {} are readings (a warning, unless `run --strict`)",
         cov.covered, cov.total, cov.percent, cov.total
     );
+    if cov.untestable > 0 {
+        println!(
+            "{} more are not testable by a black-box harness (listed above with why)",
+            cov.untestable
+        );
+    }
 }
 
 /// `check`: the pack's own options, and the variables a run would get from outside (so

@@ -51,27 +51,70 @@ pub enum Command {
     Validate(validate::ValidateArgs),
 }
 
+/// The pack a run uses when none is named: the 2019 draft the seeds describe (see README,
+/// "Packs").
+pub const DEFAULT_PACK: &str = "cdex-2019";
+
 /// Where the scenarios and the catalog are.
 #[derive(Args, Debug, Clone, Default)]
 pub struct PackArgs {
-    /// Scenario pack folder [default: ./scenarios, else the one shipped with the source]
+    /// The scenario pack: `cdex-2019` (the 2019 draft's actors) or `cdex-2.1` (CDex 2.1.0:
+    /// Data Source / Data Consumer); its scenarios are `scenarios/PACK/`, its requirements
+    /// `catalog/PACK/` [default: cdex-2019]
+    #[arg(long, value_name = "PACK")]
+    pub pack: Option<String>,
+    /// Scenario folder, instead of the named pack's
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
-    /// Requirement catalog [default: ./catalog/requirements.yaml, else the shipped one]
-    #[arg(long, value_name = "FILE")]
+    /// Requirement catalog (a folder of YAML files, or one file), instead of the named pack's
+    #[arg(long, value_name = "PATH")]
     pub catalog: Option<PathBuf>,
 }
 
 impl PackArgs {
-    pub fn scenario_dir(&self) -> PathBuf {
-        if let Some(d) = &self.scenarios {
-            return d.clone();
-        }
-        let local = PathBuf::from("scenarios");
+    /// The pack's name.
+    pub fn pack_name(&self) -> &str {
+        self.pack.as_deref().unwrap_or(DEFAULT_PACK)
+    }
+
+    /// `scenarios/PACK` (or `catalog/PACK`) in the current folder, else in the source tree
+    /// this binary was built from.
+    fn shipped(&self, top: &str) -> PathBuf {
+        let local = PathBuf::from(top).join(self.pack_name());
         if local.is_dir() {
             return local;
         }
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(top)
+            .join(self.pack_name())
+    }
+
+    pub fn scenario_dir(&self) -> PathBuf {
+        match &self.scenarios {
+            Some(d) => d.clone(),
+            None => self.shipped("scenarios"),
+        }
+    }
+
+    pub fn catalog_path(&self) -> PathBuf {
+        match &self.catalog {
+            Some(c) => c.clone(),
+            None => self.shipped("catalog"),
+        }
+    }
+
+    /// The packs shipped with the harness (folders of `scenarios/`).
+    pub fn known_packs() -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+        names.sort();
+        names
     }
 }
 
@@ -141,7 +184,19 @@ pub fn load(
     pack: &PackArgs,
     extra_vars: Vec<String>,
 ) -> Option<(crate::catalog::Catalog, crate::scenario::Pack)> {
-    let catalog_path = crate::catalog::locate(pack.catalog.as_deref());
+    if pack.scenarios.is_none() && pack.catalog.is_none() && !pack.scenario_dir().is_dir() {
+        eprintln!(
+            "error: {}",
+            crate::suggest::unknown(
+                "pack",
+                "packs",
+                pack.pack_name(),
+                PackArgs::known_packs().iter().map(String::as_str)
+            )
+        );
+        return None;
+    }
+    let catalog_path = pack.catalog_path();
     let catalog = match crate::catalog::Catalog::load(&catalog_path) {
         Ok(c) => c,
         Err(d) => {

@@ -91,6 +91,16 @@ pub struct RunArgs {
     /// whose basis is `reading` fails the run instead of warning (see docs/requirements.md)
     #[arg(long)]
     pub strict: bool,
+    /// The rule set to judge by, for a pack whose catalog has several (`cdex-2.1`: `2.1.0`,
+    /// the published text, by default; `ci-build` adds the statements that are new or stronger
+    /// in the build after it). A requirement of a later rule set only warns.
+    #[arg(long, value_name = "RULES")]
+    pub rules: Option<String>,
+    /// Run the pack's clocks this many times faster: a Task timeline's delays and the polling
+    /// schedule (CONF-062: 1 minute, then every 5) are divided by it, so CI can run them in
+    /// seconds; the client under test gets it as CDEX_VAR_TIME_SCALE [default: 1]
+    #[arg(long, value_name = "FACTOR")]
+    pub time_scale: Option<f64>,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -177,6 +187,9 @@ pub async fn run(mut args: RunArgs) -> i32 {
     if args.pack.scenarios.is_none() {
         args.pack.scenarios = cfg_file.scenarios.as_ref().map(PathBuf::from);
     }
+    args.pack.pack = args.pack.pack.or(cfg_file.pack.clone());
+    args.rules = args.rules.or(cfg_file.rules.clone());
+    args.time_scale = args.time_scale.or(cfg_file.time_scale);
     let mut vars: BTreeMap<String, String> = cfg_file.vars.clone();
     for v in &args.vars {
         match parse_var(v) {
@@ -283,6 +296,15 @@ pub async fn run(mut args: RunArgs) -> i32 {
     cfg.headers = headers;
     cfg.secret_names = cfg_file.secrets.clone();
     cfg.strict = args.strict || cfg_file.strict;
+    cfg.rules = match catalog.rules_in_force(args.rules.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    cfg.time_scale = match args.time_scale {
+        None => 1.0,
+        Some(f) if f.is_finite() && f > 0.0 => f,
+        Some(f) => return usage(format!("--time-scale {f}: give a positive factor, e.g. 60")),
+    };
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),

@@ -104,6 +104,12 @@ pub struct RunConfig {
     /// Enforce readings as their verb says (`--strict`): a failed check of a reading fails
     /// the run instead of warning.
     pub strict: bool,
+    /// The rule sets judged by (`--rules` and the ones before it); empty: every requirement
+    /// counts as its verb says.
+    pub rules: Vec<String>,
+    /// The pack's clocks run this many times faster (`--time-scale`): Task timelines and
+    /// polling schedules divide their durations by it. Given to scenarios as `time_scale`.
+    pub time_scale: f64,
 }
 
 impl RunConfig {
@@ -130,6 +136,8 @@ impl RunConfig {
             on_progress: None,
             manual_timeout: Duration::from_secs(300),
             strict: false,
+            rules: Vec::new(),
+            time_scale: 1.0,
         }
     }
 }
@@ -166,10 +174,20 @@ pub async fn run(
         started_at.format("%Y%m%d%H%M%S"),
         std::process::id()
     );
-    let strict: Vec<Scenario>;
-    let scenarios: Vec<&Scenario> = if cfg.strict {
-        strict = scenarios.iter().map(|s| s.strict()).collect();
-        strict.iter().collect()
+    let adjusted: Vec<Scenario>;
+    let scenarios: Vec<&Scenario> = if cfg.strict || !cfg.rules.is_empty() {
+        adjusted = scenarios
+            .iter()
+            .map(|s| {
+                let s = if cfg.strict { s.strict() } else { (*s).clone() };
+                if cfg.rules.is_empty() {
+                    s
+                } else {
+                    s.under_rules(&cfg.rules)
+                }
+            })
+            .collect();
+        adjusted.iter().collect()
     } else {
         scenarios.to_vec()
     };

@@ -85,6 +85,7 @@ pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_i
         p.harness_url.clone().unwrap_or_default(),
     );
     vars.insert("run_id".into(), run_id.to_string());
+    vars.insert("time_scale".into(), cfg.time_scale.to_string());
     vars.insert("scenario_id".into(), s.id.clone());
     // Pack and scenario variables may be templates; outside values are taken as given.
     let mut layered: BTreeMap<&String, &String> = pack.vars.iter().collect();

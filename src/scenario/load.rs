@@ -1244,6 +1244,18 @@ impl Checker<'_> {
             },
             None => (None, Severity::Required),
         };
+        if let (Some(req), Some(r)) = (proved, &a.req)
+            && let Some(why) = &req.untestable
+        {
+            self.err(
+                format!("{field}.req"),
+                Some(r.referenced),
+                format!(
+                    "requirement `{}` is marked not testable in the catalog ({why}); no check can prove it",
+                    req.id
+                ),
+            );
+        }
         let mut strict_severity = proved.map_or(severity, |r| r.strict_severity());
         if let Some(s) = &a.severity {
             severity = match s.as_str() {
@@ -1411,6 +1423,7 @@ impl Checker<'_> {
             strict_severity,
             on: a.on.unwrap_or(default_target),
             title: a.title,
+            since: proved.and_then(|r| r.since.clone()),
         })
     }
 }

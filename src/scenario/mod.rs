@@ -155,6 +155,9 @@ pub struct Assertion {
     pub strict_severity: Severity,
     pub on: Target,
     pub title: Option<String>,
+    /// The rule set of the requirement it proves (catalog `since:`), when the catalog has
+    /// several: under an earlier rule set (`--rules`) a failure only warns.
+    pub since: Option<String>,
 }
 
 impl Scenario {
@@ -165,6 +168,23 @@ impl Scenario {
         for st in &mut sc.steps {
             for a in &mut st.asserts {
                 a.severity = a.strict_severity;
+            }
+        }
+        sc
+    }
+
+    /// The scenario as a run under these rule sets checks it: a check of a requirement from
+    /// a later rule set is at most recommended (a warning).
+    pub fn under_rules(&self, in_force: &[String]) -> Scenario {
+        let mut sc = self.clone();
+        for st in &mut sc.steps {
+            for a in &mut st.asserts {
+                if let Some(since) = &a.since
+                    && !in_force.contains(since)
+                    && a.severity == Severity::Required
+                {
+                    a.severity = Severity::Recommended;
+                }
             }
         }
         sc
@@ -233,4 +253,8 @@ pub const BUILTIN_VARS: &[(&str, &str)] = &[
         "a value unique to this run, for identifiers that must not collide across runs",
     ),
     ("scenario_id", "the id of the running scenario"),
+    (
+        "time_scale",
+        "how many times faster the pack's clocks run (--time-scale, default 1)",
+    ),
 ];

@@ -269,7 +269,7 @@ pub enum StatusItem {
     Class(String),
 }
 
-/// `scenarios/pack.yaml`: settings shared by every scenario of a pack.
+/// `scenarios/PACK/pack.yaml`: settings shared by every scenario of a pack.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackDef {
