@@ -301,6 +301,8 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Err(e) => return usage(e),
     };
     cfg.time_scale = match args.time_scale {
+        // The reference actors keep any pace: a minute of the pack's clocks is 100 ms.
+        None if matches!(cfg.sut, Sut::Reference(_)) => runner::REFERENCE_TIME_SCALE,
         None => 1.0,
         Some(f) if f.is_finite() && f > 0.0 => f,
         Some(f) => return usage(format!("--time-scale {f}: give a positive factor, e.g. 60")),

@@ -68,6 +68,10 @@ impl Options {
 /// Called with each scenario result as soon as it is known.
 pub type ScenarioCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
 
+/// The time scale of a run against the built-in reference actors when none is given: the
+/// pack's minutes pass in a tenth of a second.
+pub const REFERENCE_TIME_SCALE: f64 = 600.0;
+
 /// Everything a run needs besides the pack.
 #[derive(Clone)]
 pub struct RunConfig {
@@ -114,6 +118,7 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub fn new(sut: Sut) -> Self {
+        let reference = matches!(sut, Sut::Reference(_));
         RunConfig {
             // The reference actors implement every option; a real system claims none until
             // it says so.
@@ -137,7 +142,11 @@ impl RunConfig {
             manual_timeout: Duration::from_secs(300),
             strict: false,
             rules: Vec::new(),
-            time_scale: 1.0,
+            time_scale: if reference {
+                REFERENCE_TIME_SCALE
+            } else {
+                1.0
+            },
         }
     }
 }
