@@ -233,6 +233,17 @@ pub fn evaluate(
     result
 }
 
+/// True when the system under test itself wrote some version of Task `id` (`id` as a
+/// `task_states` check gives it, rendered): only then do its statuses count as the ones it
+/// demonstrated (a client under test reads the versions the harness wrote).
+pub fn written_by_sut(observed: &Observed<'_>, id: &str) -> bool {
+    let id = task_id(id);
+    let bodies = observed.bodies();
+    !history(bodies.iter().filter(|b| b.by_sut), id)
+        .versions
+        .is_empty()
+}
+
 /// The Task statuses the system under test showed in what the scenario observed (of every
 /// Task), for the run's note on the statuses each actor demonstrated.
 pub fn demonstrated(observed: &Observed<'_>) -> BTreeSet<String> {
