@@ -152,6 +152,9 @@ pub fn create(ds: &DataSource, req: &Message, base: &str) -> Message {
             );
         }
     }
+    if ds.fault("reject-reason-reference") && task.get("reasonReference").is_some() {
+        return outcome(422, "not-supported", "reasonReference is not supported");
+    }
     if ds.fault("reject-unknown-extension") && task.get("extension").is_some() {
         return outcome(422, "not-supported", "extensions are not supported on Task");
     }
@@ -309,6 +312,12 @@ fn apply(ds: &DataSource, current: &Value, change: &Change) -> Value {
     }
     if ds.fault("failed-without-reason") && matches!(status, "failed" | "rejected") {
         obj.remove("statusReason");
+    }
+    if ds.fault("reason-without-text") && matches!(status, "failed" | "rejected") {
+        obj.insert(
+            "statusReason".into(),
+            json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/task-status-reason", "code": "no-data"}]}),
+        );
     }
     if let Some(b) = &change.business_status {
         obj.insert("businessStatus".into(), b.clone());
@@ -706,10 +715,22 @@ fn document(ds: &DataSource, id: &str, doc: &Value) -> Vec<Change> {
     }
     if is_ccda {
         done.business_status = Some(json!({"text": "C-CDA document released"}));
+    } else {
+        done.business_status = Some(json!({"text": "Document reviewed for release"}));
     }
+    // A document is released after a review: the Task waits on hold for it (every HRex
+    // status shows in the pack, CONF-059).
     vec![
         Change::on_read("accepted"),
         Change::on_read("in-progress"),
+        Change {
+            business_status: Some(json!({"text": "Awaiting release review"})),
+            ..Change::on_read("on-hold")
+        },
+        Change {
+            business_status: Some(json!({"text": "Release approved"})),
+            ..Change::on_read("in-progress")
+        },
         done,
     ]
 }
