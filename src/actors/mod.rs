@@ -3,6 +3,7 @@
 //! standalone (`cdex-harness simulate`). Each can be made deliberately faulty, by named
 //! faults, so the tests can prove every check fails when it should.
 
+pub mod data_consumer;
 pub mod information_client;
 pub mod information_recipient;
 pub mod information_request_recipient;
@@ -224,6 +225,14 @@ pub fn registry() -> &'static [ActorSpec] {
             serves: true,
             actions: notified_pull::client::ACTIONS,
             faults: notified_pull::client::FAULTS,
+        },
+        ActorSpec {
+            name: "data-consumer-client",
+            options: &[],
+            build: data_consumer::build,
+            serves: false,
+            actions: data_consumer::ACTIONS,
+            faults: data_consumer::FAULTS,
         },
     ];
     REGISTRY

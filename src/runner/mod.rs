@@ -142,11 +142,7 @@ impl RunConfig {
             manual_timeout: Duration::from_secs(300),
             strict: false,
             rules: Vec::new(),
-            time_scale: if reference {
-                REFERENCE_TIME_SCALE
-            } else {
-                1.0
-            },
+            time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
         }
     }
 }
