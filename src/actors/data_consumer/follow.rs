@@ -22,6 +22,8 @@ pub enum Stage {
     Requested,
     /// The Task was seen completed, failed or rejected.
     Terminal,
+    /// The outputs it references were fetched (or there were none to fetch).
+    Fetched,
     /// Nothing more will be sent for it.
     Done,
 }
@@ -54,15 +56,17 @@ impl Flows {
         Tracker(tx)
     }
 
-    /// `follow-task`: wait until the request being followed reached `until` (`terminal`, or
-    /// `done`, the default). With none being followed there is nothing to wait for.
+    /// `follow-task`: wait until the request being followed reached `until` (`terminal`,
+    /// `fetched`, or `done`, the default). With none being followed there is nothing to wait
+    /// for.
     pub async fn wait(&self, req: &ActionRequest) -> Result<(), String> {
         let want = match opt(req, "until") {
             None | Some("done") => Stage::Done,
             Some("terminal") => Stage::Terminal,
+            Some("fetched") => Stage::Fetched,
             Some(other) => {
                 return Err(format!(
-                    "follow-task: `until` is `terminal` or `done`, not `{other}`"
+                    "follow-task: `until` is `terminal`, `fetched` or `done`, not `{other}`"
                 ));
             }
         };
@@ -93,8 +97,16 @@ pub async fn request_and_poll(me: &Consumer, req: &ActionRequest) -> Result<(), 
     if me.fault("never-polls") {
         return Ok(());
     }
-    let task = poll_until_terminal(me, req, &task_ref, created, &tracker).await;
-    fetch_outputs(me, req, &task).await
+    let mut poller = Poller::new(me, req, created);
+    let task = poll_until_terminal(me, req, &task_ref, &mut poller, &tracker).await?;
+    fetch_outputs(me, req, &task).await?;
+    tracker.reached(Stage::Fetched);
+    if me.fault("keeps-polling-after-completed") {
+        for _ in 0..2 {
+            poller.poll(me, req, &task_ref).await;
+        }
+    }
+    Ok(())
 }
 
 /// POST the Task; its `Task/id` on the Data Source.
@@ -173,23 +185,29 @@ async fn poll_until_terminal(
     me: &Consumer,
     req: &ActionRequest,
     task_ref: &str,
-    created: Instant,
+    poller: &mut Poller,
     tracker: &Tracker,
-) -> Value {
-    let mut poller = Poller::new(me, req, created);
+) -> Result<Value, String> {
     loop {
-        if let Some(task) = poller.poll(me, req, task_ref).await
-            && is_terminal(task.get("status").and_then(Value::as_str).unwrap_or(""))
-        {
-            tracker.reached(Stage::Terminal);
-            if me.fault("keeps-polling-after-completed") {
-                for _ in 0..2 {
-                    poller.poll(me, req, task_ref).await;
-                }
+        if let Some(task) = poller.poll(me, req, task_ref).await {
+            check_processable(me, &task)?;
+            if is_terminal(task.get("status").and_then(Value::as_str).unwrap_or("")) {
+                tracker.reached(Stage::Terminal);
+                return Ok(task);
             }
-            return task;
         }
     }
+}
+
+/// `chokes-on-business-status`: a Task version with `businessStatus` or an extension it does
+/// not know makes it give up (CONF-095/097 say it must carry on).
+pub fn check_processable(me: &Consumer, task: &Value) -> Result<(), String> {
+    if me.fault("chokes-on-business-status")
+        && (task.get("businessStatus").is_some() || task.get("extension").is_some())
+    {
+        return Err("the Task has elements this client does not understand; it gives up".into());
+    }
+    Ok(())
 }
 
 /// GET each output a completed Task references outside itself.

@@ -85,16 +85,41 @@ impl Conn {
     ) -> Result<Message, String> {
         let (url, path) = resolve(&req.base_url, path);
         let mut headers = self.headers(req);
-        headers.push(("Content-Type".into(), "application/fhir+json".into()));
+        let xml = self.faults.contains("xml-task") && path == "Task";
+        let (content_type, bytes) = if xml {
+            ("application/fhir+xml", xml_of(body).into_bytes())
+        } else {
+            (
+                "application/fhir+json",
+                serde_json::to_vec(body).map_err(|e| e.to_string())?,
+            )
+        };
+        headers.push(("Content-Type".into(), content_type.into()));
         self.send(OutgoingRequest {
             method: "POST".into(),
             url,
             path,
             headers,
-            body: Some(serde_json::to_vec(body).map_err(|e| e.to_string())?),
+            body: Some(bytes),
         })
         .await
     }
+}
+
+/// A rough FHIR XML rendering of a resource's top-level primitives (`xml-task`).
+fn xml_of(resource: &serde_json::Value) -> String {
+    let rtype = resource
+        .get("resourceType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("Resource");
+    let mut xml = format!("<{rtype} xmlns=\"http://hl7.org/fhir\">");
+    for key in ["status", "intent", "authoredOn"] {
+        if let Some(v) = resource.get(key).and_then(|v| v.as_str()) {
+            xml.push_str(&format!("<{key} value=\"{v}\"/>"));
+        }
+    }
+    xml.push_str(&format!("</{rtype}>"));
+    xml
 }
 
 /// (absolute URL, path relative to the base) of a reference or URL.

@@ -61,6 +61,10 @@ pub const FAULTS: &[(&str, &str)] = &[
         "looks the patient up by name only, without the member identifier",
     ),
     (
+        "xml-task",
+        "POSTs its Task as XML (Content-Type application/fhir+xml)",
+    ),
+    (
         "reads-when-signed",
         "reads single resources (GET [type]/[id]) even when signed results were agreed",
     ),
@@ -113,6 +117,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "never-fetches-output",
         "stops at the completed Task without fetching its outputs",
+    ),
+    (
+        "chokes-on-business-status",
+        "gives up on a Task carrying businessStatus or an extension it does not know",
     ),
     (
         "subscription-full-resource",

@@ -218,9 +218,12 @@ pub async fn subscribe_and_request(me: &Consumer, req: &ActionRequest) -> Result
         let Ok(task) = me.conn.get(req, &focus).await.and_then(|r| r.json()) else {
             continue;
         };
+        super::follow::check_processable(me, &task)?;
         if is_terminal(task.get("status").and_then(Value::as_str).unwrap_or("")) {
             tracker.reached(Stage::Terminal);
-            return fetch_outputs(me, req, &task).await;
+            fetch_outputs(me, req, &task).await?;
+            tracker.reached(Stage::Fetched);
+            return Ok(());
         }
     }
 }
