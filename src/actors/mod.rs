@@ -4,6 +4,7 @@
 //! faults, so the tests can prove every check fails when it should.
 
 pub mod data_consumer;
+pub mod data_source;
 pub mod information_client;
 pub mod information_recipient;
 pub mod information_request_recipient;
@@ -227,6 +228,40 @@ pub fn registry() -> &'static [ActorSpec] {
             faults: notified_pull::client::FAULTS,
         },
         ActorSpec {
+            name: "data-source-server",
+            options: &[],
+            build: data_source::build,
+            serves: true,
+            actions: data_source::ACTIONS,
+            faults: data_source::FAULTS,
+        },
+        ActorSpec {
+            name: "data-source-server",
+            options: data_source::SIGNATURES_OPTIONS,
+            build: data_source::build_signed,
+            serves: true,
+            actions: data_source::ACTIONS,
+            faults: data_source::FAULTS,
+        },
+        ActorSpec {
+            name: "data-source-server",
+            options: data_source::CONTAINED_OPTIONS,
+            build: data_source::build_contained,
+            serves: true,
+            actions: data_source::ACTIONS,
+            faults: data_source::FAULTS,
+        },
+        // With subscriptions: the same client, and (the harness playing a subscribed Data
+        // Consumer against a Data Source under test) its endpoint receiving the notifications.
+        ActorSpec {
+            name: "data-consumer-client",
+            options: &["subscriptions"],
+            build: consumer_with_receiver,
+            serves: true,
+            actions: data_consumer::ACTIONS,
+            faults: data_consumer::FAULTS,
+        },
+        ActorSpec {
             name: "data-consumer-client",
             options: &[],
             build: data_consumer::build,
@@ -236,6 +271,19 @@ pub fn registry() -> &'static [ActorSpec] {
         },
     ];
     REGISTRY
+}
+
+/// The reference Data Consumer client with, as its server side, a subscriber's rest-hook
+/// endpoint (what the harness mounts when it plays the subscribed Data Consumer; the client
+/// under test keeps its own endpoint).
+fn consumer_with_receiver(
+    settings: &Value,
+    faults: BTreeSet<String>,
+) -> Result<ReferenceActor, String> {
+    Ok(ReferenceActor {
+        server: Some(Arc::new(notified_pull::receiver::Receiver)),
+        client: data_consumer::build(settings, faults)?.client,
+    })
 }
 
 /// The plain implementation of an actor (or its first one).
