@@ -84,6 +84,10 @@ pub const FAULTS: &[(&str, &str)] = &[
         "questionnaire-request-with-code",
         "POSTs a data-request-questionnaire Task whose input is a data-code (cdex-8)",
     ),
+    (
+        "no-authored-on",
+        "POSTs its Task without authoredOn (1..1 in the profile)",
+    ),
     ("no-intent-order", "POSTs its Task with intent `plan`"),
     (
         "status-draft",
@@ -92,6 +96,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "no-reason-reference",
         "leaves the claim it was given out of the Task (no reasonReference)",
+    ),
+    (
+        "claim-only",
+        "names the claim behind a request, but not a Coverage (it supports one reasonReference target)",
     ),
     (
         "no-pou",

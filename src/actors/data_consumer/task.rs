@@ -55,6 +55,8 @@ pub struct DataRequest {
     pub owner: String,
     /// The claim behind the request (`system|value`), when known.
     pub claim: Option<String>,
+    /// Else the coverage behind it (`system|value`): `reasonReference` of type Coverage.
+    pub coverage: Option<String>,
     /// Purpose of use: a code (of cdex-temp for the `*-noe` and CDex codes, else v3-ActReason).
     pub pou: Option<String>,
     /// The alternate code a `*-noe` purpose of use comes with (default: its HIPAA parent).
@@ -89,6 +91,7 @@ impl DataRequest {
             requester: param(req, "requester")?.to_string(),
             owner: param(req, "owner")?.to_string(),
             claim: opt(req, "claim").map(str::to_string),
+            coverage: opt(req, "coverage").map(str::to_string),
             pou: opt(req, "pou").map(str::to_string),
             pou_alternate: opt(req, "pou_alternate").map(str::to_string),
             signature_flag: super::flag(req, "signature_flag"),
@@ -131,23 +134,36 @@ impl DataRequest {
             "owner": party(&self.owner),
             "input": inputs,
         });
-        if let Some(claim) = self
-            .claim
-            .as_deref()
-            .filter(|_| !fault("no-reason-reference"))
+        if fault("no-authored-on")
+            && let Some(t) = task.as_object_mut()
         {
-            let (system, value) = split_identifier(claim);
-            let mut id = json!({
-                "type": { "coding": [{ "system": V2_0203, "code": "FILL", "display": "Filler Identifier" }],
-                          "text": "Payer Claim ID" },
-                "value": value
-            });
-            if let Some(s) = system {
-                id["system"] = json!(s);
-            }
-            task["reasonReference"] = json!({ "identifier": id });
+            t.remove("authoredOn");
+        }
+        if !fault("no-reason-reference")
+            && let Some(reason) = self.reason(fault("claim-only"))
+        {
+            task["reasonReference"] = reason;
         }
         task
+    }
+
+    /// `reasonReference`: the claim (by identifier), else the coverage.
+    fn reason(&self, claim_only: bool) -> Option<Value> {
+        let (kind, text, given) = match (&self.claim, &self.coverage) {
+            (Some(c), _) => ("Claim", "Payer Claim ID", c),
+            (None, Some(c)) if !claim_only => ("Coverage", "Coverage ID", c),
+            _ => return None,
+        };
+        let (system, value) = split_identifier(given);
+        let mut id = json!({
+            "type": { "coding": [{ "system": V2_0203, "code": "FILL", "display": "Filler Identifier" }],
+                      "text": text },
+            "value": value
+        });
+        if let Some(s) = system {
+            id["system"] = json!(s);
+        }
+        Some(json!({ "type": kind, "identifier": id }))
     }
 
     fn ask_input(&self, fault: impl Fn(&str) -> bool) -> Value {
@@ -262,6 +278,7 @@ mod tests {
             requester: "http://example.org/cdex/payer/payer-ids|Payer123".into(),
             owner: "http://hl7.org/fhir/sid/us-npi|9941339108".into(),
             claim: Some("http://example.org/cdex/payer/claim-ids|Claim123".into()),
+            coverage: None,
             pou: Some("payment-noe".into()),
             pou_alternate: None,
             signature_flag: false,
@@ -331,6 +348,14 @@ mod tests {
         assert_eq!(t("status-draft")["status"], "draft");
         assert_eq!(t("no-intent-order")["intent"], "plan");
         assert!(t("no-reason-reference").get("reasonReference").is_none());
+        let mut by_coverage = request(asks()[0].clone());
+        by_coverage.claim = None;
+        by_coverage.coverage = Some("urn:cov|C1".into());
+        let task = by_coverage.task(&BTreeSet::new(), "2026-01-01");
+        assert_eq!(task["reasonReference"]["type"], "Coverage");
+        assert_eq!(errors(&task), Vec::<String>::new());
+        let only = by_coverage.task(&BTreeSet::from(["claim-only".to_string()]), "2026-01-01");
+        assert!(only.get("reasonReference").is_none());
         assert_eq!(t("no-pou")["input"].as_array().unwrap().len(), 1);
         let pou = &t("pou-noe-without-alternate")["input"][1]["valueCodeableConcept"]["coding"];
         assert_eq!(pou.as_array().unwrap().len(), 1);
