@@ -428,6 +428,12 @@ fn a_timeline_is_handed_to_the_handler_rendered_and_with_the_time_scale() {
         a.actual.as_deref(),
         Some("requested -> accepted -> in-progress -> completed (4 versions from 4 reads)")
     );
+    // The versions were the harness's: no note on statuses the client demonstrated.
+    assert!(
+        r.notes.iter().all(|n| !n.contains("Task statuses")),
+        "{:?}",
+        r.notes
+    );
     // The client read at once, again and again: far sooner than every pack hour.
     let p = assertion(s, "fetched", "poll_schedule");
     assert_eq!(p.status, Status::Failed, "{p:#?}");
@@ -456,5 +462,124 @@ fn a_handler_that_takes_no_script_makes_the_timeline_step_error() {
     assert_eq!(
         step.message.as_deref(),
         Some("the data-source-server refused the timeline: no script here (`task-timeline`)")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The loader: every problem with its file, line and field.
+
+fn problems(name: &str, text: &str) -> Vec<String> {
+    let dir = pack_dir(
+        name,
+        "id: placeholder\ntitle: t\nactor: data-consumer-client\nsteps: [{ serve: { resources: [] } }]\n",
+    );
+    let file = dir.join("bad.yaml");
+    match scenario::load::check_scenario_text(&dir, &file, text, &catalog()) {
+        Ok(_) => Vec::new(),
+        Err(d) => {
+            d.0.iter()
+                .map(|p| {
+                    let shown = p.to_string();
+                    let name = file.display().to_string();
+                    assert!(shown.starts_with(&name), "names the file: {shown}");
+                    shown[name.len()..].to_string()
+                })
+                .collect()
+        }
+    }
+}
+
+#[test]
+fn an_unknown_key_in_a_timeline_change_is_named_at_its_line() {
+    let p = problems(
+        "bad-key",
+        r#"id: bad-key
+title: a typo in a change
+actor: data-consumer-client
+steps:
+  - timeline:
+      changes:
+        - status: completed
+          outptu: []
+  - expect: { action: x, method: POST, path: Task }
+"#,
+    );
+    assert_eq!(
+        p,
+        [
+            ":8:11: unknown key `outptu`; the keys here are status, after_polls, after, output, statusReason, businessStatus, contained; did you mean `output`?\n  hint: docs/scenarios.md lists every key"
+        ]
+    );
+}
+
+#[test]
+fn bad_values_of_the_new_keys_are_named_with_line_and_field() {
+    let p = problems(
+        "bad-values",
+        r#"id: bad-values
+title: every new key wrong
+actor: data-consumer-client
+steps:
+  - id: timeline
+    timeline:
+      task: Patient/1
+      changes:
+        - { status: accepted, after: 1x }
+        - { status: complete, after_polls: 1, after: 1m }
+  - id: create
+    expect: { action: x, method: POST, path: Task }
+    assert:
+      - task_states: { id: "{{task}}", reaches: [done] }
+      - poll_schedule: { path: "Task/*", from: later, every: 5q }
+      - poll_schedule: { path: "Task/*", for: 30m, every: 5m }
+  - id: poll
+    poll:
+      send: { method: GET, path: Task/1 }
+      until:
+        - task_states: { id: "1" }
+      every: 1s
+      schedule: { first_after: 1 minute }
+"#,
+    );
+    let expected = [
+        ":5:5: steps[0].timeline.task: `Patient/1` names no Task: write `next` (the next Task the client creates) or `Task/ID`",
+        ":9:11: steps[0].timeline.changes[0].after: `1x` has an unknown time unit `x`; the units are ms, s, m (or min), h, d",
+        ":10:11: steps[0].timeline.changes[1].status: unknown Task status `complete`; the statuses of the HRex Task Status value set are requested, accepted, rejected, in-progress, on-hold, failed, completed; did you mean `completed`?",
+        ":10:11: steps[0].timeline.changes[1]: a change takes `after` (a time) or `after_polls` (a number of reads), not both",
+        ":14:9: steps[1].assert[0].task_states.id: variable `task` is not defined",
+        ":14:9: steps[1].assert[0].task_states.reaches: unknown Task status `done`; the statuses of the HRex Task Status value set are requested, accepted, rejected, in-progress, on-hold, failed, completed",
+        ":15:9: steps[1].assert[1].poll_schedule.every: `5q` has an unknown time unit `q`; the units are ms, s, m (or min), h, d",
+        ":15:9: steps[1].assert[1].poll_schedule.from: `later` is not the id of an earlier step",
+        ":16:9: steps[1].assert[2].poll_schedule: `for` and `then_every` go together: `every` applies for `for`, then `then_every`",
+        ":17:5: steps[2].poll.until[0]: `task_states` and `poll_schedule` look at the whole scenario, not at one response: they cannot end a poll",
+        ":17:5: steps[2].poll.every: a poll takes `every` or `schedule`, not both",
+    ];
+    for e in expected {
+        assert!(
+            p.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in:\n{}",
+            p.join("\n")
+        );
+    }
+    assert_eq!(p.len(), expected.len(), "{}", p.join("\n"));
+}
+
+#[test]
+fn a_timeline_needs_the_harness_endpoint() {
+    let p = problems(
+        "no-endpoint",
+        r#"id: no-endpoint
+title: a timeline with no client to follow it
+actor: data-source-server
+steps:
+  - send: { method: GET, path: Task/1 }
+  - timeline:
+      changes: [{ status: completed }]
+"#,
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with(":6:5: steps[1].timeline: a `timeline` scripts the harness's endpoint for a client under test, and this scenario has no `expect` step"),
+        "{p:?}"
     );
 }

@@ -39,7 +39,7 @@ pub struct Environment {
     /// The Task statuses each actor under test showed, across the run, for the actors a
     /// `task_states` check looked at.
     pub task_statuses: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-    /// The actors some `task_states` check looked at.
+    /// The actors some `task_states` check looked at a Task of (one they wrote).
     pub task_checked: std::collections::BTreeSet<String>,
 }
 

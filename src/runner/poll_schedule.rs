@@ -223,3 +223,202 @@ pub fn describe(s: &Schedule) -> String {
     }
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Message;
+    use crate::results::{Direction, Severity};
+    use crate::scenario::AssertKind;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    /// A request the client sent, `secs` after time zero, answered `status`.
+    fn req(method: &str, path: &str, secs: u64, status: u16) -> RawExchange {
+        RawExchange {
+            direction: Direction::Incoming,
+            at: DateTime::<Utc>::UNIX_EPOCH + Duration::from_secs(secs),
+            duration: Duration::ZERO,
+            request: Message {
+                method: Some(method.into()),
+                path: Some(path.into()),
+                ..Message::default()
+            },
+            response: Some(Message {
+                status: Some(status),
+                ..Message::default()
+            }),
+            error: None,
+        }
+    }
+
+    fn spec(schedule: Schedule, from: Option<&str>) -> (Assertion, PollScheduleSpec) {
+        let spec = PollScheduleSpec {
+            method: "GET".into(),
+            path: "Task/{{id}}".into(),
+            from: from.map(String::from),
+            schedule,
+        };
+        let a = Assertion {
+            kind: AssertKind::PollSchedule(spec.clone()),
+            requirement: None,
+            severity: Severity::Recommended,
+            strict_severity: Severity::Recommended,
+            on: crate::scenario::Target::Request,
+            title: None,
+            since: None,
+        };
+        (a, spec)
+    }
+
+    /// The CONF-062 shape: first after 1m, every 5m for 30m, then every hour.
+    fn conf_062() -> Schedule {
+        Schedule {
+            first_after: Some(MIN),
+            every: Some(5 * MIN),
+            for_: Some(30 * MIN),
+            then_every: Some(60 * MIN),
+        }
+    }
+
+    fn check(received: &[RawExchange], schedule: Schedule, from: Option<&str>) -> AssertionResult {
+        let (a, spec) = spec(schedule, from);
+        let vars: Vars = [("id".to_string(), "t1".to_string())].into();
+        let observed = Observed {
+            sent: &[],
+            received: Some(received),
+        };
+        let steps: BTreeMap<String, DateTime<Utc>> =
+            [("asked".to_string(), DateTime::<Utc>::UNIX_EPOCH + 600 * MIN)].into();
+        evaluate(&a, &spec, &observed, &steps, 1.0, &vars)
+    }
+
+    /// Requests of the client: the Task created at 0 (after a refused first try), then reads
+    /// at these minutes.
+    fn polls(minutes: &[u64]) -> Vec<RawExchange> {
+        let mut out = vec![
+            req("GET", "metadata", 0, 200),
+            req("POST", "Task", 0, 201),
+            req("GET", "Patient?name=x", 1, 200),
+        ];
+        out.extend(minutes.iter().map(|m| req("GET", "Task/t1", m * 60, 200)));
+        out
+    }
+
+    #[test]
+    fn a_client_on_the_schedule_passes() {
+        let r = check(
+            &polls(&[1, 6, 11, 16, 21, 26, 31, 91, 151]),
+            conf_062(),
+            None,
+        );
+        assert_eq!(r.status, Status::Passed, "{r:#?}");
+        assert_eq!(
+            r.actual.as_deref(),
+            Some(
+                "9 requests at +1m, +6m, +11m, +16m, +21m, +26m, +31m, +1h 31m, +2h 31m after the POST that created the Task"
+            )
+        );
+        // Within the slack: 10% of each bound.
+        let mut received = polls(&[]);
+        received.extend([55, 335, 615].map(|s| req("GET", "Task/t1", s, 200)));
+        let r = check(&received, conf_062(), None);
+        assert_eq!(r.status, Status::Passed, "{r:#?}");
+    }
+
+    #[test]
+    fn polling_too_early_warns() {
+        let received = vec![
+            req("POST", "Task", 0, 201),
+            req("GET", "Task/t1?_include=Task:output", 20, 200),
+        ];
+        let r = check(&received, conf_062(), None);
+        assert_eq!(r.status, Status::Warned, "{r:#?}");
+        assert_eq!(
+            r.message.as_deref(),
+            Some("the first came 20s after the POST that created the Task, sooner than 1m")
+        );
+    }
+
+    #[test]
+    fn polling_too_often_warns_in_each_phase() {
+        // The read after one at 31m (close to the 30m) may still come 5m later; after one at
+        // 36m, an hour later.
+        let r = check(&polls(&[1, 3, 31, 36, 40, 49]), conf_062(), None);
+        assert_eq!(r.status, Status::Warned, "{r:#?}");
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "request 2 came 2m after the one before, sooner than every 5m (within the first 30m); request 5 came 4m after the one before, sooner than every 1h (after the first 30m); request 6 came 9m after the one before, sooner than every 1h (after the first 30m)"
+            )
+        );
+    }
+
+    #[test]
+    fn no_matching_request_or_no_anchor_warns_clearly() {
+        let r = check(&polls(&[]), conf_062(), None);
+        assert_eq!(r.status, Status::Warned);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("no GET Task/t1 request arrived after the POST that created the Task")
+        );
+        let r = check(&[req("GET", "Task/t1", 60, 200)], conf_062(), None);
+        assert!(
+            r.message
+                .as_deref()
+                .unwrap()
+                .starts_with("no request created a Task (POST Task)"),
+            "{r:#?}"
+        );
+        let r = check(&polls(&[1]), conf_062(), Some("missing"));
+        assert_eq!(
+            r.message.as_deref(),
+            Some("step `missing` took no request to measure the schedule from")
+        );
+    }
+
+    #[test]
+    fn measured_from_a_step_only_later_requests_count() {
+        // The step's request came at 600 minutes; reads before it are not counted.
+        let r = check(&polls(&[1, 2, 601, 607]), conf_062(), Some("asked"));
+        assert_eq!(r.status, Status::Passed, "{r:#?}");
+        assert!(
+            r.actual
+                .as_deref()
+                .unwrap()
+                .starts_with("2 requests at +1m, +7m after the request of step `asked`"),
+            "{r:#?}"
+        );
+    }
+
+    #[test]
+    fn a_scaled_schedule_is_reported_in_pack_time() {
+        let (a, spec) = spec(conf_062(), None);
+        let vars: Vars = [("id".to_string(), "t1".to_string())].into();
+        // At --time-scale 600 a pack minute is 100 ms.
+        let ms = |m: u64| {
+            let mut x = req("GET", "Task/t1", 0, 200);
+            x.at += Duration::from_millis(m);
+            x
+        };
+        let received = vec![req("POST", "Task", 0, 201), ms(100), ms(600), ms(650)];
+        let observed = Observed {
+            sent: &[],
+            received: Some(&received),
+        };
+        let r = evaluate(&a, &spec, &observed, &BTreeMap::new(), 600.0, &vars);
+        assert_eq!(r.status, Status::Warned, "{r:#?}");
+        assert_eq!(
+            r.actual.as_deref(),
+            Some(
+                "3 requests at +1m, +6m, +6m 30s after the POST that created the Task (pack time; --time-scale 600)"
+            )
+        );
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "request 3 came 30s after the one before, sooner than every 5m (within the first 30m)"
+            )
+        );
+    }
+}

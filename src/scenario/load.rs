@@ -776,6 +776,7 @@ impl Checker<'_> {
             let request =
                 self.request(&f("poll.send"), loc, p.send, known, captured_by, &mut uses)?;
             let mut until = Vec::new();
+            let conditions = p.until.len();
             for (j, a) in p.until.into_iter().enumerate() {
                 if a.task_states.is_some() || a.poll_schedule.is_some() {
                     self.err(
@@ -806,7 +807,7 @@ impl Checker<'_> {
                     until.push(a);
                 }
             }
-            if until.is_empty() {
+            if conditions == 0 {
                 self.err(f("poll.until"), loc, "a poll needs at least one condition");
             }
             let every = self
@@ -977,6 +978,22 @@ impl Checker<'_> {
                 captured_by,
                 &mut uses,
             ) {
+                if let AssertKind::PollSchedule(ps) = &a.kind
+                    && let Some(from) = &ps.from
+                    && !earlier.contains(from)
+                {
+                    let mut msg = format!("`{from}` is not the id of an earlier step");
+                    if let Some(d) =
+                        crate::suggest::did_you_mean(from, earlier.iter().map(String::as_str))
+                    {
+                        msg.push_str(&format!("; {d}"));
+                    }
+                    self.err(f(&format!("assert[{j}].poll_schedule.from")), aloc, msg)
+                        .hint = Some(
+                        "`from` names an earlier step whose request the schedule is measured from"
+                            .into(),
+                    );
+                }
                 asserts.push(a);
             }
         }
@@ -994,24 +1011,6 @@ impl Checker<'_> {
                     f("assert"),
                     loc,
                     "a `timeline` step exchanges nothing: its `assert` may only hold `task_states` or `poll_schedule` checks",
-                );
-            }
-        }
-        for (j, a) in asserts.iter().enumerate() {
-            if let AssertKind::PollSchedule(ps) = &a.kind
-                && let Some(from) = &ps.from
-                && !earlier.contains(from)
-            {
-                let mut msg = format!("`{from}` is not the id of an earlier step");
-                if let Some(d) =
-                    crate::suggest::did_you_mean(from, earlier.iter().map(String::as_str))
-                {
-                    msg.push_str(&format!("; {d}"));
-                }
-                self.err(f(&format!("assert[{j}].poll_schedule.from")), loc, msg)
-                    .hint = Some(
-                    "`from` names an earlier step whose request the schedule is measured from"
-                        .into(),
                 );
             }
         }

@@ -65,7 +65,7 @@ impl StepCtx<'_> {
     }
 
     /// Check an assertion over everything the scenario observed so far.
-    fn scenario_wide(&self, a: &crate::scenario::Assertion, vars: &Vars) -> AssertionResult {
+    fn scenario_wide(&mut self, a: &crate::scenario::Assertion, vars: &Vars) -> AssertionResult {
         let received = self.received();
         let observed = Observed {
             sent: &self.sent,
@@ -73,6 +73,13 @@ impl StepCtx<'_> {
         };
         match &a.kind {
             AssertKind::TaskStates { id, reaches } => {
+                // The run's note on the statuses an actor demonstrated is for an actor that
+                // wrote the Task checked.
+                let rendered =
+                    crate::scenario::template::render(id, vars).unwrap_or_else(|_| id.clone());
+                if task_states::written_by_sut(&observed, &rendered) {
+                    self.env.task_checked.insert(self.scenario.actor.clone());
+                }
                 task_states::evaluate(a, id, reaches, &observed, vars)
             }
             AssertKind::PollSchedule(spec) => poll_schedule::evaluate(
@@ -94,7 +101,7 @@ impl StepCtx<'_> {
 }
 
 /// At the end of a scenario: the Task statuses its system under test showed, for the run's
-/// note (CONF-059), kept for the actors some `task_states` check looks at.
+/// note (CONF-059), given for the actors whose Tasks some `task_states` check looked at.
 pub fn note_task_statuses(ctx: &mut StepCtx<'_>) {
     let received = ctx.received();
     let observed = Observed {
@@ -103,14 +110,6 @@ pub fn note_task_statuses(ctx: &mut StepCtx<'_>) {
     };
     let shown = task_states::demonstrated(&observed);
     let actor = ctx.scenario.actor.clone();
-    let checks = ctx.scenario.steps.iter().any(|st| {
-        st.asserts
-            .iter()
-            .any(|a| matches!(a.kind, AssertKind::TaskStates { .. }))
-    });
-    if checks {
-        ctx.env.task_checked.insert(actor.clone());
-    }
     if !shown.is_empty() {
         ctx.env
             .task_statuses
