@@ -71,7 +71,11 @@ pub fn statement(ds: &DataSource) -> Value {
         }),
         json!({
             "type": "Task",
-            "supportedProfile": [TASK_DATA_REQUEST],
+            "supportedProfile": if ds.fault("no-task-profile-in-capability") {
+                json!([])
+            } else {
+                json!([TASK_DATA_REQUEST])
+            },
             "documentation": "Task-based data requests SHALL use the CDex Task Data Request profile. A Task is moved requested -> accepted -> in-progress -> completed, or failed/rejected with a statusReason.",
             "interaction": interactions(&["create", "read", "vread", "search-type", "history-instance"]),
             "searchParam": params(&[("_id", "token"), ("_lastUpdated", "date"), ("owner", "reference"),

@@ -67,6 +67,9 @@ pub fn read(ds: &DataSource, rtype: &str, id: &str) -> Message {
             }),
         );
     }
+    if ds.fault("no-read") && signed_read_refused(rtype) {
+        return outcome(404, "not-found", &format!("`{rtype}/{id}` is not known"));
+    }
     match ds.get(rtype, id) {
         Some(r) => fhir_response(200, &r),
         None => outcome(404, "not-found", &format!("`{rtype}/{id}` is not known")),
@@ -147,7 +150,7 @@ pub fn run(ds: &DataSource, rtype: &str, params: &[(String, String)]) -> Found {
                     }
                 }
             }
-            ("_include", "Task:output") if rtype == "Task" => {
+            ("_include", "Task:output") if rtype == "Task" && !ds.fault("ignore-include") => {
                 for m in &matches {
                     for r in tasks::output_resources(ds, m) {
                         if !includes.contains(&r) {
@@ -341,6 +344,9 @@ pub fn matches_all(ds: &DataSource, r: &Value, params: &[(String, String)]) -> b
         };
         if RESULT_PARAMS.contains(&name) || !known(rtype, name) {
             return true;
+        }
+        if rtype == "Patient" && name == "identifier" && ds.fault("no-patient-search") {
+            return false;
         }
         let ignore =
             ds.fault("ignore-search-criteria") && !matches!(name, "patient" | "subject" | "_id");

@@ -30,10 +30,15 @@ pub const FAULTS: &[(&str, &str)] = &[
         "refuses a read under signatures with a bare 400, no OperationOutcome",
     ),
     (
+        "no-read",
+        "answers every read of a clinical resource or Patient with 404",
+    ),
+    (
         "json-as-xml",
         "labels its JSON answers `application/fhir+xml`",
     ),
     // Task create
+    ("reject-task-create", "answers every POST Task with 405"),
     (
         "create-200",
         "answers a Task create with 200 instead of 201",
@@ -65,6 +70,15 @@ pub const FAULTS: &[(&str, &str)] = &[
         "completes a Task without an output",
     ),
     (
+        "intent-changes",
+        "changes the Task's intent to `plan` when it updates it",
+    ),
+    (
+        "output-not-served",
+        "completes a Task with an output it does not serve (404 on read)",
+    ),
+    ("ignore-include", "ignores _include=Task:output"),
+    (
         "drop-requester",
         "loses the Task's requester when it updates it (a mandatory element)",
     ),
@@ -75,6 +89,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "complete-without-data",
         "completes (with an empty searchset) a query Task that has no data",
+    ),
+    (
+        "no-task-profile-in-capability",
+        "leaves CDex Task Data Request out of its CapabilityStatement's Task supportedProfile",
     ),
     // Subscriptions
     (

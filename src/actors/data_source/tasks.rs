@@ -130,6 +130,9 @@ fn profile_errors(task: &Value) -> Vec<String> {
 
 /// `POST Task`.
 pub fn create(ds: &DataSource, req: &Message, base: &str) -> Message {
+    if ds.fault("reject-task-create") {
+        return outcome(405, "not-supported", "Task create is not supported");
+    }
     let task = match crate::mock::pushed_resource(req, "Task") {
         Ok(t) => t,
         Err(m) => return *m,
@@ -261,8 +264,10 @@ fn advance(ds: &DataSource, id: &str) {
             t.generation += 1;
             (next, change)
         };
-        for r in change.serve {
-            ds.put(r);
+        if !ds.fault("output-not-served") {
+            for r in change.serve {
+                ds.put(r);
+            }
         }
         drop(ds.hub.notify(&version, &ds.base(), false));
     }
@@ -324,6 +329,9 @@ fn apply(ds: &DataSource, current: &Value, change: &Change) -> Value {
     }
     if ds.fault("drop-requester") {
         obj.remove("requester");
+    }
+    if ds.fault("intent-changes") {
+        obj.insert("intent".into(), json!("plan"));
     }
     let stamp = now();
     obj.insert("lastModified".into(), json!(stamp));
