@@ -150,7 +150,7 @@ pub fn run(ds: &DataSource, rtype: &str, params: &[(String, String)]) -> Found {
                     }
                 }
             }
-            ("_include", "Task:output") if rtype == "Task" && !ds.fault("ignore-include") => {
+            ("_include", "Task:output") if rtype == "Task" => {
                 for m in &matches {
                     for r in tasks::output_resources(ds, m) {
                         if !includes.contains(&r) {

@@ -316,6 +316,17 @@ impl Handler for DataSource {
         answer
     }
 
+    /// `task-timeline`: the status changes of the next Task created, or of a named one,
+    /// instead of the default pace (see [`tasks`]).
+    fn script(&self, name: &str, script: &Value) -> Result<(), String> {
+        match name {
+            "task-timeline" => self.script_timeline(script),
+            other => Err(format!(
+                "the reference Data Source takes a `task-timeline` script, not `{other}`"
+            )),
+        }
+    }
+
     /// A resource put in place by a `serve` step: stored as it is (a Task is a new Task,
     /// notified to the Subscriptions it matches).
     fn seed(&self, resource: Value) -> Result<String, String> {

@@ -484,7 +484,10 @@ fn change_of(c: &Value, scale: f64) -> Result<Change, String> {
         ),
         Some(other) => return Err(format!("`after_polls` {other} is not a count")),
     };
+    // The engine passes `after` as written and `after_ms` unscaled: both divided here.
+    let after_ms = c.get("after_ms").and_then(Value::as_f64);
     let after = match c.get("after") {
+        _ if after_ms.is_some() => after_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0)),
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(crate::scenario::load::parse_duration(s)?),
         Some(Value::Number(n)) => Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0))),
@@ -739,4 +742,105 @@ fn questionnaire(id: &str, patient: &str, canonical: &str) -> Vec<Change> {
         Change::on_read("in-progress"),
         done,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::Handler;
+
+    fn data_source() -> std::sync::Arc<dyn Handler> {
+        super::super::build(&json!({}), Default::default())
+            .expect("builds")
+            .server
+            .expect("serves")
+    }
+
+    fn get(h: &std::sync::Arc<dyn Handler>, path: &str) -> Value {
+        let m = Message {
+            method: Some("GET".into()),
+            path: Some(path.into()),
+            ..Message::default()
+        };
+        h.handle(&m).json().expect("JSON")
+    }
+
+    fn task() -> Value {
+        json!({"resourceType": "Task", "status": "requested", "intent": "order",
+            "for": {"identifier": {"system": "http://example.org/cdex/payer/member-ids", "value": "cdex-member-1"}},
+            "input": [{"type": {"coding": [{"system": HREX_TEMP, "code": "data-query"}]},
+                "valueString": "Condition?patient=cdex-dss-patient-1&clinical-status=active"}]})
+    }
+
+    #[test]
+    fn the_default_pace_is_one_change_per_read() {
+        let h = data_source();
+        let id = h.seed(task()).expect("stored");
+        let seen: Vec<String> = (0..4)
+            .map(|_| get(&h, &id)["status"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(seen, ["accepted", "in-progress", "completed", "completed"]);
+        let done = get(&h, &id);
+        let output = done
+            .pointer("/output/0/valueReference/reference")
+            .and_then(Value::as_str)
+            .expect("an output");
+        let results = get(&h, output);
+        assert_eq!(results["type"], "searchset");
+        assert_eq!(results["total"], 2);
+        let history = get(&h, &format!("{id}/_history"));
+        assert_eq!(history["total"], 4);
+        assert_eq!(
+            history.pointer("/entry/0/resource/status"),
+            Some(&json!("completed"))
+        );
+    }
+
+    #[test]
+    fn a_timeline_replaces_the_plan_of_the_next_task() {
+        let h = data_source();
+        h.script(
+            "task-timeline",
+            &json!({"task": "next", "time_scale": 600, "changes": [
+                {"status": "accepted", "after_polls": 2},
+                {"status": "on-hold", "businessStatus": "waiting for a signature"},
+                {"status": "failed", "after_polls": 1, "statusReason": "no consent"}
+            ]}),
+        )
+        .expect("taken");
+        let id = h.seed(task()).expect("stored");
+        assert_eq!(get(&h, &id)["status"], "requested");
+        let second = get(&h, &id);
+        assert_eq!(second["status"], "on-hold");
+        assert_eq!(
+            second.pointer("/businessStatus/text"),
+            Some(&json!("waiting for a signature"))
+        );
+        let last = get(&h, &id);
+        assert_eq!(last["status"], "failed");
+        assert_eq!(
+            last.pointer("/statusReason/text"),
+            Some(&json!("no consent"))
+        );
+        assert_eq!(last.pointer("/meta/versionId"), Some(&json!("4")));
+        assert!(
+            h.script(
+                "task-timeline",
+                &json!({"task": "Task/nope", "changes": []})
+            )
+            .is_err()
+        );
+        assert!(h.script("other", &json!({})).is_err());
+    }
+
+    #[test]
+    fn an_unknown_member_is_rejected_with_a_reason() {
+        let h = data_source();
+        let mut t = task();
+        t["for"]["identifier"]["value"] = json!("someone-else");
+        let id = h.seed(t).expect("stored");
+        let r = get(&h, &id);
+        assert_eq!(r["status"], "rejected");
+        assert!(r.pointer("/statusReason/text").is_some());
+    }
 }
