@@ -3,7 +3,7 @@
 //! process while the harness's later steps (`follow-task`) await its polls and its output's
 //! GET; a subscription's endpoint lives in that process too.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
@@ -14,7 +14,7 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
-fn run(trigger: &str, out: &PathBuf, extra: &[&str]) -> Output {
+fn run(trigger: &str, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "run",
         "--pack",
