@@ -316,6 +316,8 @@ pub fn settings(
 
 /// (actor, action) for every action a reference actor performs.
 pub fn action_table() -> Vec<(String, String)> {
+    // An actor's option implementations often perform the same actions: each pair once.
+    let mut seen = BTreeSet::new();
     registry()
         .iter()
         .flat_map(|a| {
@@ -323,5 +325,6 @@ pub fn action_table() -> Vec<(String, String)> {
                 .iter()
                 .map(move |x| (a.name.to_string(), x.to_string()))
         })
+        .filter(|pair| seen.insert(pair.clone()))
         .collect()
 }
