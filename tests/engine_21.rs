@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 fn catalog() -> Catalog {
@@ -232,11 +232,12 @@ fn a_task_that_does_not_reach_the_status_fails() {
 // A client under test: the harness's endpoint follows a timeline; this test is the client.
 
 /// The endpoint's counterpart: takes `task-timeline` scripts (or refuses every script), and
-/// applies the first script's next change on each read of the Task. Until it has a script
-/// it answers 503, as between scenarios, so the client waits for it.
+/// applies the first script's next change on each read of the Task.
 struct ScriptedSource {
     takes_scripts: bool,
     scripts: Mutex<Vec<Value>>,
+    /// Signalled when the first script arrives: the client starts then.
+    scripted: Condvar,
     state: Mutex<(u32, Vec<String>)>,
 }
 
@@ -245,17 +246,23 @@ impl ScriptedSource {
         Arc::new(ScriptedSource {
             takes_scripts,
             scripts: Mutex::new(Vec::new()),
+            scripted: Condvar::new(),
             state: Mutex::new((0, Vec::new())),
         })
+    }
+
+    /// Wait until the scenario has handed a script (at once for a handler that takes none).
+    fn wait_for_script(&self) {
+        let mut scripts = self.scripts.lock().unwrap();
+        while self.takes_scripts && scripts.is_empty() {
+            scripts = self.scripted.wait(scripts).unwrap();
+        }
     }
 }
 
 impl Handler for ScriptedSource {
     fn handle(&self, req: &Message) -> Message {
         let scripts = self.scripts.lock().unwrap();
-        if self.takes_scripts && scripts.is_empty() {
-            return mock::outcome(503, "transient", "no timeline yet");
-        }
         let mut state = self.state.lock().unwrap();
         match (req.method.as_deref(), req.path_only()) {
             (Some("POST"), "Task") => {
@@ -286,6 +293,7 @@ impl Handler for ScriptedSource {
         }
         assert_eq!(name, "task-timeline");
         self.scripts.lock().unwrap().push(script.clone());
+        self.scripted.notify_all();
         Ok(())
     }
 }
@@ -325,9 +333,10 @@ steps:
       - poll_schedule: { path: "Task/*", from: create, first_after: 1h }
 "#;
 
-/// The client under test: creates the Task, reads it until it is completed (or a good many
-/// times), then fetches the output.
-fn client(base: String) {
+/// The client under test: once the scenario has scripted the endpoint, creates the Task,
+/// reads it until it is completed (or a good many times), then fetches the output.
+fn client(base: String, source: Arc<ScriptedSource>) {
+    source.wait_for_script();
     let addr = base
         .trim_start_matches("http://")
         .split('/')
@@ -350,7 +359,8 @@ fn client(base: String) {
         let _ = s.read_to_string(&mut out);
         out
     };
-    // The endpoint answers 503 until the scenario installs its counterpart and the timeline.
+    // The endpoint answers 503 until the scenario installs its counterpart (a handler that
+    // takes no script has had no timeline to wait for).
     let task = r#"{"resourceType":"Task","status":"requested","intent":"order"}"#;
     while call("POST", "Task", task).starts_with("HTTP/1.1 503") {
         std::thread::yield_now();
@@ -374,11 +384,11 @@ fn run_client(name: &str, handler: Arc<ScriptedSource>) -> RunResults {
         trigger: None,
     });
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
-    cfg.counterpart = Some(handler);
+    cfg.counterpart = Some(handler.clone());
     cfg.time_scale = 600.0;
     cfg.manual_timeout = Duration::from_secs(20);
     let base = format!("http://127.0.0.1:{port}");
-    let c = std::thread::spawn(move || client(base));
+    let c = std::thread::spawn(move || client(base, handler));
     let r = run(&pack_dir(name, CLIENT_SCENARIO), &cfg);
     c.join().unwrap();
     r
@@ -582,4 +592,23 @@ steps:
         p[0].starts_with(":6:5: steps[1].timeline: a `timeline` scripts the harness's endpoint for a client under test, and this scenario has no `expect` step"),
         "{p:?}"
     );
+}
+
+#[test]
+fn schedule_durations_read_as_people_write_them() {
+    use scenario::load::parse_duration;
+    for (text, secs) in [
+        ("1m", 60),
+        ("5m", 300),
+        ("30m", 1800),
+        ("1h", 3600),
+        ("1h 30m", 5400),
+        ("90", 90),
+    ] {
+        assert_eq!(
+            parse_duration(text),
+            Ok(Duration::from_secs(secs)),
+            "{text}"
+        );
+    }
 }
