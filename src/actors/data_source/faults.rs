@@ -66,6 +66,14 @@ pub const FAULTS: &[(&str, &str)] = &[
         "fails or rejects a Task without a statusReason",
     ),
     (
+        "reason-without-text",
+        "gives a failed or rejected Task's statusReason as a code without text",
+    ),
+    (
+        "reject-reason-reference",
+        "refuses (422) every Task whose reasonReference names a Claim or a Coverage",
+    ),
+    (
         "completed-without-output",
         "completes a Task without an output",
     ),
@@ -77,7 +85,6 @@ pub const FAULTS: &[(&str, &str)] = &[
         "output-not-served",
         "completes a Task with an output it does not serve (404 on read)",
     ),
-    ("ignore-include", "ignores _include=Task:output"),
     (
         "drop-requester",
         "loses the Task's requester when it updates it (a mandatory element)",
