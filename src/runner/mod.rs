@@ -114,6 +114,9 @@ pub struct RunConfig {
     /// The pack's clocks run this many times faster (`--time-scale`): Task timelines and
     /// polling schedules divide their durations by it. Given to scenarios as `time_scale`.
     pub time_scale: f64,
+    /// Results carried over from an earlier run (`run --resume`), by scenario id: reported
+    /// as they are instead of running the scenario.
+    pub carried: BTreeMap<String, ScenarioResult>,
 }
 
 impl RunConfig {
@@ -142,12 +145,54 @@ impl RunConfig {
             manual_timeout: Duration::from_secs(300),
             strict: false,
             rules: Vec::new(),
-            time_scale: if reference {
-                REFERENCE_TIME_SCALE
-            } else {
-                1.0
-            },
+            time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
+            carried: BTreeMap::new(),
         }
+    }
+}
+
+/// What every report of a run repeats, known once the preflight is done: announced with
+/// [`progress::Progress::RunStarted`] (for checkpoints) and used for the final results.
+#[derive(Debug, Clone)]
+pub struct RunHeader {
+    pub run_id: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub target: String,
+    pub options: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl RunHeader {
+    /// The results of these scenarios: the requirements matrix and the summary computed from
+    /// them.
+    pub fn results(
+        &self,
+        catalog: &Catalog,
+        scenarios: Vec<ScenarioResult>,
+        duration_ms: f64,
+        interrupted: bool,
+    ) -> RunResults {
+        let mut out = RunResults {
+            schema_version: crate::results::RESULTS_SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "cdex-harness".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            run_id: Some(self.run_id.clone()),
+            setup: None,
+            started_at: self.started_at.clone(),
+            duration_ms,
+            target: self.target.clone(),
+            interrupted,
+            options: self.options.clone(),
+            notes: self.notes.clone(),
+            summary: Default::default(),
+            requirements: matrix(catalog, &scenarios),
+            scenarios,
+        };
+        out.summarize();
+        out
     }
 }
 
@@ -200,6 +245,21 @@ pub async fn run(
     } else {
         scenarios.to_vec()
     };
+    let mut header = RunHeader {
+        run_id: run_id.clone(),
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        target: target(cfg, &env),
+        options: cfg.options.names(catalog),
+        notes: pf
+            .unreachable
+            .iter()
+            .chain(pf.notes.iter())
+            .cloned()
+            .collect(),
+    };
+    if let Some(cb) = &cfg.on_progress {
+        cb(progress::Progress::RunStarted(header.clone()));
+    }
     let mut results = Vec::new();
     let mut interrupted = false;
     let total = scenarios.len();
@@ -215,7 +275,9 @@ pub async fn run(
             });
         }
         let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
-        let r = if interrupted {
+        let r = if let Some(carried) = cfg.carried.get(&sc.id) {
+            carried.clone()
+        } else if interrupted {
             scenario::not_run(sc, "the run was interrupted before this scenario")
         } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
             scenario::unreachable(sc, why)
@@ -237,7 +299,19 @@ pub async fn run(
     if *cancel.borrow() {
         interrupted = true;
     }
-    let target_desc = match &cfg.sut {
+    header.target = target(cfg, &env);
+    env.shutdown().await;
+    header.results(
+        catalog,
+        results,
+        clock.elapsed().as_secs_f64() * 1000.0,
+        interrupted,
+    )
+}
+
+/// What was tested, in words.
+fn target(cfg: &RunConfig, env: &env::Environment) -> String {
+    match &cfg.sut {
         Sut::Reference(f) if f.is_empty() => "built-in reference actors".to_string(),
         Sut::Reference(_) => "built-in reference actors (with faults)".to_string(),
         Sut::External {
@@ -250,31 +324,7 @@ pub async fn run(
             ),
             None => format!("client under test, harness listening on {}", cfg.listen),
         },
-    };
-    env.shutdown().await;
-    let mut out = RunResults {
-        schema_version: crate::results::RESULTS_SCHEMA_VERSION,
-        tool: ToolInfo {
-            name: "cdex-harness".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
-        target: target_desc,
-        interrupted,
-        options: cfg.options.names(catalog),
-        notes: pf
-            .unreachable
-            .iter()
-            .chain(pf.notes.iter())
-            .cloned()
-            .collect(),
-        summary: Default::default(),
-        requirements: matrix(catalog, &results),
-        scenarios: results,
-    };
-    out.summarize();
-    out
+    }
 }
 
 /// The requirements matrix: every requirement with the assertions that bear on it.
