@@ -1,6 +1,6 @@
-//! Checkpoints: while a run goes on, the reports of what is done so far, so a process killed
-//! mid-run (SIGKILL, power loss, a closed laptop) leaves the last complete checkpoint for
-//! `run --resume`.
+//! Checkpoints: while a run goes on, the results of what is done so far (`results.json`), so a
+//! process killed mid-run (SIGKILL, power loss, a closed laptop) leaves the last complete
+//! checkpoint for `run --resume`.
 //!
 //! A checkpoint is what an interrupted run writes: the scenarios done, the others `not-run`,
 //! `interrupted: true`, the matrix and summary computed from them. It is written atomically

@@ -322,3 +322,120 @@ pub fn plan(earlier: &RunResults, pack: &Pack, selected: &[&Scenario], options: 
     }
     plan
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Summary, ToolInfo};
+
+    fn scenario(id: &str, options: &[&str]) -> Scenario {
+        Scenario {
+            id: id.into(),
+            title: id.into(),
+            description: None,
+            file: format!("{id}.yaml"),
+            actor: "information-server".into(),
+            plays: "information-client".into(),
+            options: options.iter().map(|o| o.to_string()).collect(),
+            vars: Default::default(),
+            requires: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn result(id: &str, status: Status) -> ScenarioResult {
+        let mut r = crate::runner::scenario::not_run(&scenario(id, &[]), "");
+        r.status = status;
+        r
+    }
+
+    fn earlier(scenarios: Vec<ScenarioResult>, options: &[&str]) -> RunResults {
+        RunResults {
+            schema_version: RESULTS_SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "cdex-harness".into(),
+                version: "0".into(),
+            },
+            run_id: Some("R1".into()),
+            setup: None,
+            started_at: "2025-01-02T03:04:05.000Z".into(),
+            duration_ms: 61_500.0,
+            target: "built-in reference actors".into(),
+            interrupted: true,
+            options: options.iter().map(|o| o.to_string()).collect(),
+            notes: Vec::new(),
+            summary: Summary::default(),
+            scenarios,
+            requirements: Vec::new(),
+        }
+    }
+
+    fn pack(scenarios: Vec<Scenario>) -> Pack {
+        Pack {
+            root: ".".into(),
+            vars: Default::default(),
+            secrets: Vec::new(),
+            headers: Default::default(),
+            reference: Default::default(),
+            capability_vars: Default::default(),
+            scenarios,
+        }
+    }
+
+    #[test]
+    fn the_end_of_a_run_is_its_start_plus_its_duration() {
+        let from = origin(&earlier(Vec::new(), &[]));
+        assert_eq!(from.run_id, "R1");
+        assert_eq!(from.finished_at, "2025-01-02T03:05:06.500Z");
+    }
+
+    #[test]
+    fn what_passed_carries_over_and_the_rest_runs_again() {
+        let pack = pack(vec![
+            scenario("a", &[]),
+            scenario("b", &[]),
+            scenario("c", &[]),
+            scenario("d", &["task-based"]),
+            scenario("e", &[]),
+            scenario("f", &[]),
+        ]);
+        let old = earlier(
+            vec![
+                result("a", Status::Passed),
+                result("b", Status::Failed),
+                result("c", Status::Warned),
+                // Not applicable then (task-based not claimed), claimed now: runs.
+                result("d", Status::NotApplicable),
+                result("e", Status::NotRun),
+                result("gone", Status::Passed),
+            ],
+            &[],
+        );
+        let all: Vec<&Scenario> = pack.scenarios.iter().collect();
+        let plan = plan(&old, &pack, &all, &Options::All);
+        assert_eq!(
+            plan.carried.keys().collect::<Vec<_>>(),
+            ["a", "c"],
+            "{plan:?}"
+        );
+        assert!(
+            plan.carried
+                .values()
+                .all(|r| r.resumed_from == Some(origin(&old)))
+        );
+        assert_eq!(plan.scenarios, ["a", "b", "c", "d", "e", "f"]);
+        assert!(
+            plan.notes[1].contains("no longer has: gone"),
+            "{:?}",
+            plan.notes
+        );
+
+        // Narrowed to `b`: the others keep their results, whatever they were.
+        let plan = super::plan(&old, &pack, &all[1..2], &Options::All);
+        assert_eq!(
+            plan.carried.keys().collect::<Vec<_>>(),
+            ["a", "c", "d", "e"]
+        );
+        assert_eq!(plan.scenarios, ["a", "b", "c", "d", "e"]);
+    }
+}

@@ -477,7 +477,12 @@ pub async fn run(mut args: RunArgs) -> i32 {
                 }
             })
             .collect(),
-        paths: paths.clone(),
+        // The checkpoint is results.json alone: what --resume reads, and cheap to write (the
+        // HTML page of a large run takes ten times longer); the run's end writes them all.
+        paths: ReportPaths {
+            json: paths.json.clone(),
+            ..ReportPaths::default()
+        },
         finish: Box::new(finish.clone()),
     }));
     let live = crate::report::live::Live::start(total);
