@@ -7,11 +7,14 @@
 pub mod assert;
 pub mod capture;
 pub mod env;
+pub mod observed;
 pub mod operator;
+pub mod poll_schedule;
 pub mod preflight;
 pub mod progress;
 pub mod scenario;
 pub mod steps;
+pub mod task_states;
 pub mod trigger;
 
 use crate::actors::Faults;
@@ -114,6 +117,9 @@ pub struct RunConfig {
     /// The pack's clocks run this many times faster (`--time-scale`): Task timelines and
     /// polling schedules divide their durations by it. Given to scenarios as `time_scale`.
     pub time_scale: f64,
+    /// The Handler the harness's endpoint answers with, instead of the reference
+    /// implementation of the role the scenario plays (an embedding program, a test).
+    pub counterpart: Option<Arc<dyn crate::mock::Handler>>,
     /// Results carried over from an earlier run (`run --resume`), by scenario id: reported
     /// as they are instead of running the scenario.
     pub carried: BTreeMap<String, ScenarioResult>,
@@ -146,6 +152,7 @@ impl RunConfig {
             strict: false,
             rules: Vec::new(),
             time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
+            counterpart: None,
             carried: BTreeMap::new(),
         }
     }
@@ -301,6 +308,12 @@ pub async fn run(
     }
     header.target = target(cfg, &env);
     env.shutdown().await;
+    header.notes.extend(env.task_checked.iter().map(|actor| {
+        task_states::note(
+            actor,
+            env.task_statuses.get(actor).unwrap_or(&Default::default()),
+        )
+    }));
     header.results(
         catalog,
         results,
