@@ -458,7 +458,8 @@ pub async fn run(mut args: RunArgs) -> i32 {
                 .unwrap_or_else(|| out_dir.join("results.json")),
         ),
     };
-    let finish = {
+    // What the runner does not know about the run: its setup, and what resuming it noted.
+    let decorate = {
         let setup = setup.clone();
         let notes = resume_notes.clone();
         move |r: &mut crate::results::RunResults| {
@@ -483,7 +484,7 @@ pub async fn run(mut args: RunArgs) -> i32 {
             json: paths.json.clone(),
             ..ReportPaths::default()
         },
-        finish: Box::new(finish.clone()),
+        finish: Box::new(decorate.clone()),
     }));
     let live = crate::report::live::Live::start(total);
     let on_done = live.clone();
@@ -527,7 +528,7 @@ pub async fn run(mut args: RunArgs) -> i32 {
     let mut results = runner::run(&pack, &to_run, &catalog, &cfg, cancel_rx).await;
     // No checkpoint is written from here on: the final reports replace the last one.
     checkpoints.finish();
-    finish(&mut results);
+    decorate(&mut results);
     eprintln!();
     if let Err(e) = report::console::print(&results, verbose) {
         eprintln!("warning: the console summary could not be printed: {e}");
