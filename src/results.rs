@@ -322,6 +322,10 @@ pub struct RequirementResult {
     /// Some of its checks ran and others were skipped: the evidence is partial.
     #[serde(default)]
     pub partial: bool,
+    /// Why no black-box harness can test it (catalog `untestable:`): never in scope, never
+    /// covered; listed apart in the reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
     /// (scenario id, step id, assertion status) for each assertion that bears on it.
     pub evidence: Vec<Evidence>,
 }

@@ -380,6 +380,15 @@ fn totals(r: &RunResults) -> String {
     if s.requirements_failed > 0 {
         let _ = write!(line, ", {} failing", s.requirements_failed);
     }
+    let under_test: Vec<&str> = r.scenarios.iter().map(|s| s.actor.as_str()).collect();
+    let untestable = r
+        .requirements
+        .iter()
+        .filter(|q| q.untestable.is_some() && under_test.contains(&q.actor.as_str()))
+        .count();
+    if untestable > 0 {
+        let _ = write!(line, " ({untestable} more not testable)");
+    }
     line
 }
 

@@ -96,6 +96,8 @@ struct Page<'a> {
     requirements: Vec<Requirement<'a>>,
     /// How many requirements of the catalog are out of this run's scope.
     out_of_scope: usize,
+    /// Requirements of the actors under test that no black-box harness can test, with why.
+    not_testable: Vec<NotTestable<'a>>,
     scenarios: Vec<Scenario<'a>>,
 }
 
@@ -242,7 +244,26 @@ impl<'a> Page<'a> {
                 .filter(|q| q.in_scope)
                 .map(|q| requirement(q, &index))
                 .collect(),
-            out_of_scope: r.requirements.iter().filter(|q| !q.in_scope).count(),
+            out_of_scope: r
+                .requirements
+                .iter()
+                .filter(|q| !q.in_scope && q.untestable.is_none())
+                .count(),
+            not_testable: {
+                let under_test: Vec<&str> = r.scenarios.iter().map(|s| s.actor.as_str()).collect();
+                r.requirements
+                    .iter()
+                    .filter(|q| under_test.contains(&q.actor.as_str()))
+                    .filter_map(|q| {
+                        q.untestable.as_deref().map(|why| NotTestable {
+                            id: &q.id,
+                            verb: &q.verb,
+                            text: &q.text,
+                            why,
+                        })
+                    })
+                    .collect()
+            },
             scenarios: r
                 .scenarios
                 .iter()
@@ -251,6 +272,14 @@ impl<'a> Page<'a> {
                 .collect(),
         }
     }
+}
+
+#[derive(Serialize)]
+struct NotTestable<'a> {
+    id: &'a str,
+    verb: &'a str,
+    text: &'a str,
+    why: &'a str,
 }
 
 fn counts(r: &RunResults) -> Vec<Count> {

@@ -392,7 +392,9 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
                     .filter(ran)
                     .fold(Status::Passed, |acc, e| acc.worst(e.status))
             };
-            let in_scope = under_test.contains(r.actor.as_str()) && !all_not_applicable;
+            let in_scope = under_test.contains(r.actor.as_str())
+                && !all_not_applicable
+                && r.untestable.is_none();
             let partial = evidence.iter().any(|e| ran(&e))
                 && evidence
                     .iter()
@@ -400,6 +402,7 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
             RequirementResult {
                 in_scope,
                 partial,
+                untestable: r.untestable.clone(),
                 id: r.id.clone(),
                 actor: r.actor.clone(),
                 verb: r.verb.clone(),
