@@ -114,6 +114,7 @@ fn requirement(id: &str, actor: &str, verb: &str, text: &str, status: Status) ->
         status,
         in_scope: true,
         partial: false,
+        untestable: None,
         evidence: vec![],
     }
 }
@@ -631,4 +632,33 @@ fn write_all_reports_directory_in_the_way() {
     );
     // The temporary file was cleaned up.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn untestable_requirements_are_listed_apart_never_covered() {
+    let mut r = fixture();
+    let actor = r.scenarios[0].actor.clone();
+    let mut q = requirement(
+        "CONF-016",
+        &actor,
+        "SHALL",
+        "Audit mechanisms SHALL be in place",
+        Status::NotRun,
+    );
+    q.untestable = Some("internal to the system: <no exchange shows it>".into());
+    q.in_scope = false;
+    r.requirements.push(q);
+    r.summarize();
+    let console = console::render(&r, false);
+    assert!(
+        console.contains("(1 more not testable)"),
+        "console summary: {console}"
+    );
+    let page = html::render(&r);
+    assert!(page.contains("1 requirement(s) of the actors under test are not testable"));
+    assert!(page.contains("internal to the system: &lt;no exchange shows it&gt;"));
+    // Not in the matrix, not counted as uncovered.
+    let matrix = &page[page.find(r#"id="requirements""#).unwrap()..];
+    let matrix = &matrix[..matrix.find("</table>").unwrap()];
+    assert!(!matrix.contains("CONF-016"));
 }
