@@ -3,6 +3,7 @@
 //! standalone (`cdex-harness simulate`). Each can be made deliberately faulty, by named
 //! faults, so the tests can prove every check fails when it should.
 
+pub mod data_source;
 pub mod information_client;
 pub mod information_recipient;
 pub mod information_request_recipient;
@@ -225,8 +226,53 @@ pub fn registry() -> &'static [ActorSpec] {
             actions: notified_pull::client::ACTIONS,
             faults: notified_pull::client::FAULTS,
         },
+        ActorSpec {
+            name: "data-source-server",
+            options: &[],
+            build: data_source::build,
+            serves: true,
+            actions: data_source::ACTIONS,
+            faults: data_source::FAULTS,
+        },
+        ActorSpec {
+            name: "data-source-server",
+            options: data_source::SIGNATURES_OPTIONS,
+            build: data_source::build_signed,
+            serves: true,
+            actions: data_source::ACTIONS,
+            faults: data_source::FAULTS,
+        },
+        ActorSpec {
+            name: "data-source-server",
+            options: data_source::CONTAINED_OPTIONS,
+            build: data_source::build_contained,
+            serves: true,
+            actions: data_source::ACTIONS,
+            faults: data_source::FAULTS,
+        },
+        // The harness playing a subscribed Data Consumer against a Data Source under test: its
+        // endpoint receives the notifications.
+        ActorSpec {
+            name: "data-consumer-client",
+            options: &["subscriptions"],
+            build: notification_receiver,
+            serves: true,
+            actions: &[],
+            faults: &[],
+        },
     ];
     REGISTRY
+}
+
+/// A subscriber's rest-hook endpoint and nothing else.
+fn notification_receiver(
+    _settings: &Value,
+    _faults: BTreeSet<String>,
+) -> Result<ReferenceActor, String> {
+    Ok(ReferenceActor {
+        server: Some(Arc::new(notified_pull::receiver::Receiver)),
+        client: None,
+    })
 }
 
 /// The plain implementation of an actor (or its first one).

@@ -13,6 +13,7 @@ pub enum What {
     Actions,
     Faults,
     Options,
+    Packs,
 }
 
 #[derive(Args, Debug)]
@@ -126,6 +127,7 @@ pub fn list(args: ListArgs) -> i32 {
     let actor = args.actor.as_deref();
     let for_actor = |name: &str| actor.is_none_or(|a| a == name);
     match args.what {
+        What::Packs => return list_packs(&args),
         What::Scenarios => {
             let scenarios: Vec<&crate::scenario::Scenario> =
                 crate::runner::select(&pack, actor, &[])
@@ -340,6 +342,46 @@ pub fn requirements(args: RequirementsArgs) -> i32 {
     } else {
         EXIT_PASS
     }
+}
+
+/// `list packs`: each pack shipped, its actors and how many scenarios and requirements.
+fn list_packs(args: &ListArgs) -> i32 {
+    let mut rows = vec![vec![
+        "PACK".to_string(),
+        "SCENARIOS".into(),
+        "REQUIREMENTS".into(),
+        "ACTORS".into(),
+    ]];
+    let mut json = Vec::new();
+    for name in PackArgs::known_packs() {
+        let p = PackArgs {
+            pack: Some(name.clone()),
+            ..Default::default()
+        };
+        let Some((catalog, pack)) = super::load(&p, Vec::new()) else {
+            return EXIT_USAGE;
+        };
+        let actors: Vec<&str> = catalog.actors.keys().map(String::as_str).collect();
+        let default = if name == super::DEFAULT_PACK {
+            " (default)"
+        } else {
+            ""
+        };
+        json.push(serde_json::json!({"pack": name, "default": !default.is_empty(), "scenarios": pack.scenarios.len(), "requirements": catalog.requirements.len(), "actors": actors}));
+        rows.push(vec![
+            format!("{name}{default}"),
+            pack.scenarios.len().to_string(),
+            catalog.requirements.len().to_string(),
+            actors.join(", "),
+        ]);
+    }
+    if args.json {
+        json_out(&json);
+    } else {
+        print_table(rows);
+        println!("\npick one with --pack NAME (run, list, requirements, check, simulate)");
+    }
+    EXIT_PASS
 }
 
 /// The text form of `requirements`: one aligned line per requirement (id, verb, basis,

@@ -488,7 +488,9 @@ fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
                 StepKind::Poll(p) => {
                     request_texts(&p.request, &mut texts, &mut json);
                     asserts.extend(&p.until);
+                    texts.extend(p.prompt.as_deref());
                 }
+                StepKind::Timeline(t) => json.push(&t.script),
                 StepKind::Expect(e) => {
                     texts.extend(e.with.values().map(String::as_str));
                     texts.extend(e.path.as_deref());
@@ -517,6 +519,8 @@ fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
                         TextCheck::Present | TextCheck::Absent => {}
                     },
                     AssertKind::FhirPath(t) | AssertKind::Path(t) => texts.push(t),
+                    AssertKind::TaskStates { id, .. } => texts.push(id),
+                    AssertKind::PollSchedule(ps) => texts.push(&ps.path),
                     _ => {}
                 }
             }

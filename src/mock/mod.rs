@@ -18,6 +18,16 @@ pub trait Handler: Send + Sync {
     /// Put a resource in place for the peer to pull (a scenario's `serve` step). Returns the
     /// resource's `Type/id`.
     fn seed(&self, resource: serde_json::Value) -> Result<String, String>;
+
+    /// Take a script that says how to behave from now on (a scenario's `timeline` step hands
+    /// `task-timeline`: see docs/scenarios.md). A counterpart that takes no such script
+    /// refuses it, and the step errors with this message.
+    fn script(&self, name: &str, script: &serde_json::Value) -> Result<(), String> {
+        let _ = script;
+        Err(format!(
+            "this counterpart takes no script (`{name}`): the reference actor the harness plays here cannot follow a timeline"
+        ))
+    }
 }
 
 /// A FHIR JSON response.

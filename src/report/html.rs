@@ -171,7 +171,8 @@ struct Assertion<'a> {
     expected: Option<&'a str>,
     actual: Option<&'a str>,
     message: Option<&'a str>,
-    /// Show expected, actual and message (the assertion did not pass).
+    /// Show expected, actual and message (the assertion did not pass, or it is a check over
+    /// the whole scenario whose findings are worth reading).
     detail: bool,
 }
 
@@ -402,7 +403,12 @@ fn assertion(a: &AssertionResult) -> Assertion<'_> {
         expected: a.expected.as_deref(),
         actual: a.actual.as_deref(),
         message: a.message.as_deref(),
-        detail: !matches!(a.status, Status::Passed | Status::Skipped),
+        // What a check over the whole scenario found (a Task's statuses, a client's poll
+        // times) is worth reading even when it passed.
+        detail: !matches!(a.status, Status::Passed | Status::Skipped)
+            || (a.status == Status::Passed
+                && a.actual.is_some()
+                && matches!(a.kind.as_str(), "task_states" | "poll_schedule")),
     }
 }
 

@@ -93,6 +93,8 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::Path(p) => format!("path matches {p}"),
         AssertKind::Json => "body is JSON".into(),
         AssertKind::NotReceived => "no such request arrives".into(),
+        AssertKind::TaskStates { id, .. } => format!("the statuses {id} goes through"),
+        AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
     }
 }
 
@@ -184,6 +186,13 @@ async fn check(
                 }
             };
             (desc, Some(expected), outcome)
+        }
+        AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_) => {
+            // Checked over the whole scenario (see `runner::steps`), never one message.
+            return Err(format!(
+                "`{}` looks at the whole scenario, not at one message",
+                kind.name()
+            ));
         }
         AssertKind::NotReceived => {
             // Called only when a request did arrive (see `runner::steps::expect`).

@@ -36,6 +36,11 @@ pub struct Environment {
     sut_server: Option<MockServer>,
     /// Where suggested payloads for triggers are written.
     pub payload_dir: PathBuf,
+    /// The Task statuses each actor under test showed, across the run, for the actors a
+    /// `task_states` check looked at.
+    pub task_statuses: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The actors some `task_states` check looked at a Task of (one they wrote).
+    pub task_checked: std::collections::BTreeSet<String>,
 }
 
 /// What one scenario runs against.
@@ -71,9 +76,12 @@ pub fn sends(s: &Scenario) -> bool {
 }
 
 pub fn needs_mock(s: &Scenario) -> bool {
-    s.steps
-        .iter()
-        .any(|st| matches!(st.kind, StepKind::Expect(_) | StepKind::Serve(_)))
+    s.steps.iter().any(|st| {
+        matches!(
+            st.kind,
+            StepKind::Expect(_) | StepKind::Serve(_) | StepKind::Timeline(_)
+        )
+    })
 }
 
 impl Environment {
@@ -90,6 +98,8 @@ impl Environment {
                 std::process::id(),
                 NEXT_ENV.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             )),
+            task_statuses: Default::default(),
+            task_checked: Default::default(),
         }
     }
 
@@ -190,7 +200,11 @@ impl Environment {
         vars: &Vars,
         p: &mut Prepared,
     ) -> Result<(), String> {
-        if let Some(m) = &self.mock
+        if let (Some(m), Some(handler)) = (&self.mock, &self.cfg.counterpart)
+            && p.harness_url.is_some()
+        {
+            m.set_handler(handler.clone());
+        } else if let Some(m) = &self.mock
             && p.harness_url.is_some()
         {
             let spec = actors::find_for(&s.plays, &s.options).ok_or_else(|| {

@@ -7,11 +7,14 @@
 pub mod assert;
 pub mod capture;
 pub mod env;
+pub mod observed;
 pub mod operator;
+pub mod poll_schedule;
 pub mod preflight;
 pub mod progress;
 pub mod scenario;
 pub mod steps;
+pub mod task_states;
 pub mod trigger;
 
 use crate::actors::Faults;
@@ -114,6 +117,9 @@ pub struct RunConfig {
     /// The pack's clocks run this many times faster (`--time-scale`): Task timelines and
     /// polling schedules divide their durations by it. Given to scenarios as `time_scale`.
     pub time_scale: f64,
+    /// The Handler the harness's endpoint answers with, instead of the reference
+    /// implementation of the role the scenario plays (an embedding program, a test).
+    pub counterpart: Option<Arc<dyn crate::mock::Handler>>,
 }
 
 impl RunConfig {
@@ -142,11 +148,8 @@ impl RunConfig {
             manual_timeout: Duration::from_secs(300),
             strict: false,
             rules: Vec::new(),
-            time_scale: if reference {
-                REFERENCE_TIME_SCALE
-            } else {
-                1.0
-            },
+            time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
+            counterpart: None,
         }
     }
 }
@@ -252,6 +255,18 @@ pub async fn run(
         },
     };
     env.shutdown().await;
+    let mut notes: Vec<String> = pf
+        .unreachable
+        .iter()
+        .chain(pf.notes.iter())
+        .cloned()
+        .collect();
+    notes.extend(env.task_checked.iter().map(|actor| {
+        task_states::note(
+            actor,
+            env.task_statuses.get(actor).unwrap_or(&Default::default()),
+        )
+    }));
     let mut out = RunResults {
         schema_version: crate::results::RESULTS_SCHEMA_VERSION,
         tool: ToolInfo {
@@ -263,12 +278,7 @@ pub async fn run(
         target: target_desc,
         interrupted,
         options: cfg.options.names(catalog),
-        notes: pf
-            .unreachable
-            .iter()
-            .chain(pf.notes.iter())
-            .cloned()
-            .collect(),
+        notes,
         summary: Default::default(),
         requirements: matrix(catalog, &results),
         scenarios: results,

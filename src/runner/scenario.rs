@@ -178,6 +178,8 @@ pub async fn run(
         triggers: Vec::new(),
         taken: Default::default(),
         shown_upto: 0,
+        sent: Vec::new(),
+        step_times: Default::default(),
     };
     for step in &s.steps {
         let skip_reason = if *ctx.cancel.borrow() {
@@ -212,6 +214,7 @@ pub async fn run(
     }
     steps::finish_triggers(&mut ctx, &mut step_results).await;
     steps::show_leftovers(&mut ctx, &mut step_results);
+    steps::note_task_statuses(&mut ctx);
     ctx.env.idle();
 
     result.status =

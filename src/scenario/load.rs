@@ -587,8 +587,12 @@ impl Checker<'_> {
         if def.steps.is_empty() {
             self.err("steps", None, "a scenario needs at least one step");
         }
+        let mut timeline_at = None;
         for (i, spanned) in def.steps.into_iter().enumerate() {
             let loc = Some(spanned.referenced);
+            if spanned.value.timeline.is_some() && timeline_at.is_none() {
+                timeline_at = Some((i, loc));
+            }
             let step_id = spanned
                 .value
                 .id
@@ -618,6 +622,18 @@ impl Checker<'_> {
             step_ids.push(step_id);
         }
 
+        if let Some((t, tloc)) = timeline_at
+            && !steps
+                .iter()
+                .any(|st| matches!(st.kind, StepKind::Expect(_)))
+        {
+            self.err(
+                format!("steps[{t}].timeline"),
+                tloc,
+                "a `timeline` scripts the harness's endpoint for a client under test, and this scenario has no `expect` step: the harness runs no endpoint here",
+            )
+            .hint = Some("a server under test's Task is read with `send` or `poll` steps; `task_states` checks its versions".into());
+        }
         if self.problems.len() > before {
             return None;
         }
@@ -666,6 +682,7 @@ impl Checker<'_> {
             ("expect", def.expect.is_some()),
             ("poll", def.poll.is_some()),
             ("serve", def.serve.is_some()),
+            ("timeline", def.timeline.is_some()),
         ];
         if let Err(msg) = exactly_one("a step", &kinds) {
             self.err(format!("steps[{i}]"), loc, msg);
@@ -759,7 +776,17 @@ impl Checker<'_> {
             let request =
                 self.request(&f("poll.send"), loc, p.send, known, captured_by, &mut uses)?;
             let mut until = Vec::new();
+            let conditions = p.until.len();
             for (j, a) in p.until.into_iter().enumerate() {
+                if a.task_states.is_some() || a.poll_schedule.is_some() {
+                    self.err(
+                        f(&format!("poll.until[{j}]")),
+                        loc,
+                        "`task_states` and `poll_schedule` look at the whole scenario, not at one response: they cannot end a poll",
+                    )
+                    .hint = Some("put them under the step's `assert` (a `fhirpath: \"status = 'completed'\"` condition ends a poll on a Task's status)".into());
+                    continue;
+                }
                 if a.req.is_some() || a.severity.is_some() || a.on == Some(Target::Request) {
                     self.err(
                         f(&format!("poll.until[{j}]")),
@@ -780,19 +807,50 @@ impl Checker<'_> {
                     until.push(a);
                 }
             }
-            if until.is_empty() {
+            if conditions == 0 {
                 self.err(f("poll.until"), loc, "a poll needs at least one condition");
             }
             let every = self
                 .duration(&f("poll.every"), loc, p.every.as_deref())
                 .unwrap_or(Duration::from_millis(200));
             let within = self.duration(&f("poll.within"), loc, p.within.as_deref());
+            let schedule = match &p.schedule {
+                Some(sd) => {
+                    if p.every.is_some() {
+                        self.err(
+                            f("poll.every"),
+                            loc,
+                            "a poll takes `every` or `schedule`, not both",
+                        );
+                    }
+                    self.schedule(
+                        &f("poll.schedule"),
+                        loc,
+                        [&sd.first_after, &sd.every, &sd.for_, &sd.then_every],
+                    )
+                }
+                None => None,
+            };
+            if let Some(pr) = &p.prompt {
+                self.check_template(&f("poll.prompt"), loc, pr, known, captured_by, &mut uses);
+            }
             StepKind::Poll(Poll {
                 request,
                 until,
                 every,
+                schedule,
                 within,
+                prompt: p.prompt,
             })
+        } else if let Some(t) = def.timeline {
+            StepKind::Timeline(self.timeline(
+                &f("timeline"),
+                loc,
+                t,
+                known,
+                captured_by,
+                &mut uses,
+            )?)
         } else {
             let serve = def.serve.expect("one kind is given");
             let mut bodies = Vec::new();
@@ -920,7 +978,40 @@ impl Checker<'_> {
                 captured_by,
                 &mut uses,
             ) {
+                if let AssertKind::PollSchedule(ps) = &a.kind
+                    && let Some(from) = &ps.from
+                    && !earlier.contains(from)
+                {
+                    let mut msg = format!("`{from}` is not the id of an earlier step");
+                    if let Some(d) =
+                        crate::suggest::did_you_mean(from, earlier.iter().map(String::as_str))
+                    {
+                        msg.push_str(&format!("; {d}"));
+                    }
+                    self.err(f(&format!("assert[{j}].poll_schedule.from")), aloc, msg)
+                        .hint = Some(
+                        "`from` names an earlier step whose request the schedule is measured from"
+                            .into(),
+                    );
+                }
                 asserts.push(a);
+            }
+        }
+
+        if matches!(kind, StepKind::Timeline(_)) {
+            if !captures.is_empty() {
+                self.err(
+                    f("capture"),
+                    loc,
+                    "a `timeline` step exchanges nothing, so it takes no `capture`",
+                );
+            }
+            if asserts.iter().any(|a| !a.kind.is_scenario_wide()) {
+                self.err(
+                    f("assert"),
+                    loc,
+                    "a `timeline` step exchanges nothing: its `assert` may only hold `task_states` or `poll_schedule` checks",
+                );
             }
         }
 
@@ -964,6 +1055,159 @@ impl Checker<'_> {
             respond,
             captures,
             asserts,
+        })
+    }
+
+    /// A schedule's durations (`first_after`, `every`, `for`, `then_every`), checked.
+    fn schedule(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        [first_after, every, for_, then_every]: [&Option<String>; 4],
+    ) -> Option<Schedule> {
+        let before = self.problems.len();
+        let sch = Schedule {
+            first_after: self.duration(
+                &format!("{field}.first_after"),
+                loc,
+                first_after.as_deref(),
+            ),
+            every: self.duration(&format!("{field}.every"), loc, every.as_deref()),
+            for_: self.duration(&format!("{field}.for"), loc, for_.as_deref()),
+            then_every: self.duration(&format!("{field}.then_every"), loc, then_every.as_deref()),
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        if first_after.is_none() && every.is_none() && then_every.is_none() {
+            self.err(
+                field,
+                loc,
+                "a schedule needs `first_after`, `every`, or both (and may add `for` and `then_every`)",
+            );
+            return None;
+        }
+        if for_.is_some() != then_every.is_some() {
+            self.err(
+                field,
+                loc,
+                "`for` and `then_every` go together: `every` applies for `for`, then `then_every`",
+            );
+            return None;
+        }
+        if for_.is_some() && every.is_none() {
+            self.err(
+                format!("{field}.every"),
+                loc,
+                "`for` says how long `every` applies: give `every` too",
+            );
+            return None;
+        }
+        Some(sch)
+    }
+
+    /// `timeline:` checked, as the JSON script template handed to the Handler.
+    #[allow(clippy::too_many_arguments)]
+    fn timeline(
+        &mut self,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+        t: model::TimelineDef,
+        known: &HashSet<String>,
+        captured_by: &HashMap<String, String>,
+        uses: &mut Vec<String>,
+    ) -> Option<Timeline> {
+        use serde_json::{Value, json};
+        let task = t.task.unwrap_or_else(|| "next".to_string());
+        if task != "next" {
+            self.check_template(
+                &format!("{field}.task"),
+                loc,
+                &task,
+                known,
+                captured_by,
+                uses,
+            );
+            if !task.contains("{{") && !task.starts_with("Task/") {
+                self.err(
+                    format!("{field}.task"),
+                    loc,
+                    format!("`{task}` names no Task: write `next` (the next Task the client creates) or `Task/ID`"),
+                );
+            }
+        }
+        if t.changes.is_empty() {
+            self.err(
+                format!("{field}.changes"),
+                loc,
+                "a timeline needs at least one status change",
+            );
+        }
+        let mut changes = Vec::new();
+        for (j, c) in t.changes.into_iter().enumerate() {
+            let cf = format!("{field}.changes[{j}]");
+            let cloc = Some(c.referenced);
+            let c = c.value;
+            if !TASK_STATUSES.contains(&c.status.as_str()) {
+                let msg = crate::suggest::unknown(
+                    "Task status",
+                    "statuses of the HRex Task Status value set",
+                    &c.status,
+                    TASK_STATUSES.iter().copied(),
+                );
+                self.err(format!("{cf}.status"), cloc, msg);
+            }
+            if c.after.is_some() && c.after_polls.is_some() {
+                self.err(
+                    &cf,
+                    cloc,
+                    "a change takes `after` (a time) or `after_polls` (a number of reads), not both",
+                );
+            }
+            if c.after_polls == Some(0) {
+                self.err(
+                    format!("{cf}.after_polls"),
+                    cloc,
+                    "`after_polls: 0` waits for nothing; leave it out for a change applied at once",
+                );
+            }
+            let after = self.duration(&format!("{cf}.after"), cloc, c.after.as_deref());
+            let mut change = serde_json::Map::new();
+            change.insert("status".into(), json!(c.status));
+            if let Some(n) = c.after_polls {
+                change.insert("after_polls".into(), json!(n));
+            }
+            if let (Some(text), Some(d)) = (&c.after, after) {
+                change.insert("after".into(), json!(text));
+                change.insert("after_ms".into(), json!(d.as_millis() as u64));
+            }
+            for (key, value) in [
+                ("output", c.output),
+                ("statusReason", c.status_reason),
+                ("businessStatus", c.business_status),
+                ("contained", c.contained),
+            ] {
+                if let Some(v) = value {
+                    let mut names = Vec::new();
+                    template::referenced_in_json(&v, &mut names);
+                    for n in names {
+                        self.check_var(&format!("{cf}.{key}"), cloc, &n, known, captured_by, uses);
+                    }
+                    let is_list = matches!(v, Value::Array(_));
+                    if matches!(key, "output" | "contained") && !is_list {
+                        self.err(
+                            format!("{cf}.{key}"),
+                            cloc,
+                            format!("`{key}` takes a list (Task.{key} repeats)"),
+                        );
+                    }
+                    change.insert(key.into(), v);
+                }
+            }
+            changes.push(Value::Object(change));
+        }
+        Some(Timeline {
+            script: json!({ "task": task, "changes": changes }),
         })
     }
 
@@ -1213,6 +1457,8 @@ impl Checker<'_> {
             ("path", a.path.is_some()),
             ("json", a.json.is_some()),
             ("received", a.received.is_some()),
+            ("task_states", a.task_states.is_some()),
+            ("poll_schedule", a.poll_schedule.is_some()),
         ];
         if let Err(msg) = exactly_one("an assertion", &kinds) {
             self.err(field, loc, msg);
@@ -1406,6 +1652,75 @@ impl Checker<'_> {
                 );
             }
             AssertKind::NotReceived
+        } else if let Some(ts) = a.task_states {
+            let tf = format!("{field}.task_states");
+            self.check_template(&format!("{tf}.id"), loc, &ts.id, known, captured_by, uses);
+            if ts.id.trim().is_empty() {
+                self.err(format!("{tf}.id"), loc, "the Task's id is empty");
+            }
+            for r in &ts.reaches {
+                if !TASK_STATUSES.contains(&r.as_str()) {
+                    let msg = crate::suggest::unknown(
+                        "Task status",
+                        "statuses of the HRex Task Status value set",
+                        r,
+                        TASK_STATUSES.iter().copied(),
+                    );
+                    self.err(format!("{tf}.reaches"), loc, msg);
+                }
+            }
+            if a.on.is_some() {
+                self.err(
+                    format!("{field}.on"),
+                    loc,
+                    "`task_states` looks at every exchange of the scenario: it takes no `on`",
+                );
+            }
+            AssertKind::TaskStates {
+                id: ts.id,
+                reaches: ts.reaches,
+            }
+        } else if let Some(ps) = a.poll_schedule {
+            let pf = format!("{field}.poll_schedule");
+            self.check_template(
+                &format!("{pf}.path"),
+                loc,
+                &ps.path,
+                known,
+                captured_by,
+                uses,
+            );
+            let method = ps.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+            if !matches!(
+                method.as_str(),
+                "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS"
+            ) {
+                self.err(
+                    format!("{pf}.method"),
+                    loc,
+                    format!("`{method}` is not an HTTP method"),
+                );
+            }
+            if a.on.is_some() {
+                self.err(
+                    format!("{field}.on"),
+                    loc,
+                    "`poll_schedule` looks at the requests of the whole scenario: it takes no `on`",
+                );
+            }
+            let schedule = self
+                .schedule(
+                    &pf,
+                    loc,
+                    [&ps.first_after, &ps.every, &ps.for_, &ps.then_every],
+                )
+                .unwrap_or_default();
+            AssertKind::PollSchedule(PollScheduleSpec {
+                method,
+                path: ps.path,
+                from: ps.from,
+                schedule,
+            })
         } else {
             if a.json == Some(false) {
                 self.err(

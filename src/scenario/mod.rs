@@ -69,6 +69,7 @@ pub enum StepKind {
     Expect(Expect),
     Poll(Poll),
     Serve(Vec<Body>),
+    Timeline(Timeline),
 }
 
 impl StepKind {
@@ -78,6 +79,7 @@ impl StepKind {
             StepKind::Expect(_) => "expect",
             StepKind::Poll(_) => "poll",
             StepKind::Serve(_) => "serve",
+            StepKind::Timeline(_) => "timeline",
         }
     }
 }
@@ -119,9 +121,65 @@ pub struct Expect {
 pub struct Poll {
     pub request: Request,
     pub until: Vec<Assertion>,
+    /// Interval between attempts (when there is no `schedule`).
     pub every: Duration,
+    /// A schedule in the pack's time (divided by the run's time scale) instead of `every`.
+    pub schedule: Option<Schedule>,
     pub within: Option<Duration>,
+    /// What a person must do for the condition to hold (template).
+    pub prompt: Option<String>,
 }
+
+/// A polling schedule in the pack's time: the run divides it by its time scale.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schedule {
+    pub first_after: Option<Duration>,
+    pub every: Option<Duration>,
+    /// How long `every` applies, from the start; `then_every` after that.
+    pub for_: Option<Duration>,
+    pub then_every: Option<Duration>,
+}
+
+impl Schedule {
+    /// The same schedule with every duration divided by `scale` (a run's `--time-scale`).
+    pub fn scaled(&self, scale: f64) -> Schedule {
+        let f = |d: Option<Duration>| d.map(|d| scale_duration(d, scale));
+        Schedule {
+            first_after: f(self.first_after),
+            every: f(self.every),
+            for_: f(self.for_),
+            then_every: f(self.then_every),
+        }
+    }
+
+    /// The interval to wait after an attempt made `elapsed` after the start.
+    pub fn interval_after(&self, elapsed: Duration) -> Option<Duration> {
+        match (self.for_, self.then_every) {
+            (Some(f), Some(then)) if elapsed >= f => Some(then),
+            _ => self.every.or(self.then_every),
+        }
+    }
+}
+
+/// `d` divided by a time scale (a scale that is not a positive number leaves it as is).
+pub fn scale_duration(d: Duration, scale: f64) -> Duration {
+    if scale.is_finite() && scale > 0.0 {
+        Duration::from_secs_f64(d.as_secs_f64() / scale)
+    } else {
+        d
+    }
+}
+
+/// `timeline:` the script handed to the harness endpoint's Handler.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// `{"task": ..., "changes": [...]}` as a JSON template (rendered when the step runs,
+    /// then given `time_scale`).
+    pub script: serde_json::Value,
+}
+
+/// The name under which a `timeline` step's script is handed to the Handler.
+pub const TIMELINE_SCRIPT: &str = "task-timeline";
 
 #[derive(Debug, Clone)]
 pub struct Respond {
@@ -207,6 +265,25 @@ pub enum AssertKind {
     Json,
     /// `received: false`: the request an `expect` step describes must not arrive.
     NotReceived,
+    /// The versions of one Task the scenario observed (id template; statuses it must reach).
+    TaskStates {
+        id: String,
+        reaches: Vec<String>,
+    },
+    /// The times of the client under test's matching requests follow a schedule.
+    PollSchedule(PollScheduleSpec),
+}
+
+/// `poll_schedule:` checked.
+#[derive(Debug, Clone)]
+pub struct PollScheduleSpec {
+    pub method: String,
+    /// Path pattern (template).
+    pub path: String,
+    /// The step whose request is the anchor; the request that created a Task when absent.
+    pub from: Option<String>,
+    /// In the pack's time (divided by the run's time scale when checked).
+    pub schedule: Schedule,
 }
 
 impl AssertKind {
@@ -221,7 +298,17 @@ impl AssertKind {
             AssertKind::Path(_) => "path",
             AssertKind::Json => "json",
             AssertKind::NotReceived => "received",
+            AssertKind::TaskStates { .. } => "task_states",
+            AssertKind::PollSchedule(_) => "poll_schedule",
         }
+    }
+
+    /// Kinds that look at everything the scenario exchanged so far, not at one message.
+    pub fn is_scenario_wide(&self) -> bool {
+        matches!(
+            self,
+            AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_)
+        )
     }
 }
 
@@ -258,3 +345,19 @@ pub const BUILTIN_VARS: &[(&str, &str)] = &[
         "how many times faster the pack's clocks run (--time-scale, default 1)",
     ),
 ];
+
+/// The HRex Task Status value set (a required binding of the Task profiles HRex and CDex
+/// use): the statuses `task_states` and `timeline` accept.
+pub const TASK_STATUSES: &[&str] = &[
+    "requested",
+    "accepted",
+    "rejected",
+    "in-progress",
+    "on-hold",
+    "failed",
+    "completed",
+];
+
+/// The canonical URL of that value set, named when a status falls outside it.
+pub const TASK_STATUS_VALUE_SET: &str =
+    "http://hl7.org/fhir/us/davinci-hrex/ValueSet/hrex-task-status";

@@ -56,7 +56,7 @@ pub struct CapabilityVarDef {
     pub otherwise: String,
 }
 
-/// One step. Exactly one of `send`, `expect`, `poll`, `serve` is given.
+/// One step. Exactly one of `send`, `expect`, `poll`, `serve`, `timeline` is given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepDef {
@@ -69,6 +69,9 @@ pub struct StepDef {
     pub expect: Option<ExpectDef>,
     pub poll: Option<PollDef>,
     pub serve: Option<ServeDef>,
+    /// Script the Task the harness's endpoint serves (the harness plays a server for a
+    /// client under test): status changes its Handler applies over time.
+    pub timeline: Option<TimelineDef>,
     /// For `expect`: answer the awaited request with this instead of the reference actor's
     /// answer (to play a counterpart that says no, for example).
     pub respond: Option<RespondDef>,
@@ -159,8 +162,56 @@ pub struct PollDef {
     pub until: Vec<AssertDef>,
     /// Interval between attempts, default `200ms`.
     pub every: Option<String>,
-    /// Give up after this long; defaults to `--timeout`.
+    /// A polling schedule instead of `every` (durations divided by `--time-scale`).
+    pub schedule: Option<ScheduleDef>,
+    /// Give up after this long (real time, not scaled); defaults to `--timeout`.
     pub within: Option<String>,
+    /// What a person must do on the system under test for the condition to hold (templated),
+    /// shown as for a manual wait; the poll still ends by itself when the condition holds.
+    pub prompt: Option<String>,
+}
+
+/// A polling schedule: the first attempt after `first_after`, then one every `every` until
+/// `for` has passed since the start, then one every `then_every`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDef {
+    pub first_after: Option<String>,
+    pub every: Option<String>,
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    pub then_every: Option<String>,
+}
+
+/// `timeline:` the status changes of one Task the harness's endpoint serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineDef {
+    /// `next` (the next Task the client creates; the default) or `Task/ID` (templated).
+    pub task: Option<String>,
+    pub changes: Vec<Spanned<TimelineChangeDef>>,
+}
+
+/// One status change of a `timeline`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineChangeDef {
+    /// The new Task.status.
+    pub status: String,
+    /// Applied once the client has read the Task this many more times.
+    pub after_polls: Option<u32>,
+    /// Applied this long after the previous change (divided by `--time-scale`).
+    pub after: Option<String>,
+    /// Task.output (templated JSON).
+    pub output: Option<serde_json::Value>,
+    /// Task.statusReason (templated JSON).
+    #[serde(rename = "statusReason")]
+    pub status_reason: Option<serde_json::Value>,
+    /// Task.businessStatus (templated JSON).
+    #[serde(rename = "businessStatus")]
+    pub business_status: Option<serde_json::Value>,
+    /// Resources contained in the Task (templated JSON list).
+    pub contained: Option<serde_json::Value>,
 }
 
 /// Put resources on the harness's mock server for the client under test to pull.
@@ -212,7 +263,7 @@ impl Target {
 }
 
 /// One check. Exactly one of the kind keys (`status`, `header`, `resource`, `fhirpath`,
-/// `profile`, `method`, `path`, `json`, `received`) is given.
+/// `profile`, `method`, `path`, `json`, `received`, `task_states`, `poll_schedule`) is given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertDef {
@@ -247,12 +298,46 @@ pub struct AssertDef {
     /// In an `expect` step: `received: false`, the awaited request must *not* arrive (the
     /// step waits its `within`, or until an in-process peer has finished acting).
     pub received: Option<bool>,
+    /// The versions of one Task observed in the scenario so far: every status in the HRex
+    /// Task Status value set, the last one among `reaches`.
+    pub task_states: Option<TaskStatesDef>,
+    /// The times the client under test sent matching requests in the scenario follow a
+    /// schedule (no earlier, no more often).
+    pub poll_schedule: Option<PollScheduleDef>,
 
     pub equals: Option<String>,
     pub contains: Option<String>,
     pub matches: Option<String>,
     #[serde(default)]
     pub absent: bool,
+}
+
+/// `task_states:` which Task, and the statuses it must end in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskStatesDef {
+    /// The Task's id (templated): `abc`, `Task/abc` or a URL ending in it.
+    pub id: String,
+    /// The last observed status must be one of these (any when absent).
+    #[serde(default)]
+    pub reaches: Vec<String>,
+}
+
+/// `poll_schedule:` which requests, measured from when, on which schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollScheduleDef {
+    /// Method of the requests (default GET).
+    pub method: Option<String>,
+    /// Path pattern of the requests (templated), `*` matching one segment.
+    pub path: String,
+    /// Measure from the request this step took (default: the request that created a Task).
+    pub from: Option<String>,
+    pub first_after: Option<String>,
+    pub every: Option<String>,
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    pub then_every: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

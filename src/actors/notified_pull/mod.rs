@@ -9,6 +9,8 @@
 //! about the backport's resources.
 
 pub mod client;
+pub mod hub;
+pub mod receiver;
 pub mod server;
 
 use serde_json::Value;

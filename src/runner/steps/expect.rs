@@ -407,6 +407,7 @@ pub(super) async fn expect(
                 before: caused,
                 exchanges: vec![*x],
                 also_received,
+                message: None,
             })
         }
         _ if skipped_by_person => Err(StepError {
@@ -420,6 +421,7 @@ pub(super) async fn expect(
                 before: caused,
                 exchanges: Vec::new(),
                 also_received: also(ctx, None),
+                message: None,
             })
         }
         WaitOutcome::TimedOut if forbidden => Err(StepError {

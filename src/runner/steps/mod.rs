@@ -1,18 +1,22 @@
-//! The four step kinds, one module each: [`send`] a request, [`expect`] one from the system
-//! under test, [`poll`] until a condition holds, and [`serve`] resources for the peer to
-//! pull. This module runs a step of any kind: captures, assertions, and what a failure skips.
+//! The step kinds, one module each: [`send`] a request, [`expect`] one from the system
+//! under test, [`poll`] until a condition holds, [`serve`] resources for the peer to pull,
+//! and hand the endpoint a [`timeline`] to follow. This module runs a step of any kind:
+//! captures, assertions, and what a failure skips.
 
 mod expect;
 mod poll;
 mod send;
 mod serve;
+mod timeline;
 
 use super::RunConfig;
 use super::assert;
 use super::capture;
 use super::env::{Environment, Prepared};
+use super::observed::Observed;
 use super::progress::Progress;
 use super::trigger::Fired;
+use super::{poll_schedule, task_states};
 use crate::http::redact::Redactor;
 use crate::http::{Message, RawExchange};
 use crate::results::{AssertionResult, Exchange, Status, StepResult};
@@ -39,6 +43,11 @@ pub struct StepCtx<'a> {
     pub taken: BTreeSet<usize>,
     /// Position up to which received exchanges have been shown in some step's results.
     pub shown_upto: usize,
+    /// Every exchange the harness made with the system under test in this scenario (each
+    /// poll attempt included), for the checks over the whole scenario.
+    pub sent: Vec<RawExchange>,
+    /// When each step's exchange (an `expect` step's awaited request) happened.
+    pub step_times: BTreeMap<String, chrono::DateTime<chrono::Utc>>,
 }
 
 impl StepCtx<'_> {
@@ -46,6 +55,67 @@ impl StepCtx<'_> {
         if let Some(cb) = &self.cfg.on_progress {
             cb(p);
         }
+    }
+
+    /// What the system under test sent to the harness's endpoint in this scenario; `None`
+    /// when the harness runs no endpoint here.
+    fn received(&self) -> Option<Vec<RawExchange>> {
+        self.prepared.harness_url.as_ref()?;
+        Some(self.env.mock()?.recorder().since(0))
+    }
+
+    /// Check an assertion over everything the scenario observed so far.
+    fn scenario_wide(&mut self, a: &crate::scenario::Assertion, vars: &Vars) -> AssertionResult {
+        let received = self.received();
+        let observed = Observed {
+            sent: &self.sent,
+            received: received.as_deref(),
+        };
+        match &a.kind {
+            AssertKind::TaskStates { id, reaches } => {
+                // The run's note on the statuses an actor demonstrated is for an actor that
+                // wrote the Task checked.
+                let rendered =
+                    crate::scenario::template::render(id, vars).unwrap_or_else(|_| id.clone());
+                if task_states::written_by_sut(&observed, &rendered) {
+                    self.env.task_checked.insert(self.scenario.actor.clone());
+                }
+                task_states::evaluate(a, id, reaches, &observed, vars)
+            }
+            AssertKind::PollSchedule(spec) => poll_schedule::evaluate(
+                a,
+                spec,
+                &observed,
+                &self.step_times,
+                self.cfg.time_scale,
+                vars,
+            ),
+            _ => assert::not_evaluated(
+                a,
+                "not a check over the whole scenario",
+                Status::Errored,
+                Some(vars),
+            ),
+        }
+    }
+}
+
+/// At the end of a scenario: the Task statuses its system under test showed, for the run's
+/// note (CONF-059), given for the actors whose Tasks some `task_states` check looked at.
+pub fn note_task_statuses(ctx: &mut StepCtx<'_>) {
+    let received = ctx.received();
+    let observed = Observed {
+        sent: &ctx.sent,
+        received: received.as_deref(),
+    };
+    let shown = task_states::demonstrated(&observed);
+    let actor = ctx.scenario.actor.clone();
+    if !shown.is_empty() {
+        ctx.env
+            .task_statuses
+            .entry(actor)
+            .or_default()
+            .extend(shown);
     }
 }
 
@@ -57,6 +127,8 @@ struct Done {
     before: Vec<RawExchange>,
     exchanges: Vec<RawExchange>,
     also_received: Vec<RawExchange>,
+    /// What to say about the step that passed (how many attempts a poll took, say).
+    message: Option<String>,
 }
 
 impl Done {
@@ -65,6 +137,7 @@ impl Done {
             before: Vec::new(),
             exchanges,
             also_received: Vec::new(),
+            message: None,
         }
     }
 }
@@ -104,10 +177,14 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
     });
     let outcome = match &step.kind {
         StepKind::Send(req) => send::send(ctx, req, vars).await.map(|x| Done::of(vec![x])),
-        StepKind::Poll(p) => poll::poll(ctx, p, vars).await.map(Done::of),
+        StepKind::Poll(p) => poll::poll(ctx, step, p, vars).await,
         StepKind::Expect(e) => expect::expect(ctx, step, e, vars).await,
         StepKind::Serve(bodies) => serve::serve(ctx, bodies, vars).map(|served| {
             r.message = Some(format!("served {}", served.join(", ")));
+            Done::of(Vec::new())
+        }),
+        StepKind::Timeline(t) => timeline::timeline(ctx, t, vars).map(|said| {
+            r.message = Some(said);
             Done::of(Vec::new())
         }),
     };
@@ -147,7 +224,14 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
             before,
             exchanges,
             also_received,
+            message,
         }) => {
+            if let Some(m) = message {
+                r.message = Some(ctx.redactor.text(&m));
+            }
+            if let Some(x) = exchanges.last() {
+                ctx.step_times.insert(step.id.clone(), x.at);
+            }
             r.also_received = redacted(ctx.redactor, &also_received);
             // The exchange the step is about is the last one.
             let mut capture_failed = false;
@@ -171,7 +255,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                         )),
                     }
                 }
-                for a in &step.asserts {
+                for a in step.asserts.iter().filter(|a| !a.kind.is_scenario_wide()) {
                     let res = match pick(x, a.on) {
                         Some(msg) => assert::evaluate(a, msg, vars).await,
                         None => assert::not_evaluated(
@@ -193,8 +277,9 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                 }
             }
             if exchanges.is_empty() {
-                // Nothing arrived, as a `received: false` step wants.
-                for a in &step.asserts {
+                // Nothing arrived, as a `received: false` step wants (or nothing is
+                // exchanged: a `timeline` step).
+                for a in step.asserts.iter().filter(|a| !a.kind.is_scenario_wide()) {
                     if !matches!(a.kind, AssertKind::NotReceived) {
                         r.assertions.push(assert::not_evaluated(
                             a,
@@ -206,6 +291,10 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                     }
                     r.assertions.push(assert::nothing_arrived(a, vars));
                 }
+            }
+            for a in step.asserts.iter().filter(|a| a.kind.is_scenario_wide()) {
+                let res = ctx.scenario_wide(a, vars);
+                r.assertions.push(redact_assertion(ctx.redactor, res));
             }
             r.exchanges = before
                 .iter()

@@ -97,6 +97,7 @@ pub(super) async fn send(
         x = client.send(out, ctx.cfg.timeout) => x,
         _ = wait_cancel(&mut cancel) => return Err(StepError::errored("the run was interrupted during this request")),
     };
+    ctx.sent.push(x.clone());
     if let Some(e) = &x.error {
         return Err(StepError {
             exchanges: vec![x.clone()],
