@@ -3,6 +3,7 @@
 //! standalone (`cdex-harness simulate`). Each can be made deliberately faulty, by named
 //! faults, so the tests can prove every check fails when it should.
 
+pub mod data_consumer;
 pub mod data_source;
 pub mod information_client;
 pub mod information_recipient;
@@ -250,28 +251,38 @@ pub fn registry() -> &'static [ActorSpec] {
             actions: data_source::ACTIONS,
             faults: data_source::FAULTS,
         },
-        // The harness playing a subscribed Data Consumer against a Data Source under test: its
-        // endpoint receives the notifications.
+        // With subscriptions: the same client, and (the harness playing a subscribed Data
+        // Consumer against a Data Source under test) its endpoint receiving the notifications.
         ActorSpec {
             name: "data-consumer-client",
             options: &["subscriptions"],
-            build: notification_receiver,
+            build: consumer_with_receiver,
             serves: true,
-            actions: &[],
-            faults: &[],
+            actions: data_consumer::ACTIONS,
+            faults: data_consumer::FAULTS,
+        },
+        ActorSpec {
+            name: "data-consumer-client",
+            options: &[],
+            build: data_consumer::build,
+            serves: false,
+            actions: data_consumer::ACTIONS,
+            faults: data_consumer::FAULTS,
         },
     ];
     REGISTRY
 }
 
-/// A subscriber's rest-hook endpoint and nothing else.
-fn notification_receiver(
-    _settings: &Value,
-    _faults: BTreeSet<String>,
+/// The reference Data Consumer client with, as its server side, a subscriber's rest-hook
+/// endpoint (what the harness mounts when it plays the subscribed Data Consumer; the client
+/// under test keeps its own endpoint).
+fn consumer_with_receiver(
+    settings: &Value,
+    faults: BTreeSet<String>,
 ) -> Result<ReferenceActor, String> {
     Ok(ReferenceActor {
         server: Some(Arc::new(notified_pull::receiver::Receiver)),
-        client: None,
+        client: data_consumer::build(settings, faults)?.client,
     })
 }
 
@@ -305,6 +316,8 @@ pub fn settings(
 
 /// (actor, action) for every action a reference actor performs.
 pub fn action_table() -> Vec<(String, String)> {
+    // An actor's option implementations often perform the same actions: each pair once.
+    let mut seen = BTreeSet::new();
     registry()
         .iter()
         .flat_map(|a| {
@@ -312,5 +325,6 @@ pub fn action_table() -> Vec<(String, String)> {
                 .iter()
                 .map(move |x| (a.name.to_string(), x.to_string()))
         })
+        .filter(|pair| seen.insert(pair.clone()))
         .collect()
 }

@@ -280,6 +280,12 @@ pub fn list(args: ListArgs) -> i32 {
                         .map(move |(f, d)| (a.name.to_string(), f.to_string(), d.to_string()))
                 })
                 .collect();
+            // An actor's option implementations often share its faults: list each once.
+            let mut seen = std::collections::BTreeSet::new();
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|(a, f, _)| seen.insert((a.clone(), f.clone())))
+                .collect();
             if args.json {
                 json_out(&rows);
             } else {
