@@ -242,6 +242,50 @@ mod tests {
         assert_eq!(discovered_topic(&json!({"rest": []})), None);
     }
 
+    #[tokio::test]
+    async fn the_endpoint_keeps_event_notifications_for_the_task_followed() {
+        let endpoint = Endpoint::default();
+        let hook = Hook(endpoint.inbox.clone());
+        let bundle = |kind: &str, focus: &str| {
+            Message {
+            method: Some("POST".into()),
+            path: Some(String::new()),
+            body: serde_json::to_vec(&json!({"resourceType": "Bundle", "type": "history", "entry": [{"resource": {
+                "resourceType": "Parameters", "parameter": [{"name": "type", "valueCode": kind},
+                {"name": "notification-event", "part": [{"name": "focus", "valueReference": {"reference": focus}}]}]}}]}))
+            .unwrap(),
+            ..Message::default()
+        }
+        };
+        assert_eq!(hook.handle(&bundle("handshake", "")).status, Some(200));
+        assert_eq!(
+            hook.handle(&bundle("event-notification", "http://h/Task/2"))
+                .status,
+            Some(200)
+        );
+        assert_eq!(
+            hook.handle(&bundle("event-notification", "http://h/Task/1"))
+                .status,
+            Some(200)
+        );
+        let not_a_bundle = Message {
+            method: Some("POST".into()),
+            path: Some(String::new()),
+            body: b"{}".to_vec(),
+            ..Message::default()
+        };
+        assert_eq!(hook.handle(&not_a_bundle).status, Some(400));
+        let found = endpoint.next_event("Task/1", Duration::ZERO).await;
+        assert_eq!(found.as_deref(), Some("http://h/Task/1"));
+        assert_eq!(endpoint.next_event("Task/1", Duration::ZERO).await, None);
+        assert!(
+            endpoint
+                .next_event("Task/2", Duration::ZERO)
+                .await
+                .is_some()
+        );
+    }
+
     #[test]
     fn a_focus_names_its_task_however_written() {
         assert!(names("Task/1", "Task/1"));

@@ -865,3 +865,102 @@ mod tests {
         assert!(r.pointer("/statusReason/text").is_some());
     }
 }
+
+#[cfg(test)]
+mod conformance_tests {
+    use super::*;
+    use crate::mock::Handler;
+
+    fn get(h: &std::sync::Arc<dyn Handler>, path: &str) -> Value {
+        let m = Message {
+            method: Some("GET".into()),
+            path: Some(path.into()),
+            ..Message::default()
+        };
+        h.handle(&m).json().expect("JSON")
+    }
+
+    async fn errors(resource: &Value, profile: &str) -> Vec<String> {
+        crate::fhir::conformance::check(resource, profile)
+            .await
+            .expect("the validator loads")
+            .into_iter()
+            .filter(|i| i.severity == crate::fhir::validate::issue::Severity::Error)
+            .map(|i| format!("{}: {}", i.location, i.message))
+            .collect()
+    }
+
+    /// Every version the reference serves of each kind of request validates against CDex
+    /// Task Data Request, and its outputs against their profiles.
+    #[tokio::test]
+    async fn every_version_and_output_conforms() {
+        let h = super::super::build(&json!({}), Default::default())
+            .expect("builds")
+            .server
+            .expect("serves");
+        let base = |input: Value, code: &str| {
+            json!({"resourceType": "Task", "status": "requested", "intent": "order",
+                "code": {"coding": [{"system": "http://hl7.org/fhir/us/davinci-cdex/CodeSystem/cdex-temp", "code": code}]},
+                "for": {"identifier": {"system": "http://example.org/cdex/payer/member-ids", "value": "cdex-member-1"}},
+                "authoredOn": "2026-01-05T10:00:00Z",
+                "requester": {"identifier": {"system": "urn:payers", "value": "p1"}},
+                "owner": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": "9941339108"}},
+                "input": [input]})
+        };
+        let requests = [
+            base(
+                json!({"type": {"coding": [{"system": HREX_TEMP, "code": "data-query"}]},
+                    "valueString": "Observation?patient=cdex-dss-patient-1&code=2339-0"}),
+                "data-request-query",
+            ),
+            base(
+                json!({"type": {"coding": [{"system": HREX_TEMP, "code": "data-code"}]},
+                    "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]}}),
+                "data-request-code",
+            ),
+            base(
+                json!({"type": {"coding": [{"system": SDC_TEMP, "code": "questionnaire"}]},
+                    "valueCanonical": "http://example.org/Questionnaire/q1"}),
+                "data-request-questionnaire",
+            ),
+        ];
+        // The check does see errors.
+        assert!(
+            !errors(&json!({"resourceType": "Task"}), TASK_DATA_REQUEST)
+                .await
+                .is_empty()
+        );
+        let bad_qr = json!({"resourceType": "QuestionnaireResponse", "status": "bogus"});
+        assert!(
+            !errors(&bad_qr, "cdex-sdc-questionnaireresponse")
+                .await
+                .is_empty()
+        );
+        for t in requests {
+            let id = h.seed(t).expect("stored");
+            for _ in 0..6 {
+                let v = get(&h, &id);
+                let e = errors(&v, TASK_DATA_REQUEST).await;
+                assert!(
+                    e.is_empty(),
+                    "{id} version {}: {e:?}",
+                    v["meta"]["versionId"]
+                );
+            }
+            let done = get(&h, &id);
+            if let Some(r) = done
+                .pointer("/output/0/valueReference/reference")
+                .and_then(Value::as_str)
+            {
+                let out = get(&h, r);
+                let profile = match out["resourceType"].as_str() {
+                    Some("QuestionnaireResponse") => "cdex-sdc-questionnaireresponse",
+                    Some(other) => other,
+                    None => panic!("{r} is not served"),
+                };
+                let e = errors(&out, profile).await;
+                assert!(e.is_empty(), "{r}: {e:?}");
+            }
+        }
+    }
+}
