@@ -98,6 +98,7 @@ fn scenario(id: &str, title: &str, actor: &str, plays: &str, status: Status) -> 
         duration_ms: 250.0,
         message: None,
         steps: vec![],
+        resumed_from: None,
     }
 }
 
@@ -165,6 +166,11 @@ fn fixture() -> RunResults {
     );
     passed.options = vec!["us-core".to_owned()];
     passed.steps.push(query);
+    // Carried over from an earlier run (`run --resume`).
+    passed.resumed_from = Some(ResumedFrom {
+        run_id: "20250101120000-1717".to_owned(),
+        finished_at: "2025-01-01T12:30:00.000Z".to_owned(),
+    });
 
     // 2. Failed: SHALL assertion fails, response body is hostile; the next step is skipped.
     let mut submit = step("submit-task", "send", Status::Failed);
@@ -330,6 +336,14 @@ fn fixture() -> RunResults {
             name: "cdex-harness".to_owned(),
             version: "0.1.0".to_owned(),
         },
+        run_id: Some("20250102030405-4242".to_owned()),
+        setup: Some(RunSetup {
+            pack: "cdex-2019".to_owned(),
+            actor: Some("information-server".to_owned()),
+            sut: "http://ehr.example/fhir".to_owned(),
+            rules: vec![],
+            strict: false,
+        }),
         started_at: "2025-01-02T03:04:05.000Z".to_owned(),
         duration_ms: 2125.0,
         target: "http://ehr.example/fhir".to_owned(),

@@ -142,6 +142,8 @@ struct Scenario<'a> {
     open: bool,
     /// Shown in the summary line of a collapsed scenario: its message (why it did not run).
     summary_note: Option<&'a str>,
+    /// Where a result carried over from an earlier run (`run --resume`) comes from, in words.
+    carried: Option<String>,
     steps: Vec<Step<'a>>,
 }
 
@@ -258,7 +260,7 @@ fn counts(r: &RunResults) -> Vec<Count> {
         value: value.to_string(),
         class,
     };
-    vec![
+    [
         count("Scenarios", s.scenarios, "total"),
         count("Passed", s.passed, "passed"),
         count("Warned", s.warned, "warned"),
@@ -277,6 +279,9 @@ fn counts(r: &RunResults) -> Vec<Count> {
         },
         count("Requirements failing", s.requirements_failed, "failed"),
     ]
+    .into_iter()
+    .chain((s.carried_over > 0).then(|| count("Carried over", s.carried_over, "total")))
+    .collect()
 }
 
 fn requirement<'a>(
@@ -359,6 +364,12 @@ fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
         message: s.message.as_deref(),
         open,
         summary_note: if open { None } else { s.message.as_deref() },
+        carried: s.resumed_from.as_ref().map(|f| {
+            format!(
+                "carried over from run {} (finished {})",
+                f.run_id, f.finished_at
+            )
+        }),
         steps: s
             .steps
             .iter()
