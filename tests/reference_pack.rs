@@ -256,6 +256,15 @@ fn pack_trials(name: &str, trials: &mut Vec<Trial>) {
                         .into());
                     }
                 }
+                if r.exit_code() == 0
+                    && matches!(x.status, Status::Skipped | Status::Errored)
+                {
+                    return Err(format!(
+                        "with fault {fault}, {} could not be judged, yet the run passes",
+                        x.requirement
+                    )
+                    .into());
+                }
                 if r.exit_code() == 0 && x.status == Status::Failed {
                     return Err("the run's exit code is 0 although a SHALL failed".into());
                 }
