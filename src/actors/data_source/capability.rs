@@ -109,7 +109,7 @@ pub fn statement(ds: &DataSource) -> Value {
         "implementation": {"description": documentation, "url": ds.base()},
         "instantiates": ["http://hl7.org/fhir/us/davinci-cdex/CapabilityStatement/data-source-server"],
         "fhirVersion": "4.0.1",
-        "format": ["json"],
+        "format": if ds.fault("capability-xml-only") { json!(["xml"]) } else { json!(["json"]) },
         "rest": [{
             "mode": "server",
             "resource": resources

@@ -10,6 +10,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     ("no-match", "answers POST Patient/$match with 501"),
     (
+        "capability-xml-only",
+        "declares only XML (format [xml]) in its CapabilityStatement",
+    ),
+    (
         "search-not-searchset",
         "answers searches with a `collection` Bundle",
     ),
