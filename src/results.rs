@@ -98,6 +98,12 @@ impl Severity {
 pub struct RunResults {
     pub schema_version: u32,
     pub tool: ToolInfo,
+    /// Identifies the run (its start time and process id); carried-over results name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// What was run, so that `run --resume` can tell a run of the same thing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<RunSetup>,
     /// RFC 3339 start time.
     pub started_at: String,
     pub duration_ms: f64,
@@ -117,6 +123,32 @@ pub struct RunResults {
     /// The requirements matrix: each catalog requirement, the assertions that bear on it and
     /// their combined outcome.
     pub requirements: Vec<RequirementResult>,
+}
+
+/// What a run was a run of: `run --resume` carries results over only between runs of the
+/// same setup (and the same `options`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSetup {
+    /// The scenario pack (`--pack`), or the scenario folder given with `--scenarios`.
+    pub pack: String,
+    /// The actor selected with `--actor`; `None`: every actor of the pack.
+    pub actor: Option<String>,
+    /// The system under test: `reference` (the built-in reference actors, with faults or
+    /// not), the server's base URL (`--target`), or `client` (a client under test).
+    pub sut: String,
+    /// The rule sets judged by (`--rules` and the ones before it); empty: every requirement
+    /// as its verb says.
+    pub rules: Vec<String>,
+    /// `--strict`: readings enforced as their verb says.
+    pub strict: bool,
+}
+
+/// Where a carried-over scenario result comes from: the run that produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumedFrom {
+    pub run_id: String,
+    /// RFC 3339 time that run ended (or its last checkpoint was written).
+    pub finished_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +175,13 @@ pub struct Summary {
     pub requirements: usize,
     pub requirements_covered: usize,
     pub requirements_failed: usize,
+    /// Scenarios whose result was carried over from an earlier run (`run --resume`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub carried_over: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -168,6 +207,10 @@ pub struct ScenarioResult {
     /// Why the scenario as a whole did not run or could not finish, if so.
     pub message: Option<String>,
     pub steps: Vec<StepResult>,
+    /// Set when this result was carried over from an earlier run (`run --resume`) instead of
+    /// being produced by this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<ResumedFrom>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -279,6 +322,10 @@ pub struct RequirementResult {
     /// Some of its checks ran and others were skipped: the evidence is partial.
     #[serde(default)]
     pub partial: bool,
+    /// Why no black-box harness can test it (catalog `untestable:`): never in scope, never
+    /// covered; listed apart in the reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
     /// (scenario id, step id, assertion status) for each assertion that bears on it.
     pub evidence: Vec<Evidence>,
 }
@@ -299,6 +346,9 @@ impl RunResults {
             ..Summary::default()
         };
         for sc in &self.scenarios {
+            if sc.resumed_from.is_some() {
+                s.carried_over += 1;
+            }
             match sc.status {
                 Status::Passed => s.passed += 1,
                 Status::Warned => s.warned += 1,

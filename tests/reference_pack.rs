@@ -120,7 +120,19 @@ fn run_with(
     cfg.timeout = Duration::from_secs(5);
     cfg.strict = strict;
     let patterns: Vec<String> = pattern.map(|p| vec![p.to_string()]).unwrap_or_default();
-    let selected = runner::select(pack, actor, &patterns);
+    let mut selected = runner::select(pack, actor, &patterns);
+    // A fault trial needs only the scenarios that check its requirement (`req:REQ-ID`).
+    if let Some(req) = pattern.and_then(|p| p.strip_prefix("req:")) {
+        selected = runner::select(pack, actor, &[])
+            .into_iter()
+            .filter(|s| {
+                s.steps
+                    .iter()
+                    .flat_map(|st| &st.asserts)
+                    .any(|a| a.requirement.as_deref() == Some(req))
+            })
+            .collect();
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -200,7 +212,14 @@ fn pack_trials(name: &str, trials: &mut Vec<Trial>) {
         trials.push(Trial::test(
             format!("{prefix}fault::{fault}::{}", x.requirement),
             move || {
-                let r = run(&pack, &catalog, Some(&x.actor), None, &[fault.as_str()]);
+                let only = format!("req:{}", x.requirement);
+                let r = run(
+                    &pack,
+                    &catalog,
+                    Some(&x.actor),
+                    Some(&only),
+                    &[fault.as_str()],
+                );
                 let row = r
                     .requirements
                     .iter()
@@ -236,6 +255,15 @@ fn pack_trials(name: &str, trials: &mut Vec<Trial>) {
                         )
                         .into());
                     }
+                }
+                if r.exit_code() == 0
+                    && matches!(x.status, Status::Skipped | Status::Errored)
+                {
+                    return Err(format!(
+                        "with fault {fault}, {} could not be judged, yet the run passes",
+                        x.requirement
+                    )
+                    .into());
                 }
                 if r.exit_code() == 0 && x.status == Status::Failed {
                     return Err("the run's exit code is 0 although a SHALL failed".into());

@@ -98,6 +98,7 @@ fn scenario(id: &str, title: &str, actor: &str, plays: &str, status: Status) -> 
         duration_ms: 250.0,
         message: None,
         steps: vec![],
+        resumed_from: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn requirement(id: &str, actor: &str, verb: &str, text: &str, status: Status) ->
         status,
         in_scope: true,
         partial: false,
+        untestable: None,
         evidence: vec![],
     }
 }
@@ -165,6 +167,11 @@ fn fixture() -> RunResults {
     );
     passed.options = vec!["us-core".to_owned()];
     passed.steps.push(query);
+    // Carried over from an earlier run (`run --resume`).
+    passed.resumed_from = Some(ResumedFrom {
+        run_id: "20250101120000-1717".to_owned(),
+        finished_at: "2025-01-01T12:30:00.000Z".to_owned(),
+    });
 
     // 2. Failed: SHALL assertion fails, response body is hostile; the next step is skipped.
     let mut submit = step("submit-task", "send", Status::Failed);
@@ -330,6 +337,14 @@ fn fixture() -> RunResults {
             name: "cdex-harness".to_owned(),
             version: "0.1.0".to_owned(),
         },
+        run_id: Some("20250102030405-4242".to_owned()),
+        setup: Some(RunSetup {
+            pack: "cdex-2019".to_owned(),
+            actor: Some("information-server".to_owned()),
+            sut: "http://ehr.example/fhir".to_owned(),
+            rules: vec![],
+            strict: false,
+        }),
         started_at: "2025-01-02T03:04:05.000Z".to_owned(),
         duration_ms: 2125.0,
         target: "http://ehr.example/fhir".to_owned(),
@@ -617,4 +632,33 @@ fn write_all_reports_directory_in_the_way() {
     );
     // The temporary file was cleaned up.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn untestable_requirements_are_listed_apart_never_covered() {
+    let mut r = fixture();
+    let actor = r.scenarios[0].actor.clone();
+    let mut q = requirement(
+        "CONF-016",
+        &actor,
+        "SHALL",
+        "Audit mechanisms SHALL be in place",
+        Status::NotRun,
+    );
+    q.untestable = Some("internal to the system: <no exchange shows it>".into());
+    q.in_scope = false;
+    r.requirements.push(q);
+    r.summarize();
+    let console = console::render(&r, false);
+    assert!(
+        console.contains("(1 more not testable)"),
+        "console summary: {console}"
+    );
+    let page = html::render(&r);
+    assert!(page.contains("1 requirement(s) of the actors under test are not testable"));
+    assert!(page.contains("internal to the system: &lt;no exchange shows it&gt;"));
+    // Not in the matrix, not counted as uncovered.
+    let matrix = &page[page.find(r#"id="requirements""#).unwrap()..];
+    let matrix = &matrix[..matrix.find("</table>").unwrap()];
+    assert!(!matrix.contains("CONF-016"));
 }

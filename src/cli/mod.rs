@@ -1,8 +1,10 @@
 //! The command line: `run`, `list`, `requirements`, `simulate`, `check`.
 
 pub mod act;
+pub mod checkpoint;
 pub mod config;
 pub mod list;
+pub mod resume;
 pub mod run;
 pub mod simulate;
 pub mod validate;

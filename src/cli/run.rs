@@ -1,8 +1,10 @@
 //! `cdex-harness run`.
 
-use super::{EXIT_USAGE, PackArgs, config};
+use super::checkpoint::{self, Checkpointer};
+use super::{EXIT_USAGE, PackArgs, config, resume};
 use crate::actors::Faults;
 use crate::report::{self, ReportPaths};
+use crate::results::RunSetup;
 use crate::runner::{self, RunConfig, Sut};
 use crate::scenario::template::{referenced, referenced_in_json};
 use crate::scenario::{AssertKind, Assertion, Body, Pack, Request, Scenario, StepKind, TextCheck};
@@ -49,9 +51,19 @@ pub struct RunArgs {
     /// Limit for each request and each wait, e.g. 10s, 500ms [default: 10s]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// Folder for report.html, junit.xml and results.json
-    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
-    pub out: PathBuf,
+    /// Folder for report.html, junit.xml and results.json [default: reports/latest; with
+    /// --resume, the resumed run's folder]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Go on from an earlier run of the same pack, actor, system, options and rules (its
+    /// --out folder, or its results.json): the scenarios that passed, warned or did not
+    /// apply are carried over, the others run again
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: carry over even from a run of another setup (pack, actor, system under
+    /// test, options, rules, --strict); the differences are written in the report's notes
+    #[arg(long, requires = "resume")]
+    pub force: bool,
     /// Write the JUnit XML here instead
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -307,6 +319,69 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Some(f) if f.is_finite() && f > 0.0 => f,
         Some(f) => return usage(format!("--time-scale {f}: give a positive factor, e.g. 60")),
     };
+    let setup = RunSetup {
+        pack: match &args.pack.scenarios {
+            Some(dir) => std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string(),
+            None => args.pack.pack_name().to_string(),
+        },
+        actor: args.actor.clone(),
+        sut: match &cfg.sut {
+            Sut::Reference(_) => "reference".to_string(),
+            Sut::External {
+                target: Some(t), ..
+            } => t.clone(),
+            Sut::External { target: None, .. } => "client".to_string(),
+        },
+        rules: cfg.rules.clone(),
+        strict: cfg.strict,
+    };
+    let mut resume_notes = Vec::new();
+    let mut to_run = selected.clone();
+    let mut resumed_dir = None;
+    if let Some(path) = &args.resume {
+        let earlier = match resume::read(path) {
+            Ok(e) => e,
+            Err(e) => return usage(e),
+        };
+        let differences =
+            resume::differences(&earlier.results, &setup, &cfg.options.names(&catalog));
+        if !differences.is_empty() && !args.force {
+            eprintln!(
+                "error: --resume: {} is not a run of the same thing, so its verdicts cannot be carried over:",
+                earlier.file.display()
+            );
+            for d in &differences {
+                eprintln!("  - {d}");
+            }
+            eprintln!(
+                "  hint: repeat the earlier run's options, or run afresh without --resume; --force carries its results over anyway (the differences go into the report's notes)"
+            );
+            return EXIT_USAGE;
+        }
+        if !differences.is_empty() {
+            resume_notes.push(format!(
+                "resumed with --force from a run of another setup: {}",
+                differences.join("; ")
+            ));
+        }
+        let plan = resume::plan(&earlier.results, &pack, &selected, &cfg.options);
+        to_run = plan
+            .scenarios
+            .iter()
+            .filter_map(|id| pack.scenarios.iter().find(|s| &s.id == id))
+            .collect();
+        resume_notes.splice(0..0, plan.notes);
+        cfg.carried = plan.carried;
+        resumed_dir = Some(earlier.dir);
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .or(resumed_dir)
+        .unwrap_or_else(|| PathBuf::from("reports/latest"));
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),
@@ -342,8 +417,8 @@ pub async fn run(mut args: RunArgs) -> i32 {
     match server_tls(&args.endpoint_tls) {
         Ok(Some(tls)) => {
             if let Some(pem) = &tls.generated_ca_pem {
-                let ca_file = args.out.join("harness-ca.pem");
-                let written = std::fs::create_dir_all(&args.out)
+                let ca_file = out_dir.join("harness-ca.pem");
+                let written = std::fs::create_dir_all(&out_dir)
                     .and_then(|_| std::fs::write(&ca_file, pem))
                     .map_err(|e| format!("cannot write {}: {e}", ca_file.display()));
                 if let Err(e) = written {
@@ -365,11 +440,66 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Err(e) => return usage(e),
     }
     let verbose = args.verbose;
-    let total = selected.len();
+    let total = to_run.len();
+    let paths = ReportPaths {
+        html: Some(
+            args.html
+                .clone()
+                .unwrap_or_else(|| out_dir.join("report.html")),
+        ),
+        junit: Some(
+            args.junit
+                .clone()
+                .unwrap_or_else(|| out_dir.join("junit.xml")),
+        ),
+        json: Some(
+            args.json
+                .clone()
+                .unwrap_or_else(|| out_dir.join("results.json")),
+        ),
+    };
+    // What the runner does not know about the run: its setup, and what resuming it noted.
+    let decorate = {
+        let setup = setup.clone();
+        let notes = resume_notes.clone();
+        move |r: &mut crate::results::RunResults| {
+            r.setup = Some(setup.clone());
+            r.notes.extend(notes.iter().cloned());
+        }
+    };
+    let checkpoints = Arc::new(Checkpointer::start(checkpoint::Plan {
+        catalog: catalog.clone(),
+        pending: to_run
+            .iter()
+            .map(|s| match cfg.carried.get(&s.id) {
+                Some(r) => r.clone(),
+                None => {
+                    runner::scenario::not_run(s, "not reached when this checkpoint was written")
+                }
+            })
+            .collect(),
+        // The checkpoint is results.json alone: what --resume reads, and cheap to write (the
+        // HTML page of a large run takes ten times longer); the run's end writes them all.
+        paths: ReportPaths {
+            json: paths.json.clone(),
+            ..ReportPaths::default()
+        },
+        finish: Box::new(decorate.clone()),
+    }));
     let live = crate::report::live::Live::start(total);
     let on_done = live.clone();
-    cfg.on_scenario = Some(Arc::new(move |s| on_done.scenario_done(s)));
-    cfg.on_progress = Some(Arc::new(move |p| live.progress(p)));
+    let cp = checkpoints.clone();
+    cfg.on_scenario = Some(Arc::new(move |s| {
+        on_done.scenario_done(s);
+        cp.scenario_done(s);
+    }));
+    let cp = checkpoints.clone();
+    cfg.on_progress = Some(Arc::new(move |p| {
+        if let runner::progress::Progress::RunStarted(h) = &p {
+            cp.started(h);
+        }
+        live.progress(p)
+    }));
 
     let (cancel_tx, cancel_rx) = runner::cancel_pair();
     tokio::spawn(async move {
@@ -382,33 +512,28 @@ pub async fn run(mut args: RunArgs) -> i32 {
         std::process::exit(130);
     });
 
-    eprintln!(
-        "cdex-harness: running {total} scenario(s) against {}",
-        describe(&cfg.sut)
-    );
-    let results = runner::run(&pack, &selected, &catalog, &cfg, cancel_rx).await;
+    let carried = cfg.carried.len();
+    if carried > 0 || args.resume.is_some() {
+        eprintln!(
+            "cdex-harness: resuming: {carried} of {total} scenario(s) carried over, {} to run against {}",
+            total - carried,
+            describe(&cfg.sut)
+        );
+    } else {
+        eprintln!(
+            "cdex-harness: running {total} scenario(s) against {}",
+            describe(&cfg.sut)
+        );
+    }
+    let mut results = runner::run(&pack, &to_run, &catalog, &cfg, cancel_rx).await;
+    // No checkpoint is written from here on: the final reports replace the last one.
+    checkpoints.finish();
+    decorate(&mut results);
     eprintln!();
     if let Err(e) = report::console::print(&results, verbose) {
         eprintln!("warning: the console summary could not be printed: {e}");
     }
 
-    let paths = ReportPaths {
-        html: Some(
-            args.html
-                .clone()
-                .unwrap_or_else(|| args.out.join("report.html")),
-        ),
-        junit: Some(
-            args.junit
-                .clone()
-                .unwrap_or_else(|| args.out.join("junit.xml")),
-        ),
-        json: Some(
-            args.json
-                .clone()
-                .unwrap_or_else(|| args.out.join("results.json")),
-        ),
-    };
     match report::write_all(&results, &paths) {
         Ok(written) => {
             for p in written {

@@ -137,6 +137,9 @@ impl Console {
             let _ = writeln!(out, "{} {}", self.paint(DIM, "note:"), clean(n));
         }
         let _ = writeln!(out, "{}", totals(r));
+        if let Some(line) = carried(r) {
+            let _ = writeln!(out, "{}", self.paint(DIM, &line));
+        }
         let _ = writeln!(
             out,
             "{}",
@@ -166,13 +169,17 @@ impl Console {
         (id_width, status_width): (usize, usize),
         verbose: bool,
     ) {
+        let when = match &s.resumed_from {
+            Some(f) => format!("(carried over from run {})", clean(&f.run_id)),
+            None => format!("({})", format::duration(s.duration_ms)),
+        };
         let _ = writeln!(
             out,
             "{}  {:<id_width$}  {}  {}",
             self.status(s.status, status_width),
             clean(&s.id),
             clean(&s.title),
-            self.paint(DIM, &format!("({})", format::duration(s.duration_ms)))
+            self.paint(DIM, &when)
         );
         if let Some(m) = &s.message {
             let _ = writeln!(out, "    ↳ {}", flat(m));
@@ -373,7 +380,39 @@ fn totals(r: &RunResults) -> String {
     if s.requirements_failed > 0 {
         let _ = write!(line, ", {} failing", s.requirements_failed);
     }
+    let under_test: Vec<&str> = r.scenarios.iter().map(|s| s.actor.as_str()).collect();
+    let untestable = r
+        .requirements
+        .iter()
+        .filter(|q| q.untestable.is_some() && under_test.contains(&q.actor.as_str()))
+        .count();
+    if untestable > 0 {
+        let _ = write!(line, " ({untestable} more not testable)");
+    }
     line
+}
+
+/// `12 carried over from run A, 3 from run B (run --resume)`, when some were.
+fn carried(r: &RunResults) -> Option<String> {
+    let mut runs: Vec<(&str, usize)> = Vec::new();
+    for f in r.scenarios.iter().filter_map(|s| s.resumed_from.as_ref()) {
+        match runs.iter_mut().find(|(id, _)| *id == f.run_id) {
+            Some(run) => run.1 += 1,
+            None => runs.push((&f.run_id, 1)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (id, n))| {
+            if i == 0 {
+                format!("{n} carried over from run {}", clean(id))
+            } else {
+                format!("{n} from run {}", clean(id))
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} (run --resume)", parts.join(", ")))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

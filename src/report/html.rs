@@ -96,6 +96,8 @@ struct Page<'a> {
     requirements: Vec<Requirement<'a>>,
     /// How many requirements of the catalog are out of this run's scope.
     out_of_scope: usize,
+    /// Requirements of the actors under test that no black-box harness can test, with why.
+    not_testable: Vec<NotTestable<'a>>,
     scenarios: Vec<Scenario<'a>>,
 }
 
@@ -142,6 +144,8 @@ struct Scenario<'a> {
     open: bool,
     /// Shown in the summary line of a collapsed scenario: its message (why it did not run).
     summary_note: Option<&'a str>,
+    /// Where a result carried over from an earlier run (`run --resume`) comes from, in words.
+    carried: Option<String>,
     steps: Vec<Step<'a>>,
 }
 
@@ -240,7 +244,26 @@ impl<'a> Page<'a> {
                 .filter(|q| q.in_scope)
                 .map(|q| requirement(q, &index))
                 .collect(),
-            out_of_scope: r.requirements.iter().filter(|q| !q.in_scope).count(),
+            out_of_scope: r
+                .requirements
+                .iter()
+                .filter(|q| !q.in_scope && q.untestable.is_none())
+                .count(),
+            not_testable: {
+                let under_test: Vec<&str> = r.scenarios.iter().map(|s| s.actor.as_str()).collect();
+                r.requirements
+                    .iter()
+                    .filter(|q| under_test.contains(&q.actor.as_str()))
+                    .filter_map(|q| {
+                        q.untestable.as_deref().map(|why| NotTestable {
+                            id: &q.id,
+                            verb: &q.verb,
+                            text: &q.text,
+                            why,
+                        })
+                    })
+                    .collect()
+            },
             scenarios: r
                 .scenarios
                 .iter()
@@ -251,6 +274,14 @@ impl<'a> Page<'a> {
     }
 }
 
+#[derive(Serialize)]
+struct NotTestable<'a> {
+    id: &'a str,
+    verb: &'a str,
+    text: &'a str,
+    why: &'a str,
+}
+
 fn counts(r: &RunResults) -> Vec<Count> {
     let s = &r.summary;
     let count = |label, value: usize, class| Count {
@@ -258,7 +289,7 @@ fn counts(r: &RunResults) -> Vec<Count> {
         value: value.to_string(),
         class,
     };
-    vec![
+    [
         count("Scenarios", s.scenarios, "total"),
         count("Passed", s.passed, "passed"),
         count("Warned", s.warned, "warned"),
@@ -277,6 +308,9 @@ fn counts(r: &RunResults) -> Vec<Count> {
         },
         count("Requirements failing", s.requirements_failed, "failed"),
     ]
+    .into_iter()
+    .chain((s.carried_over > 0).then(|| count("Carried over", s.carried_over, "total")))
+    .collect()
 }
 
 fn requirement<'a>(
@@ -359,6 +393,12 @@ fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
         message: s.message.as_deref(),
         open,
         summary_note: if open { None } else { s.message.as_deref() },
+        carried: s.resumed_from.as_ref().map(|f| {
+            format!(
+                "carried over from run {} (finished {})",
+                f.run_id, f.finished_at
+            )
+        }),
         steps: s
             .steps
             .iter()

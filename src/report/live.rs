@@ -92,6 +92,7 @@ impl Live {
                 }
             }
             Progress::WaitEnded => s.wait = None,
+            Progress::RunStarted(_) => {}
         }
         drop(s);
         self.redraw();
@@ -148,14 +149,24 @@ impl Live {
         s.wait = None;
         let clear = if s.drawn { "\r\x1b[2K" } else { "" };
         s.drawn = false;
-        eprintln!(
-            "{clear}  [{}/{}] {:<8} {} ({:.0} ms)",
-            s.done,
-            s.total,
-            r.status.as_str(),
-            r.id,
-            r.duration_ms
-        );
+        match &r.resumed_from {
+            Some(from) => eprintln!(
+                "{clear}  [{}/{}] {:<8} {} (carried over from run {})",
+                s.done,
+                s.total,
+                r.status.as_str(),
+                r.id,
+                from.run_id
+            ),
+            None => eprintln!(
+                "{clear}  [{}/{}] {:<8} {} ({:.0} ms)",
+                s.done,
+                s.total,
+                r.status.as_str(),
+                r.id,
+                r.duration_ms
+            ),
+        }
     }
 }
 

@@ -120,6 +120,9 @@ pub struct RunConfig {
     /// The Handler the harness's endpoint answers with, instead of the reference
     /// implementation of the role the scenario plays (an embedding program, a test).
     pub counterpart: Option<Arc<dyn crate::mock::Handler>>,
+    /// Results carried over from an earlier run (`run --resume`), by scenario id: reported
+    /// as they are instead of running the scenario.
+    pub carried: BTreeMap<String, ScenarioResult>,
 }
 
 impl RunConfig {
@@ -150,7 +153,53 @@ impl RunConfig {
             rules: Vec::new(),
             time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
             counterpart: None,
+            carried: BTreeMap::new(),
         }
+    }
+}
+
+/// What every report of a run repeats, known once the preflight is done: announced with
+/// [`progress::Progress::RunStarted`] (for checkpoints) and used for the final results.
+#[derive(Debug, Clone)]
+pub struct RunHeader {
+    pub run_id: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub target: String,
+    pub options: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl RunHeader {
+    /// The results of these scenarios: the requirements matrix and the summary computed from
+    /// them.
+    pub fn results(
+        &self,
+        catalog: &Catalog,
+        scenarios: Vec<ScenarioResult>,
+        duration_ms: f64,
+        interrupted: bool,
+    ) -> RunResults {
+        let mut out = RunResults {
+            schema_version: crate::results::RESULTS_SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "cdex-harness".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            run_id: Some(self.run_id.clone()),
+            setup: None,
+            started_at: self.started_at.clone(),
+            duration_ms,
+            target: self.target.clone(),
+            interrupted,
+            options: self.options.clone(),
+            notes: self.notes.clone(),
+            summary: Default::default(),
+            requirements: matrix(catalog, &scenarios),
+            scenarios,
+        };
+        out.summarize();
+        out
     }
 }
 
@@ -203,6 +252,21 @@ pub async fn run(
     } else {
         scenarios.to_vec()
     };
+    let mut header = RunHeader {
+        run_id: run_id.clone(),
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        target: target(cfg, &env),
+        options: cfg.options.names(catalog),
+        notes: pf
+            .unreachable
+            .iter()
+            .chain(pf.notes.iter())
+            .cloned()
+            .collect(),
+    };
+    if let Some(cb) = &cfg.on_progress {
+        cb(progress::Progress::RunStarted(header.clone()));
+    }
     let mut results = Vec::new();
     let mut interrupted = false;
     let total = scenarios.len();
@@ -218,7 +282,9 @@ pub async fn run(
             });
         }
         let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
-        let r = if interrupted {
+        let r = if let Some(carried) = cfg.carried.get(&sc.id) {
+            carried.clone()
+        } else if interrupted {
             scenario::not_run(sc, "the run was interrupted before this scenario")
         } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
             scenario::unreachable(sc, why)
@@ -240,7 +306,25 @@ pub async fn run(
     if *cancel.borrow() {
         interrupted = true;
     }
-    let target_desc = match &cfg.sut {
+    header.target = target(cfg, &env);
+    env.shutdown().await;
+    header.notes.extend(env.task_checked.iter().map(|actor| {
+        task_states::note(
+            actor,
+            env.task_statuses.get(actor).unwrap_or(&Default::default()),
+        )
+    }));
+    header.results(
+        catalog,
+        results,
+        clock.elapsed().as_secs_f64() * 1000.0,
+        interrupted,
+    )
+}
+
+/// What was tested, in words.
+fn target(cfg: &RunConfig, env: &env::Environment) -> String {
+    match &cfg.sut {
         Sut::Reference(f) if f.is_empty() => "built-in reference actors".to_string(),
         Sut::Reference(_) => "built-in reference actors (with faults)".to_string(),
         Sut::External {
@@ -253,38 +337,7 @@ pub async fn run(
             ),
             None => format!("client under test, harness listening on {}", cfg.listen),
         },
-    };
-    env.shutdown().await;
-    let mut notes: Vec<String> = pf
-        .unreachable
-        .iter()
-        .chain(pf.notes.iter())
-        .cloned()
-        .collect();
-    notes.extend(env.task_checked.iter().map(|actor| {
-        task_states::note(
-            actor,
-            env.task_statuses.get(actor).unwrap_or(&Default::default()),
-        )
-    }));
-    let mut out = RunResults {
-        schema_version: crate::results::RESULTS_SCHEMA_VERSION,
-        tool: ToolInfo {
-            name: "cdex-harness".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
-        target: target_desc,
-        interrupted,
-        options: cfg.options.names(catalog),
-        notes,
-        summary: Default::default(),
-        requirements: matrix(catalog, &results),
-        scenarios: results,
-    };
-    out.summarize();
-    out
+    }
 }
 
 /// The requirements matrix: every requirement with the assertions that bear on it.
@@ -339,7 +392,9 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
                     .filter(ran)
                     .fold(Status::Passed, |acc, e| acc.worst(e.status))
             };
-            let in_scope = under_test.contains(r.actor.as_str()) && !all_not_applicable;
+            let in_scope = under_test.contains(r.actor.as_str())
+                && !all_not_applicable
+                && r.untestable.is_none();
             let partial = evidence.iter().any(|e| ran(&e))
                 && evidence
                     .iter()
@@ -347,6 +402,7 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
             RequirementResult {
                 in_scope,
                 partial,
+                untestable: r.untestable.clone(),
                 id: r.id.clone(),
                 actor: r.actor.clone(),
                 verb: r.verb.clone(),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub enum Progress {
+    /// The run has begun (the preflight is done): what every report of it repeats.
+    RunStarted(super::RunHeader),
     /// A scenario starts (`index` counts from 1).
     ScenarioStarted {
         index: usize,

@@ -28,6 +28,7 @@ pub fn not_run(s: &Scenario, why: &str) -> ScenarioResult {
             .iter()
             .map(|st| steps::skipped(st, Status::NotRun, why))
             .collect(),
+        resumed_from: None,
     }
 }
 

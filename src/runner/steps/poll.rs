@@ -207,11 +207,18 @@ async fn attempts(
             .and_then(|s| s.interval_after(start.elapsed()))
             .unwrap_or(p.every);
         if Instant::now() + every > deadline {
+            // Not a verdict: the system may be slower than the limit (a person acting on
+            // it), and no requirement gives a time bound. The step errors and names what to
+            // do; its checks are not evaluated, so no requirement is said to fail.
+            let hint = if p.prompt.is_some() {
+                " (if a person acts on the system under test, give them longer with --timeout)"
+            } else {
+                " (a slower system needs a longer --timeout)"
+            };
             return Err(StepError {
-                status: Status::Failed,
                 exchanges: kept,
                 ..StepError::errored(format!(
-                    "the condition never held within {} ({attempts} attempts); last time: {}",
+                    "the condition never held within {} ({attempts} attempts), so the result could not be judged{hint}; last time: {}",
                     humantime::format_duration(within),
                     failing.join("; ")
                 ))
