@@ -256,9 +256,7 @@ fn pack_trials(name: &str, trials: &mut Vec<Trial>) {
                         .into());
                     }
                 }
-                if r.exit_code() == 0
-                    && matches!(x.status, Status::Skipped | Status::Errored)
-                {
+                if r.exit_code() == 0 && matches!(x.status, Status::Skipped | Status::Errored) {
                     return Err(format!(
                         "with fault {fault}, {} could not be judged, yet the run passes",
                         x.requirement
