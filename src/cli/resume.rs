@@ -377,6 +377,7 @@ mod tests {
             secrets: Vec::new(),
             headers: Default::default(),
             reference: Default::default(),
+            reference_vars: Default::default(),
             capability_vars: Default::default(),
             scenarios,
         }

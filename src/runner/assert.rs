@@ -13,6 +13,12 @@ type Outcome = Result<Option<String>, (Option<String>, String)>;
 
 /// Evaluate an assertion against a message.
 pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionResult {
+    if let Some(s) = msg.status
+        && !a.when_status.is_empty()
+        && !a.when_status.iter().any(|r| r.contains(&s))
+    {
+        return not_checked_for_status(a, s, vars);
+    }
     let (description, expected, outcome) = match check(&a.kind, msg, vars).await {
         Ok(x) => x,
         Err(e) => (describe(&a.kind), None, Err((None, e))),
@@ -34,6 +40,39 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
         expected,
         actual,
         message,
+    }
+}
+
+/// An assertion limited by `when_status:` to other statuses than the response's: it holds
+/// (what it checks is not there to check), and says why it looked no further.
+fn not_checked_for_status(a: &Assertion, status: u16, vars: &Vars) -> AssertionResult {
+    let description = match &a.title {
+        Some(t) => render(t, vars).unwrap_or_else(|_| t.clone()),
+        None => describe(&a.kind),
+    };
+    let wanted = a
+        .when_status
+        .iter()
+        .map(|r| {
+            if r.start() == r.end() {
+                r.start().to_string()
+            } else {
+                format!("{}xx", r.start() / 100)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" or ");
+    AssertionResult {
+        kind: a.kind.name().to_string(),
+        description,
+        requirement: a.requirement.clone(),
+        severity: a.severity,
+        status: Status::Passed,
+        expected: None,
+        actual: Some(format!("status {status}")),
+        message: Some(format!(
+            "not checked: it applies to a {wanted} answer, and the status was {status}"
+        )),
     }
 }
 
@@ -364,5 +403,63 @@ fn outcome_detail(v: &Value) -> String {
         String::new()
     } else {
         format!(" (OperationOutcome: {})", texts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::Target;
+
+    fn nothing_of_b() -> Assertion {
+        Assertion {
+            kind: AssertKind::FhirPath("entry.resource.where(id = 'b').empty()".into()),
+            requirement: None,
+            severity: Severity::Required,
+            strict_severity: Severity::Required,
+            on: Target::Response,
+            title: None,
+            since: None,
+            when_status: vec![200..=299],
+        }
+    }
+
+    fn response(status: u16, body: &str) -> Message {
+        Message {
+            status: Some(status),
+            body: body.as_bytes().to_vec(),
+            ..Message::default()
+        }
+    }
+
+    fn eval(a: &Assertion, m: &Message) -> AssertionResult {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(evaluate(a, m, &Vars::new()))
+    }
+
+    /// `when_status: 2xx`: a refusal (even with no body) is not checked and holds; an answer
+    /// is checked.
+    #[test]
+    fn when_status_checks_only_the_statuses_named() {
+        let a = nothing_of_b();
+        let refused = eval(&a, &response(401, ""));
+        assert_eq!(refused.status, Status::Passed);
+        assert!(
+            refused
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("not checked") && m.contains("401")),
+            "{refused:?}"
+        );
+        let leaks = r#"{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient","id":"b"}}]}"#;
+        assert_eq!(eval(&a, &response(200, leaks)).status, Status::Failed);
+        let clean = r#"{"resourceType":"Bundle","type":"searchset","entry":[]}"#;
+        assert_eq!(eval(&a, &response(200, clean)).status, Status::Passed);
+        // Without `when_status`, an empty body cannot be checked: the check fails.
+        let mut always = nothing_of_b();
+        always.when_status.clear();
+        assert_eq!(eval(&always, &response(401, "")).status, Status::Failed);
     }
 }

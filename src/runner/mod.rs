@@ -489,6 +489,7 @@ mod tests {
             secrets: Vec::new(),
             headers: Default::default(),
             reference: Default::default(),
+            reference_vars: Default::default(),
             capability_vars: Default::default(),
             scenarios: ["is-push-create", "is-push-update", "is-pull-read"]
                 .map(scenario)

@@ -267,6 +267,7 @@ mod tests {
             on: crate::scenario::Target::Request,
             title: None,
             since: None,
+            when_status: Vec::new(),
         };
         (a, spec)
     }

@@ -175,6 +175,7 @@ mod tests {
             secrets: Vec::new(),
             headers: Default::default(),
             reference: Default::default(),
+            reference_vars: Default::default(),
             capability_vars: [(
                 "rejected_type".to_string(),
                 CapabilityVarDef {

@@ -1,8 +1,8 @@
 //! Running one scenario: its variables, its steps in order, and what skips what.
 
-use super::RunConfig;
 use super::env::{Environment, Prepared};
 use super::steps::{self, StepCtx};
+use super::{RunConfig, Sut};
 use crate::http::redact::Redactor;
 use crate::results::{ScenarioResult, Status, StepResult};
 use crate::scenario::template::{Vars, render};
@@ -70,8 +70,9 @@ fn unmet_requirement(s: &Scenario, vars: &Vars) -> Option<String> {
     })
 }
 
-/// The variables a scenario starts with: pack < scenario < config/`--var` < built-ins.
-/// Scenario variables may refer to the others (`condition_key: "create-{{run_id}}"`).
+/// The variables a scenario starts with: pack < pack `reference_vars` (only in a run against
+/// the built-in reference actors) < scenario < config/`--var` < built-ins. Scenario variables
+/// may refer to the others (`condition_key: "create-{{run_id}}"`).
 pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_id: &str) -> Vars {
     let mut vars: Vars = cfg.vars.clone();
     let base = p
@@ -90,6 +91,9 @@ pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_i
     vars.insert("scenario_id".into(), s.id.clone());
     // Pack and scenario variables may be templates; outside values are taken as given.
     let mut layered: BTreeMap<&String, &String> = pack.vars.iter().collect();
+    if matches!(cfg.sut, Sut::Reference(_)) {
+        layered.extend(pack.reference_vars.iter());
+    }
     layered.extend(s.vars.iter());
     let mut pending: Vec<(&String, String)> = layered
         .into_iter()
@@ -244,4 +248,100 @@ fn errored(mut result: ScenarioResult, s: &Scenario, why: &str, clock: Instant) 
         .collect();
     result.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::runner::Sut;
+    use std::path::Path;
+
+    fn cdex21() -> Pack {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(&root.join("catalog/cdex-2.1")).expect("the catalog loads");
+        crate::scenario::load_pack(
+            &root.join("scenarios/cdex-2.1"),
+            &catalog,
+            &Default::default(),
+        )
+        .unwrap_or_else(|d| panic!("the pack loads: {d}"))
+    }
+
+    fn prepared(target: &str) -> Prepared {
+        Prepared {
+            target: Some(target.into()),
+            harness_url: None,
+            trigger: None,
+        }
+    }
+
+    /// CONF-015's scenario: its scoped token comes from `reference_vars` in a run against the
+    /// reference actors only; against a real target it is `none` (not applicable, never a
+    /// pass) until the run gives one.
+    #[test]
+    fn reference_vars_apply_only_against_the_reference_actors() {
+        let pack = cdex21();
+        let s = pack
+            .scenarios
+            .iter()
+            .find(|s| s.id == "dss-sec-patient-scope")
+            .expect("the scenario is in the pack");
+        let given = pack.reference_vars.get("scoped_token").expect("a value");
+        assert_ne!(given, "none");
+
+        let reference = RunConfig::new(Sut::Reference(Default::default()));
+        let vars = variables(&pack, s, &reference, &prepared("http://127.0.0.1:1"), "r");
+        assert_eq!(vars.get("scoped_token"), Some(given));
+        assert_eq!(unmet_requirement(s, &vars), None);
+
+        let mut target = RunConfig::new(Sut::External {
+            target: Some("http://127.0.0.1:1".into()),
+            trigger: None,
+        });
+        let vars = variables(&pack, s, &target, &prepared("http://127.0.0.1:1"), "r");
+        assert_eq!(vars.get("scoped_token").map(String::as_str), Some("none"));
+        assert_eq!(
+            vars.get("other_patient_id").map(String::as_str),
+            Some("none")
+        );
+        let why = unmet_requirement(s, &vars).expect("not applicable without a scoped token");
+        assert!(why.contains("scoped_token"), "{why}");
+
+        // Values given for the run win, against a real system and the reference alike.
+        target.vars.insert("scoped_token".into(), "theirs".into());
+        target.vars.insert("other_patient_id".into(), "p2".into());
+        let vars = variables(&pack, s, &target, &prepared("http://127.0.0.1:1"), "r");
+        assert_eq!(vars.get("scoped_token").map(String::as_str), Some("theirs"));
+        assert_eq!(unmet_requirement(s, &vars), None);
+        let mut reference = reference;
+        reference.vars.insert("scoped_token".into(), "mine".into());
+        let vars = variables(&pack, s, &reference, &prepared("http://127.0.0.1:1"), "r");
+        assert_eq!(vars.get("scoped_token").map(String::as_str), Some("mine"));
+    }
+
+    /// A name under `reference_vars` needs its real-system default under `vars`.
+    #[test]
+    fn a_reference_var_without_a_default_is_refused() {
+        let dir = std::env::temp_dir().join(format!("reference-vars-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("pack.yaml"),
+            "vars:\n  a: none\nreference_vars:\n  a: x\n  b: y\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("s.yaml"),
+            "id: s\ntitle: t\nactor: data-source-server\nsteps:\n  - send: { method: GET, path: \"Patient/{{a}}\" }\n",
+        )
+        .unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(&root.join("catalog/cdex-2.1")).unwrap();
+        let err = crate::scenario::load_pack(&dir, &catalog, &Default::default())
+            .expect_err("`b` has no default")
+            .to_string();
+        assert!(err.contains("reference_vars.b"), "{err}");
+        assert!(!err.contains("reference_vars.a"), "{err}");
+    }
 }

@@ -380,6 +380,7 @@ mod tests {
             on: crate::scenario::Target::Response,
             title: None,
             since: None,
+            when_status: Vec::new(),
         };
         // The bodies as responses to the harness's reads.
         let sent: Vec<crate::http::RawExchange> = bodies

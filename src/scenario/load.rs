@@ -106,6 +106,20 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
             scenarios.push(scenario);
         }
     }
+    for name in pack_def.reference_vars.keys() {
+        if !pack_def.vars.contains_key(name) {
+            problems.push(
+                Diagnostic::new(
+                    &pack_path,
+                    format!("reference_vars.{name}"),
+                    format!("`{name}` has a value for the reference actors but none under `vars`"),
+                )
+                .hint(format!(
+                    "declare `{name}` under `vars:` too, with its value for a real system (e.g. `none`)"
+                )),
+            );
+        }
+    }
     for name in pack_def.headers.keys() {
         if name.trim().is_empty() {
             problems.push(Diagnostic::new(&pack_path, "headers", "empty header name"));
@@ -120,6 +134,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
             headers: pack_def.headers,
             reference: pack_def.reference,
             capability_vars: pack_def.capability_vars,
+            reference_vars: pack_def.reference_vars,
             scenarios,
         })
     } else {
@@ -1557,37 +1572,30 @@ impl Checker<'_> {
                 "`equals`, `contains`, `matches` and `absent` refine a `header` assertion only",
             );
         }
-        let kind = if let Some(s) = a.status {
-            let items = match s {
-                StatusSpec::One(i) => vec![i],
-                StatusSpec::Many(v) => v,
-            };
-            let mut ranges = Vec::new();
-            for it in items {
-                match it {
-                    StatusItem::Code(c) if (100..=599).contains(&c) => ranges.push(c..=c),
-                    StatusItem::Class(s)
-                        if s.len() == 3
-                            && s.ends_with("xx")
-                            && s.as_bytes()[0].is_ascii_digit() =>
-                    {
-                        let d = (s.as_bytes()[0] - b'0') as u16;
-                        ranges.push(d * 100..=d * 100 + 99);
-                    }
-                    other => {
-                        let given = match other {
-                            StatusItem::Code(c) => c.to_string(),
-                            StatusItem::Class(s) => s,
-                        };
-                        self.err(
-                            format!("{field}.status"),
-                            loc,
-                            format!("`{given}` is not an HTTP status: write a code from 100 to 599 (`200`), a class (`2xx`), or a list of them (`[200, 201]`)"),
-                        );
-                    }
+        let when_status = match a.when_status {
+            Some(w) => {
+                let alone = [
+                    a.status.is_some(),
+                    a.method.is_some(),
+                    a.path.is_some(),
+                    a.received.is_some(),
+                    a.task_states.is_some(),
+                    a.poll_schedule.is_some(),
+                    a.on.unwrap_or(default_target) == Target::Request,
+                ];
+                if alone.contains(&true) {
+                    self.err(
+                        format!("{field}.when_status"),
+                        loc,
+                        "`when_status` limits a check of a response's headers or body to some statuses; it does not go with `status`, `method`, `path`, `received`, `task_states`, `poll_schedule` or `on: request`",
+                    );
                 }
+                self.status_ranges(w, &format!("{field}.when_status"), loc)
             }
-            AssertKind::Status(ranges)
+            None => Vec::new(),
+        };
+        let kind = if let Some(s) = a.status {
+            AssertKind::Status(self.status_ranges(s, &format!("{field}.status"), loc))
         } else if let Some(h) = a.header {
             if refinements > 1 {
                 self.err(field, loc, "a header assertion takes at most one of `equals`, `contains`, `matches`, `absent`");
@@ -1739,6 +1747,85 @@ impl Checker<'_> {
             on: a.on.unwrap_or(default_target),
             title: a.title,
             since: proved.and_then(|r| r.since.clone()),
+            when_status,
         })
+    }
+
+    /// Status codes and classes (`200`, `2xx`, or a list of them) as ranges.
+    fn status_ranges(
+        &mut self,
+        s: StatusSpec,
+        field: &str,
+        loc: Option<serde_saphyr::Location>,
+    ) -> Vec<std::ops::RangeInclusive<u16>> {
+        let items = match s {
+            StatusSpec::One(i) => vec![i],
+            StatusSpec::Many(v) => v,
+        };
+        let mut ranges = Vec::new();
+        for it in items {
+            match it {
+                StatusItem::Code(c) if (100..=599).contains(&c) => ranges.push(c..=c),
+                StatusItem::Class(s)
+                    if s.len() == 3 && s.ends_with("xx") && s.as_bytes()[0].is_ascii_digit() =>
+                {
+                    let d = (s.as_bytes()[0] - b'0') as u16;
+                    ranges.push(d * 100..=d * 100 + 99);
+                }
+                other => {
+                    let given = match other {
+                        StatusItem::Code(c) => c.to_string(),
+                        StatusItem::Class(s) => s,
+                    };
+                    self.err(
+                        field.to_string(),
+                        loc,
+                        format!("`{given}` is not an HTTP status: write a code from 100 to 599 (`200`), a class (`2xx`), or a list of them (`[200, 201]`)"),
+                    );
+                }
+            }
+        }
+        ranges
+    }
+}
+
+#[cfg(test)]
+mod when_status_tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(&root.join("catalog/cdex-2.1")).unwrap();
+        let dir = root.join("scenarios/cdex-2.1");
+        match check_scenario_text(&dir, &dir.join("t.yaml"), text, &catalog) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.0.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn when_status_goes_with_checks_of_a_response_only() {
+        let step = |assertion: &str| {
+            format!(
+                "id: t\ntitle: t\nactor: data-source-server\nsteps:\n  - send: {{ method: GET, path: Patient }}\n    assert:\n      - {assertion}\n"
+            )
+        };
+        assert_eq!(
+            problems(&step(
+                "{ fhirpath: \"entry.empty()\", when_status: [2xx, 404] }"
+            )),
+            Vec::<String>::new()
+        );
+        let p = problems(&step("{ status: 200, when_status: 2xx }"));
+        assert!(
+            p.iter()
+                .any(|p| p.contains("assert[0].when_status") && p.contains("does not go with")),
+            "{p:?}"
+        );
+        let p = problems(&step("{ json: true, when_status: ok }"));
+        assert!(
+            p.iter().any(|p| p.contains("is not an HTTP status")),
+            "{p:?}"
+        );
     }
 }

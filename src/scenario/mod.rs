@@ -30,6 +30,8 @@ pub struct Pack {
     pub reference: BTreeMap<String, serde_json::Value>,
     /// Variables chosen from the server's CapabilityStatement when not set from outside.
     pub capability_vars: BTreeMap<String, model::CapabilityVarDef>,
+    /// Values of some variables for runs against the built-in reference actors only.
+    pub reference_vars: BTreeMap<String, String>,
     pub scenarios: Vec<Scenario>,
 }
 
@@ -216,6 +218,8 @@ pub struct Assertion {
     /// The rule set of the requirement it proves (catalog `since:`), when the catalog has
     /// several: under an earlier rule set (`--rules`) a failure only warns.
     pub since: Option<String>,
+    /// Check only responses with one of these statuses (`when_status:`); empty: always.
+    pub when_status: Vec<std::ops::RangeInclusive<u16>>,
 }
 
 impl Scenario {

@@ -310,6 +310,11 @@ pub struct AssertDef {
     pub matches: Option<String>,
     #[serde(default)]
     pub absent: bool,
+
+    /// Check only a response whose status is one of these (codes or classes); any other
+    /// status leaves the check passed, with a note (e.g. "nothing of patient B" applies to a
+    /// search that was answered, not to one that was refused).
+    pub when_status: Option<StatusSpec>,
 }
 
 /// `task_states:` which Task, and the statuses it must end in.
@@ -373,4 +378,9 @@ pub struct PackDef {
     /// Variables chosen from the server's CapabilityStatement when not set from outside.
     #[serde(default)]
     pub capability_vars: BTreeMap<String, CapabilityVarDef>,
+    /// Values of some `vars` that apply only when the run is against the built-in reference
+    /// actors (no `--target`): over the pack's `vars`, under the scenario's, the config's and
+    /// `--var`. Each name must also be in `vars` (its default for a real system).
+    #[serde(default)]
+    pub reference_vars: BTreeMap<String, String>,
 }

@@ -151,6 +151,7 @@ pub fn resources(s: &Settings) -> Vec<Value> {
             "context": {"period": {"start": when, "end": when}}
         }));
     }
+    out.extend(other_patient(s));
     out.push(json!({
         "resourceType": "DocumentReference",
         "id": "doc-ccda-2021",
@@ -166,4 +167,39 @@ pub fn resources(s: &Settings) -> Vec<Value> {
         "context": {"period": {"start": "2021-09-03T08:00:00Z"}}
     }));
     out
+}
+
+/// A second member (`other_patient_id`) with an active Condition: the patient whose data a
+/// token scoped to the first must not reach (CONF-015). Its demographics and member id
+/// differ from the first's, so no search or `$match` about the first finds it.
+fn other_patient(s: &Settings) -> Vec<Value> {
+    let id = match s.other_patient_id.as_str() {
+        "" | "none" => "cdex-dss-patient-2",
+        given => given,
+    };
+    vec![
+        json!({
+            "resourceType": "Patient",
+            "id": id,
+            "identifier": [{
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MB", "display": "Member Number"}]},
+                "system": s.member_system,
+                "value": format!("{}-other", s.member_id)
+            }],
+            "name": [{"family": "Okafor", "given": ["Ben"]}],
+            "gender": "male",
+            "birthDate": "1975-05-11"
+        }),
+        json!({
+            "resourceType": "Condition",
+            "id": "cond-other-asthma",
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item", "display": "Problem List Item"}]}],
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "195967001", "display": "Asthma"}], "text": "Asthma"},
+            "subject": {"reference": format!("Patient/{id}")},
+            "onsetDateTime": "2012-03-01",
+            "recordedDate": "2012-03-01"
+        }),
+    ]
 }

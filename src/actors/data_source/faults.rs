@@ -41,6 +41,10 @@ pub const FAULTS: &[(&str, &str)] = &[
         "json-as-xml",
         "labels its JSON answers `application/fhir+xml`",
     ),
+    (
+        "ignore-patient-scope",
+        "takes a token scoped to one patient as a token for every patient (CONF-015)",
+    ),
     // Task create
     ("reject-task-create", "answers every POST Task with 405"),
     (

@@ -21,6 +21,7 @@ pub mod capability;
 pub mod dataset;
 pub mod direct_query;
 pub mod faults;
+pub mod scope;
 pub mod subscriptions;
 pub mod tasks;
 
@@ -66,6 +67,12 @@ pub struct Settings {
     pub subscriptions: bool,
     /// Completed query Tasks carry their results as a contained `#results` Bundle.
     pub contained_output: bool,
+    /// Bearer tokens whose (SMART user) scope covers one patient only, named by member
+    /// identifier (CONF-015). A token of `none` or empty is left out.
+    pub scoped_tokens: Vec<scope::ScopedToken>,
+    /// The logical id of a second Patient it holds (another member, with a Condition), whose
+    /// data a token scoped to the first must not reach (`none`: `cdex-dss-patient-2`).
+    pub other_patient_id: String,
 }
 
 impl Default for Settings {
@@ -83,6 +90,8 @@ impl Default for Settings {
             signatures_required: false,
             subscriptions: true,
             contained_output: false,
+            scoped_tokens: Vec::new(),
+            other_patient_id: "cdex-dss-patient-2".into(),
         }
     }
 }
@@ -174,21 +183,39 @@ impl DataSource {
         )
     }
 
-    fn authorized(&self, req: &Message) -> bool {
-        let Some(token) = self
-            .settings
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty() && *t != "none")
-        else {
-            return true;
-        };
-        req.header("authorization")
+    /// What the request's bearer token gives access to (`None`: it needs a valid one).
+    fn access(&self, req: &Message) -> Option<scope::Access> {
+        let given = req
+            .header("authorization")
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .is_some_and(|t| t.trim() == token)
+            .map(str::trim);
+        let usable = |t: &&str| !t.is_empty() && *t != "none";
+        if let Some(given) = given
+            && !self.fault("ignore-patient-scope")
+            && let Some(st) = self
+                .settings
+                .scoped_tokens
+                .iter()
+                .find(|st| usable(&st.token.as_str()) && st.token == given)
+        {
+            return Some(scope::Access::Patient(scope::patient_for(
+                self,
+                &st.member_id,
+            )));
+        }
+        let Some(token) = self.settings.token.as_deref().filter(usable) else {
+            return Some(scope::Access::All);
+        };
+        let scoped_as_all = self.fault("ignore-patient-scope")
+            && self
+                .settings
+                .scoped_tokens
+                .iter()
+                .any(|st| usable(&st.token.as_str()) && Some(st.token.as_str()) == given);
+        (given == Some(token) || scoped_as_all).then_some(scope::Access::All)
     }
 
     /// A resource other than a Task.
@@ -245,10 +272,13 @@ impl DataSource {
         if segs.as_slice() == ["metadata"] && method == "GET" {
             return fhir_response(200, &capability::statement(self));
         }
-        if !self.authorized(req) {
+        let Some(access) = self.access(req) else {
             let mut m = outcome(401, "login", "a valid bearer token is required");
             m.headers.push(("WWW-Authenticate".into(), "Bearer".into()));
             return m;
+        };
+        if let scope::Access::Patient(patient) = &access {
+            return scope::answer(self, patient, req, &base);
         }
         // A form-encoded search by POST is a search too.
         match (method.as_str(), segs.as_slice()) {
