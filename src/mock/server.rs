@@ -184,6 +184,45 @@ pub fn request_matches(pattern: &str, path_and_query: &str) -> bool {
             .split('|')
             .any(|p| request_matches(p.trim(), path_and_query));
     }
+    if pattern.contains('|') && pattern.contains('?') {
+        // `|` may be part of a query value (`identifier=system|value`): the whole pattern
+        // first, then as alternatives split where a resource type follows (`Bundle/x|Task?a=b`).
+        if single_request_matches(pattern, path_and_query) {
+            return true;
+        }
+        let alternatives = split_alternatives(pattern);
+        return alternatives.len() > 1
+            && alternatives
+                .iter()
+                .any(|p| single_request_matches(p, path_and_query));
+    }
+    single_request_matches(pattern, path_and_query)
+}
+
+/// Split `A|B` where B starts with a resource type (an upper-case letter, then letters, up to
+/// `/`, `?` or the end), leaving a `|` inside a query value alone.
+fn split_alternatives(pattern: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, _) in pattern.match_indices('|') {
+        let rest = &pattern[i + 1..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        let after = rest[name.len()..].chars().next();
+        let is_type = name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && matches!(after, None | Some('/') | Some('?') | Some('|'));
+        if is_type {
+            parts.push(pattern[start..i].trim());
+            start = i + 1;
+        }
+    }
+    parts.push(pattern[start..].trim());
+    parts
+}
+
+fn single_request_matches(pattern: &str, path_and_query: &str) -> bool {
     let (ppath, pquery) = pattern.split_once('?').unwrap_or((pattern, ""));
     let (apath, aquery) = path_and_query
         .split_once('?')
@@ -401,5 +440,21 @@ mod matching_tests {
             "Communication?identifier=urn:x|k1",
             "Communication?identifier=urn%3Ax%7Ck1"
         ));
+        // A token whose value starts with a capital is still one pattern.
+        assert!(request_matches(
+            "Patient?identifier=urn:x|Member123",
+            "Patient?identifier=urn%3Ax%7CMember123"
+        ));
+        assert!(!request_matches(
+            "Patient?identifier=urn:x|Member123",
+            "Member123"
+        ));
+        // Alternatives where one has a query: split before each resource type.
+        let out = "Bundle/b1|Bundle|Task?_include=Task:output";
+        assert!(request_matches(out, "Bundle/b1"));
+        assert!(request_matches(out, "Bundle?_id=b1"));
+        assert!(request_matches(out, "Task?_id=t1&_include=Task:output"));
+        assert!(!request_matches(out, "Task?_id=t1"));
+        assert!(!request_matches(out, "Task/t1"));
     }
 }
