@@ -17,6 +17,15 @@ pub const MAX_REPORTED_BODY: usize = 256 * 1024;
 
 pub const REDACTED: &str = "[REDACTED]";
 
+/// What a pack's variable holds when no value was given (`token: none`): never a secret, so
+/// the word is not redacted wherever it appears.
+const NO_VALUE: &str = "none";
+
+/// Values short enough, or meaning "no value", that replacing them would mangle reports.
+fn is_secret(s: &str) -> bool {
+    s.len() >= 4 && !s.eq_ignore_ascii_case(NO_VALUE)
+}
+
 /// Replaces every known secret value, and the values of secret headers, with `[REDACTED]`.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -25,7 +34,7 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| is_secret(s)).collect();
         // Longest first, so a secret containing another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -33,7 +42,7 @@ impl Redactor {
     }
 
     pub fn add(&mut self, secret: &str) {
-        if secret.len() >= 4 && !self.secrets.iter().any(|s| s == secret) {
+        if is_secret(secret) && !self.secrets.iter().any(|s| s == secret) {
             self.secrets.push(secret.to_string());
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
@@ -117,5 +126,13 @@ mod tests {
             "has [REDACTED] inside"
         );
         assert_eq!(r.text("no secret"), "no secret");
+    }
+
+    #[test]
+    fn the_no_value_sentinel_is_not_a_secret() {
+        // `scoped_token: none` means no token was given: "options tested: none" stays.
+        let mut r = Redactor::new(vec!["none".to_string(), "NONE".to_string()]);
+        r.add("none");
+        assert_eq!(r.text("options tested: none"), "options tested: none");
     }
 }
