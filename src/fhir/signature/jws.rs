@@ -209,19 +209,3 @@ impl Jws {
             .is_ok()
     }
 }
-
-/// The `Signature.data` of a detached compact JWS made by a signer: the caller signs
-/// `signing_input(header, resource)` and passes the signature bytes.
-pub fn signing_input(header: &Value, unsigned: &Value) -> Result<(String, String), String> {
-    let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string().as_bytes());
-    let payload = URL_SAFE_NO_PAD.encode(canonicalize(unsigned)?.as_bytes());
-    Ok((format!("{header_b64}.{payload}"), header_b64))
-}
-
-/// `Signature.data` from a header (base64url) and signature bytes.
-pub fn signature_data(header_b64: &str, signature: &[u8]) -> String {
-    STANDARD.encode(format!(
-        "{header_b64}..{}",
-        URL_SAFE_NO_PAD.encode(signature)
-    ))
-}
