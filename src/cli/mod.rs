@@ -8,6 +8,7 @@ pub mod resume;
 pub mod run;
 pub mod simulate;
 pub mod validate;
+pub mod verify_signature;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Validate FHIR JSON resources against the R4 base and the CDex profiles (offline;
     /// exit 1 on errors).
     Validate(validate::ValidateArgs),
+    /// Verify the digital signature of a Bundle or QuestionnaireResponse (JCS, detached JWS,
+    /// x5c certificate); exit 0 verified, 1 not (the failing step named), 2 unreadable input.
+    VerifySignature(verify_signature::VerifySignatureArgs),
 }
 
 /// The pack a run uses when none is named: the 2019 draft the seeds describe (see README,
@@ -142,6 +146,7 @@ pub fn main() -> i32 {
         Command::Check(args) => list::check(args),
         Command::Act(args) => rt.block_on(act::act(args)),
         Command::Validate(args) => rt.block_on(validate::validate(args)),
+        Command::VerifySignature(args) => verify_signature::verify_signature(args),
     }
 }
 
@@ -157,7 +162,11 @@ fn quiet_on_closed_stdout(command: &Command) {
     #[cfg(unix)]
     if matches!(
         command,
-        Command::List(_) | Command::Requirements(_) | Command::Check(_) | Command::Validate(_)
+        Command::List(_)
+            | Command::Requirements(_)
+            | Command::Check(_)
+            | Command::Validate(_)
+            | Command::VerifySignature(_)
     ) {
         // SAFETY: called at start-up, before any thread is spawned; SIG_DFL is a valid action.
         unsafe {

@@ -6,6 +6,7 @@ pub mod expected;
 pub mod fhirpath;
 pub mod fhirpath_subset;
 pub mod profiles;
+pub mod signature;
 pub mod validate;
 
 use crate::http::Message;

@@ -1,0 +1,433 @@
+//! The signature verifier (`fhir::signature`) and `cdex-harness verify-signature`: positive
+//! vectors signed here (rcgen certificate, ring RS256 over the RFC 8785 payload), negative ones
+//! derived from them, and the IG's signed examples (altered after signing; expired certificate).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cdex_harness::fhir::signature::{Outcome, Step, verify};
+use chrono::{DateTime, Utc};
+use rcgen::{
+    CertificateParams, DnType, KeyPair, KeyUsagePurpose, OtherNameValue, PKCS_RSA_SHA256, SanType,
+    date_time_ymd,
+};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
+/// A 2048-bit RSA test key (PKCS#8 DER), made with `openssl genpkey` for these tests only.
+const RSA_KEY: &[u8] = include_bytes!("fixtures/signature/test-rsa-key.pk8");
+const NPI: &str = "1234567893";
+/// The NPI otherName type id (CDex signatures.md).
+const NPI_OID: [u64; 7] = [2, 16, 840, 1, 113883, 4, 6];
+
+struct CertSpec {
+    not_before: (i32, u8, u8),
+    not_after: (i32, u8, u8),
+    san: &'static str,
+    key_usage: Vec<KeyUsagePurpose>,
+}
+
+impl Default for CertSpec {
+    fn default() -> Self {
+        CertSpec {
+            not_before: (2024, 1, 1),
+            not_after: (2124, 1, 1),
+            san: NPI,
+            key_usage: vec![KeyUsagePurpose::DigitalSignature],
+        }
+    }
+}
+
+fn certificate(spec: &CertSpec) -> Vec<u8> {
+    let key = KeyPair::from_pkcs8_der_and_sign_algo(&RSA_KEY.into(), &PKCS_RSA_SHA256).unwrap();
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "cdex-harness test signer");
+    let (y, m, d) = spec.not_before;
+    params.not_before = date_time_ymd(y, m, d);
+    let (y, m, d) = spec.not_after;
+    params.not_after = date_time_ymd(y, m, d);
+    params.subject_alt_names = vec![SanType::OtherName((
+        NPI_OID.to_vec(),
+        OtherNameValue::Utf8String(spec.san.to_string()),
+    ))];
+    params.key_usages = spec.key_usage.clone();
+    params.self_signed(&key).unwrap().der().to_vec()
+}
+
+fn unsigned_bundle() -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "id": "signed-searchset",
+        "meta": {"lastUpdated": "2026-01-02T03:04:05Z"},
+        "type": "searchset",
+        "total": 1,
+        "entry": [{
+            "fullUrl": "http://example.org/fhir/Condition/c1",
+            "resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                         "code": {"text": "Diabetes \u{e9} \u{20ac}"}, "onsetAge": {"value": 52.5}},
+            "search": {"mode": "match"}
+        }]
+    })
+}
+
+/// `Signature.data` for `content`: a detached RS256 JWS over its RFC 8785 form, base64.
+fn jws_data(content: &Value, cert_der: &[u8]) -> String {
+    let header =
+        json!({"alg": "RS256", "kty": "RS", "typ": "JOSE", "x5c": [STANDARD.encode(cert_der)]});
+    let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+    let payload = URL_SAFE_NO_PAD.encode(serde_jcs::to_string(content).unwrap());
+    let key = ring::signature::RsaKeyPair::from_pkcs8(RSA_KEY).unwrap();
+    let mut sig = vec![0; key.public().modulus_len()];
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        format!("{header_b64}.{payload}").as_bytes(),
+        &mut sig,
+    )
+    .unwrap();
+    STANDARD.encode(format!("{header_b64}..{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
+/// Sign `bundle` as CDex says: the Bundle minus id/meta/signature, JCS, detached RS256 JWS,
+/// base64 into Signature.data.
+fn sign(mut bundle: Value, cert_der: &[u8]) -> Value {
+    let mut content = bundle.clone();
+    let obj = content.as_object_mut().unwrap();
+    obj.remove("id");
+    obj.remove("meta");
+    bundle["signature"] = json!({
+        "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.5"}],
+        "when": "2026-01-02T03:04:05Z",
+        "who": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": NPI}},
+        "data": jws_data(&content, cert_der)
+    });
+    bundle
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-06-01T00:00:00Z".parse().unwrap()
+}
+
+fn outcome(resource: &Value, at: DateTime<Utc>, step: Step) -> (Outcome, String) {
+    let report = verify(resource, at);
+    let r = report.get(step).expect("every step is reported");
+    (r.outcome, r.message.clone())
+}
+
+fn write(dir: &str, name: &str, v: &Value) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(v).unwrap()).unwrap();
+    path
+}
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap(), text)
+}
+
+#[test]
+fn own_signed_bundle_verifies_in_every_step() {
+    let signed = sign(unsigned_bundle(), &certificate(&CertSpec::default()));
+    let report = verify(&signed, now());
+    assert!(report.verified(), "{report:#?}");
+    for step in Step::ALL {
+        assert_eq!(report.get(step).unwrap().outcome, Outcome::Pass, "{step:?}");
+    }
+    // id and meta are outside the signature: changing them keeps it valid.
+    let mut moved = signed.clone();
+    moved["id"] = json!("another-id");
+    moved["meta"]["versionId"] = json!("7");
+    assert!(verify(&moved, now()).verified());
+}
+
+#[test]
+fn independent_script_verifies_own_signature() {
+    let signed = sign(unsigned_bundle(), &certificate(&CertSpec::default()));
+    let path = write("signature", "own-signed.json", &signed);
+    let script = "/work/shared/spec/cdex-2.1.0/notes/verify_signature.py";
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/spec/cdex-2.1.0/notes/verify_signature.py")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(script));
+    let out = Command::new("python3").arg(&script).arg(&path).output();
+    match out {
+        Ok(out) if out.status.success() && script.exists() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("rm id,meta,signature VERIFIED"), "{text}");
+        }
+        _ => eprintln!(
+            "skipped: python3 with `cryptography` and {} are needed for the second opinion",
+            script.display()
+        ),
+    }
+}
+
+#[test]
+fn changed_field_fails_at_signature_as_tampered() {
+    let mut signed = sign(unsigned_bundle(), &certificate(&CertSpec::default()));
+    signed["entry"][0]["resource"]["code"]["text"] = json!("Hypertension");
+    let report = verify(&signed, now());
+    assert!(!report.verified());
+    assert_eq!(report.first_failure().unwrap().step, Step::Signature);
+    let (o, msg) = outcome(&signed, now(), Step::Signature);
+    assert_eq!(o, Outcome::Fail);
+    assert!(msg.contains("tampered"), "{msg}");
+    assert_eq!(
+        outcome(&signed, now(), Step::CertificateValidity).0,
+        Outcome::Pass
+    );
+}
+
+#[test]
+fn signature_over_id_and_meta_is_named_a_canonicalization_mistake() {
+    // A signer that forgot to remove id and meta signs the Bundle with them.
+    let cert = certificate(&CertSpec::default());
+    let mut wrong = sign(unsigned_bundle(), &cert);
+    wrong["signature"]["data"] = json!(jws_data(&unsigned_bundle(), &cert));
+    let (o, msg) = outcome(&wrong, now(), Step::Signature);
+    assert_eq!(o, Outcome::Fail);
+    assert!(msg.contains("verifies with id and meta kept"), "{msg}");
+}
+
+#[test]
+fn expired_certificate_fails_validity_but_verifies_at_a_time_inside_it() {
+    let cert = certificate(&CertSpec {
+        not_before: (2020, 1, 1),
+        not_after: (2021, 1, 1),
+        ..CertSpec::default()
+    });
+    let signed = sign(unsigned_bundle(), &cert);
+    let report = verify(&signed, now());
+    assert!(!report.verified());
+    assert_eq!(
+        report.first_failure().unwrap().step,
+        Step::CertificateValidity
+    );
+    assert!(
+        report
+            .get(Step::CertificateValidity)
+            .unwrap()
+            .message
+            .contains("expired")
+    );
+    assert_eq!(report.get(Step::Signature).unwrap().outcome, Outcome::Pass);
+    assert!(verify(&signed, "2020-06-01T00:00:00Z".parse().unwrap()).verified());
+
+    let path = write("signature", "expired.json", &signed);
+    let path = path.to_str().unwrap();
+    let (code, text) = cli(&["verify-signature", path]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("NOT VERIFIED (failed: certificate validity)"),
+        "{text}"
+    );
+    let (code, text) = cli(&["verify-signature", path, "--at", "2020-06-01T00:00:00Z"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("VERIFIED"), "{text}");
+}
+
+#[test]
+fn san_mismatch_fails_that_step_only() {
+    let cert = certificate(&CertSpec {
+        san: "9941339108",
+        ..CertSpec::default()
+    });
+    let signed = sign(unsigned_bundle(), &cert);
+    let report = verify(&signed, now());
+    assert!(!report.verified());
+    let failed: Vec<Step> = report
+        .steps
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .map(|r| r.step)
+        .collect();
+    assert_eq!(failed, [Step::SanMatchesWho]);
+    assert!(
+        report
+            .get(Step::SanMatchesWho)
+            .unwrap()
+            .message
+            .contains("9941339108")
+    );
+}
+
+#[test]
+fn key_usage_without_digital_signature_fails() {
+    let cert = certificate(&CertSpec {
+        key_usage: vec![KeyUsagePurpose::KeyEncipherment],
+        ..CertSpec::default()
+    });
+    let signed = sign(unsigned_bundle(), &cert);
+    assert_eq!(outcome(&signed, now(), Step::KeyUsage).0, Outcome::Fail);
+    let cert = certificate(&CertSpec {
+        key_usage: vec![],
+        ..CertSpec::default()
+    });
+    let signed = sign(unsigned_bundle(), &cert);
+    let report = verify(&signed, now());
+    assert_eq!(
+        report.get(Step::KeyUsage).unwrap().outcome,
+        Outcome::NotChecked
+    );
+    assert!(report.verified());
+}
+
+#[test]
+fn ig_signed_examples_do_not_verify_at_the_signature_step() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/cdex-2.1.0/examples");
+    let dir = if dir.is_dir() {
+        dir
+    } else {
+        PathBuf::from("/work/shared/spec/cdex-2.1.0/examples")
+    };
+    for name in [
+        "cdex-searchbundle-digital-sig-example.json",
+        "cdex-document-digital-sig-example.json",
+    ] {
+        let path = dir.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: {} is not here", path.display());
+            continue;
+        };
+        let example: Value = serde_json::from_str(&text).unwrap();
+        let report = verify(&example, now());
+        assert!(!report.verified(), "{name}");
+        let sig = report.get(Step::Signature).unwrap();
+        assert_eq!(sig.outcome, Outcome::Fail, "{name}");
+        assert!(sig.message.contains("tampered"), "{name}: {}", sig.message);
+        let validity = report.get(Step::CertificateValidity).unwrap();
+        assert_eq!(validity.outcome, Outcome::Fail, "{name}");
+        assert!(
+            validity.message.contains("2022-10-22"),
+            "{}",
+            validity.message
+        );
+        // Inside the validity period only the signature fails.
+        let report = verify(&example, "2022-01-01T00:00:00Z".parse().unwrap());
+        assert_eq!(
+            report.first_failure().unwrap().step,
+            Step::Signature,
+            "{name}"
+        );
+        assert_eq!(
+            report.get(Step::CertificateValidity).unwrap().outcome,
+            Outcome::Pass
+        );
+
+        let (code, out) = cli(&["verify-signature", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("failed: signature, certificate validity"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn questionnaire_response_signature_extension_is_read() {
+    let signed = sign(unsigned_bundle(), &certificate(&CertSpec::default()));
+    // The same signature moved onto a QR whose content differs: found, and fails as tampered.
+    let qr = json!({
+        "resourceType": "QuestionnaireResponse", "id": "qr", "status": "completed",
+        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaireresponse-signature",
+                       "valueSignature": signed["signature"]}]
+    });
+    let report = verify(&qr, now());
+    assert_eq!(report.get(Step::Parse).unwrap().outcome, Outcome::Pass);
+    assert_eq!(report.first_failure().unwrap().step, Step::Signature);
+}
+
+#[test]
+fn bad_input_is_named() {
+    let no_sig = unsigned_bundle();
+    let report = verify(&no_sig, now());
+    assert_eq!(report.first_failure().unwrap().step, Step::Parse);
+    assert_eq!(report.steps.len(), Step::ALL.len());
+    assert!(
+        report.steps[1..]
+            .iter()
+            .all(|r| r.outcome == Outcome::NotChecked)
+    );
+
+    let mut not_detached = sign(unsigned_bundle(), &certificate(&CertSpec::default()));
+    let data = String::from_utf8(
+        STANDARD
+            .decode(not_detached["signature"]["data"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let attached = data.replacen("..", ".e30.", 1);
+    not_detached["signature"]["data"] = json!(STANDARD.encode(attached));
+    let (o, msg) = outcome(&not_detached, now(), Step::Parse);
+    assert_eq!(o, Outcome::Fail);
+    assert!(msg.contains("detached"), "{msg}");
+
+    let mut bad_alg = sign(unsigned_bundle(), &certificate(&CertSpec::default()));
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "x5c": []}).to_string());
+    bad_alg["signature"]["data"] = json!(STANDARD.encode(format!("{header}..AAAA")));
+    assert_eq!(outcome(&bad_alg, now(), Step::Header).0, Outcome::Fail);
+
+    let path = write("signature", "not-json.json", &json!(null));
+    std::fs::write(&path, "{ not json").unwrap();
+    let (code, text) = cli(&["verify-signature", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("line 1"), "{text}");
+    let (code, _) = cli(&["verify-signature", "/nonexistent/file.json"]);
+    assert_eq!(code, 2);
+    let (code, _) = cli(&[
+        "verify-signature",
+        path.to_str().unwrap(),
+        "--at",
+        "yesterday",
+    ]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn es256_signature_verifies() {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    let key = KeyPair::try_from(pkcs8.as_ref()).unwrap();
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = vec![SanType::URI(
+        "urn:oid:2.16.840.1.113883.4.6".try_into().unwrap(),
+    )];
+    let cert = params.self_signed(&key).unwrap().der().to_vec();
+    let signer = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8.as_ref(),
+        &rng,
+    )
+    .unwrap();
+    let mut bundle = unsigned_bundle();
+    let mut content = bundle.clone();
+    content.as_object_mut().unwrap().remove("id");
+    content.as_object_mut().unwrap().remove("meta");
+    let header = URL_SAFE_NO_PAD
+        .encode(json!({"alg": "ES256", "x5c": [STANDARD.encode(&cert)]}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(serde_jcs::to_string(&content).unwrap());
+    let sig = signer
+        .sign(&rng, format!("{header}.{payload}").as_bytes())
+        .unwrap();
+    bundle["signature"] = json!({
+        "who": {"identifier": {"value": "urn:oid:2.16.840.1.113883.4.6"}},
+        "data": STANDARD.encode(format!("{header}..{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+    });
+    let report = verify(&bundle, now());
+    assert!(report.verified(), "{report:#?}");
+    assert_eq!(
+        report.get(Step::SanMatchesWho).unwrap().outcome,
+        Outcome::Pass
+    );
+}
