@@ -20,51 +20,9 @@ OUT="${HFS_OUT:-reports/hfs}"
 
 log() { printf 'hfs.sh: %s\n' "$*" >&2; }
 
-# --- 1. hfs ---------------------------------------------------------------------------------
-HFS_BIN="${HFS:-}"
-if [[ -z "$HFS_BIN" ]]; then
-  if command -v hfs >/dev/null 2>&1; then HFS_BIN="$(command -v hfs)"
-  elif [[ -x "$HOME/.cargo/bin/hfs" ]]; then HFS_BIN="$HOME/.cargo/bin/hfs"
-  fi
-fi
-if [[ -z "$HFS_BIN" ]]; then
-  log "hfs is not installed: installing helios-hfs from crates.io (about 40 minutes on 2 cores)"
-  cargo install helios-hfs --locked --no-default-features --features R4,sqlite,subscriptions
-  HFS_BIN="$HOME/.cargo/bin/hfs"
-fi
-log "using $("$HFS_BIN" --version 2>/dev/null || echo "$HFS_BIN")"
-command -v curl >/dev/null || { log "curl is needed"; exit 2; }
-
-# --- 2. the harness -------------------------------------------------------------------------
-cargo build -q
-HARNESS="$ROOT/target/debug/cdex-harness"
-
-# --- 3. start hfs on a free loopback port ---------------------------------------------------
-free_port() {
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-  else
-    local p
-    for p in $(seq 18080 18180); do
-      if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-    done
-    return 1
-  fi
-}
-PORT="$(free_port)"
-BASE="http://127.0.0.1:$PORT"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/cdex-hfs.XXXXXX")"
-DATA="$WORK/data"
-mkdir -p "$DATA"
-HFS_PID=""
-cleanup() {
-  if [[ -n "$HFS_PID" ]] && kill -0 "$HFS_PID" 2>/dev/null; then
-    kill "$HFS_PID" 2>/dev/null || true
-    wait "$HFS_PID" 2>/dev/null || true
-  fi
-  if [[ "${KEEP_HFS_DIR:-}" == 1 ]]; then log "kept $WORK (hfs.log, database)"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT INT TERM
+# --- 1-3. hfs, the harness, a free port and a work folder (shared) ----------------------
+# shellcheck source=tools/interop/hfs-common.sh
+source "$ROOT/tools/interop/hfs-common.sh"
 
 log "starting hfs at $BASE (log: $WORK/hfs.log)"
 # Run from $WORK so its SQLite database is created there, not in the source tree.
@@ -76,28 +34,8 @@ log "starting hfs at $BASE (log: $WORK/hfs.log)"
 ) >"$WORK/hfs.log" 2>&1 &
 HFS_PID=$!
 
-for _ in $(seq 1 120); do
-  if curl -fsS -o /dev/null -H 'Accept: application/fhir+json' "$BASE/metadata" 2>/dev/null; then break; fi
-  if ! kill -0 "$HFS_PID" 2>/dev/null; then log "hfs exited:"; tail -20 "$WORK/hfs.log" >&2; exit 2; fi
-  sleep 0.5
-done
-curl -fsS -o /dev/null "$BASE/metadata" || { log "hfs did not answer GET /metadata in 60s"; tail -20 "$WORK/hfs.log" >&2; exit 2; }
-log "hfs answers GET /metadata"
+wait_for_hfs
 
-fhir() { # METHOD PATH [BODY]: prints the status; the body goes to $WORK/last.json
-  local method="$1" path="$2" body="${3:-}"
-  local args=(-sS -o "$WORK/last.json" -w '%{http_code}' -X "$method" -H 'Accept: application/fhir+json')
-  if [[ -n "$body" ]]; then args+=(-H 'Content-Type: application/fhir+json' --data-binary "$body"); fi
-  curl "${args[@]}" "$BASE/$path"
-}
-must() { # EXPECTED-STATUS-REGEX METHOD PATH [BODY]
-  local want="$1"; shift
-  local got; got="$(fhir "$@")"
-  if [[ ! "$got" =~ ^($want)$ ]]; then
-    log "$1 $2 answered $got (wanted $want):"; head -c 2000 "$WORK/last.json" >&2; echo >&2; exit 2
-  fi
-  log "$1 $2 -> $got"
-}
 
 # --- 4. the test patient (the pack's patient_id) ---------------------------------------------
 must '200|201' PUT Patient/cdex-patient-1 \
