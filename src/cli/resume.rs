@@ -373,13 +373,8 @@ mod tests {
     fn pack(scenarios: Vec<Scenario>) -> Pack {
         Pack {
             root: ".".into(),
-            vars: Default::default(),
-            secrets: Vec::new(),
-            headers: Default::default(),
-            reference: Default::default(),
-            reference_vars: Default::default(),
-            capability_vars: Default::default(),
             scenarios,
+            ..Default::default()
         }
     }
 

@@ -50,18 +50,7 @@ fn not_checked_for_status(a: &Assertion, status: u16, vars: &Vars) -> AssertionR
         Some(t) => render(t, vars).unwrap_or_else(|_| t.clone()),
         None => describe(&a.kind),
     };
-    let wanted = a
-        .when_status
-        .iter()
-        .map(|r| {
-            if r.start() == r.end() {
-                r.start().to_string()
-            } else {
-                format!("{}xx", r.start() / 100)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" or ");
+    let wanted = statuses(&a.when_status);
     AssertionResult {
         kind: a.kind.name().to_string(),
         description,
@@ -145,17 +134,7 @@ async fn check(
     let desc = describe(kind);
     Ok(match kind {
         AssertKind::Status(ranges) => {
-            let expected = ranges
-                .iter()
-                .map(|r| {
-                    if r.start() == r.end() {
-                        r.start().to_string()
-                    } else {
-                        format!("{}xx", r.start() / 100)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" or ");
+            let expected = statuses(ranges);
             let outcome = match msg.status {
                 Some(s) if ranges.iter().any(|r| r.contains(&s)) => Ok(Some(s.to_string())),
                 Some(s) => Err((
@@ -462,4 +441,19 @@ mod tests {
         always.when_status.clear();
         assert_eq!(eval(&always, &response(401, "")).status, Status::Failed);
     }
+}
+
+/// Status codes and classes as a scenario writes them: `201 or 4xx`.
+fn statuses(ranges: &[std::ops::RangeInclusive<u16>]) -> String {
+    ranges
+        .iter()
+        .map(|r| {
+            if r.start() == r.end() {
+                r.start().to_string()
+            } else {
+                format!("{}xx", r.start() / 100)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
 }

@@ -485,15 +485,10 @@ mod tests {
         };
         let pack = Pack {
             root: ".".into(),
-            vars: Default::default(),
-            secrets: Vec::new(),
-            headers: Default::default(),
-            reference: Default::default(),
-            reference_vars: Default::default(),
-            capability_vars: Default::default(),
             scenarios: ["is-push-create", "is-push-update", "is-pull-read"]
                 .map(scenario)
                 .to_vec(),
+            ..Default::default()
         };
         let ids = |patterns: &[&str]| -> Vec<String> {
             let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();

@@ -171,11 +171,6 @@ mod tests {
     fn pack() -> Pack {
         Pack {
             root: ".".into(),
-            vars: Default::default(),
-            secrets: Vec::new(),
-            headers: Default::default(),
-            reference: Default::default(),
-            reference_vars: Default::default(),
             capability_vars: [(
                 "rejected_type".to_string(),
                 CapabilityVarDef {
@@ -184,7 +179,7 @@ mod tests {
                 },
             )]
             .into(),
-            scenarios: Vec::new(),
+            ..Default::default()
         }
     }
 

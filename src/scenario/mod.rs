@@ -16,7 +16,7 @@ pub use load::load_pack;
 pub use model::Target;
 
 /// A loaded, checked scenario pack.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Pack {
     /// The pack's folder.
     pub root: PathBuf,
