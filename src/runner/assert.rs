@@ -385,6 +385,21 @@ fn outcome_detail(v: &Value) -> String {
     }
 }
 
+/// Status codes and classes as a scenario writes them: `201 or 4xx`.
+fn statuses(ranges: &[std::ops::RangeInclusive<u16>]) -> String {
+    ranges
+        .iter()
+        .map(|r| {
+            if r.start() == r.end() {
+                r.start().to_string()
+            } else {
+                format!("{}xx", r.start() / 100)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,19 +456,4 @@ mod tests {
         always.when_status.clear();
         assert_eq!(eval(&always, &response(401, "")).status, Status::Failed);
     }
-}
-
-/// Status codes and classes as a scenario writes them: `201 or 4xx`.
-fn statuses(ranges: &[std::ops::RangeInclusive<u16>]) -> String {
-    ranges
-        .iter()
-        .map(|r| {
-            if r.start() == r.end() {
-                r.start().to_string()
-            } else {
-                format!("{}xx", r.start() / 100)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" or ")
 }
