@@ -1,40 +1,13 @@
 //! The command line, end to end: the README's main command, exit codes, the client role
 //! through --trigger, secrets, and load errors that name file, line and field.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
+use std::path::PathBuf;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
-
-fn project() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh folder under the target dir.
 fn tmp(name: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(project())
-        .env("NO_COLOR", "1")
-        .env_remove("CDEX_HARNESS_CONFIG")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::tmp("cli", name)
 }
 
 /// Replace what changes from run to run (times, durations, ports, run ids, lengths).

@@ -1,0 +1,46 @@
+//! What the end-to-end tests of the command line share: the built binary run from the
+//! project folder (no colour, no config file from the environment), fresh temporary folders
+//! and the combined output. `mod common;` in a test file; each uses what it needs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
+
+pub fn project() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh folder under the target dir, named after the test file (`prefix`) and the test.
+pub fn tmp(prefix: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The harness with these arguments, ready to run.
+pub fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(project())
+        .env("NO_COLOR", "1")
+        .env_remove("CDEX_HARNESS_CONFIG");
+    c
+}
+
+/// Run the harness to its end.
+pub fn harness(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
+}
+
+/// Standard output then standard error, as text.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
