@@ -194,6 +194,19 @@ fn build(
                     content,
                 });
             }
+            Asked::Questionnaire { line, .. } if ds.fault("document-for-questionnaire") => {
+                let doc = content::document(
+                    &format!("att-doc-{id}-{n}"),
+                    &member,
+                    &content::loinc("11506-3"),
+                    None,
+                );
+                parts.push(Part {
+                    line_items: line.iter().cloned().collect(),
+                    code: None,
+                    content: doc,
+                });
+            }
             Asked::Questionnaire { canonical, line } => {
                 let qr_id = format!("att-qr-{id}-{n}");
                 let mut qr = content::questionnaire_response(&qr_id, canonical, &member, &author);
@@ -201,10 +214,12 @@ fn build(
                     sign::sign(&mut qr, &author)?;
                 }
                 ds.put(qr.clone());
-                outputs.push(json!({
+                if !ds.fault("no-questionnaire-output") {
+                    outputs.push(json!({
                     "type": {"coding": [{"system": PAS_TEMP, "code": "questionnaire-context"}]},
                     "valueReference": {"reference": format!("QuestionnaireResponse/{qr_id}")}
-                }));
+                    }));
+                }
                 parts.push(Part {
                     line_items: line.iter().cloned().collect(),
                     code: None,

@@ -46,6 +46,14 @@ pub const SERVER_FAULTS: &[(&str, &str)] = &[
         "leaves CDex Task Attachment Request out of its CapabilityStatement's Task supportedProfile",
     ),
     (
+        "document-for-questionnaire",
+        "answers a questionnaire request with a DocumentReference instead of a QuestionnaireResponse",
+    ),
+    (
+        "no-questionnaire-output",
+        "completes a questionnaire request without the questionnaire-context output (cdex-10)",
+    ),
+    (
         "wrong-tracking-id",
         "echoes a tracking id of its own instead of the Task's tracking-id",
     ),
