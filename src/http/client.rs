@@ -87,6 +87,7 @@ impl HttpClient {
             headers: req.headers.clone(),
             body: req.body.clone().unwrap_or_default(),
             truncated: false,
+            stored: None,
         };
         let outcome = tokio::time::timeout(timeout, self.exchange(req)).await;
         let (response, error) = match outcome {
@@ -151,6 +152,7 @@ impl HttpClient {
             headers,
             body,
             truncated,
+            stored: None,
         })
     }
 }

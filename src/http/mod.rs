@@ -25,6 +25,31 @@ pub struct Message {
     pub body: Vec<u8>,
     /// The body was larger than [`MAX_BODY_BYTES`] and was cut off.
     pub truncated: bool,
+    /// The body is not (all) in `body`: kept in a file, or not kept at all (its size only).
+    pub stored: Option<std::sync::Arc<StoredBody>>,
+}
+
+/// A body not held in memory: its size and digest, and the file that holds it when it was
+/// kept. (`body` of its [`Message`] is then empty, or a preview.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredBody {
+    pub size: u64,
+    /// SHA-256 of the body, lower-case hex; `None` when not kept whole.
+    pub sha256: Option<String>,
+    /// Where the body is; `None` when it was not kept (a refused upload).
+    pub file: Option<std::path::PathBuf>,
+    /// The first bytes of the body (for a report's preview).
+    pub head: Vec<u8>,
+}
+
+impl StoredBody {
+    /// A body that was refused and dropped: only its size is known.
+    pub fn not_kept(size: u64) -> StoredBody {
+        StoredBody {
+            size,
+            ..StoredBody::default()
+        }
+    }
 }
 
 impl Message {

@@ -123,6 +123,7 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::NotReceived => "no such request arrives".into(),
         AssertKind::TaskStates { id, .. } => format!("the statuses {id} goes through"),
         AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
+        AssertKind::Attachment(e) => format!("the attachments at {e}"),
     }
 }
 
@@ -306,6 +307,28 @@ async fn check(
                 None => Err((None, "there is no method (this is a response)".into())),
             };
             (desc, Some(m.clone()), outcome)
+        }
+        AssertKind::Attachment(expr) => {
+            let expr = render(expr, vars)?;
+            let outcome = match msg.json() {
+                Ok(v) => match crate::fhir::attachment::check(&expr, &v).await {
+                    Ok(f) => {
+                        let actual = Some(f.summary.join("; "));
+                        if f.problems.is_empty() {
+                            Ok(actual)
+                        } else {
+                            Err((actual, f.problems.join("; ")))
+                        }
+                    }
+                    Err(e) => Err((None, format!("`{expr}` could not be evaluated: {e}"))),
+                },
+                Err(e) => Err((None, e)),
+            };
+            (
+                format!("the attachments at {expr}"),
+                Some("each: base64 data of its contentType; size and SHA-1 hash matching when given; an absolute url when given".into()),
+                outcome,
+            )
         }
         AssertKind::Path(p) => {
             let p = render(p, vars)?;

@@ -1474,14 +1474,22 @@ impl Checker<'_> {
             ("received", a.received.is_some()),
             ("task_states", a.task_states.is_some()),
             ("poll_schedule", a.poll_schedule.is_some()),
+            ("attachment", a.attachment.is_some()),
         ];
         if let Err(msg) = exactly_one("an assertion", &kinds) {
             self.err(field, loc, msg);
             return None;
         }
-        for t in [&a.equals, &a.contains, &a.matches, &a.fhirpath, &a.path]
-            .into_iter()
-            .flatten()
+        for t in [
+            &a.equals,
+            &a.contains,
+            &a.matches,
+            &a.fhirpath,
+            &a.path,
+            &a.attachment,
+        ]
+        .into_iter()
+        .flatten()
         {
             self.check_template(field, loc, t, known, captured_by, uses);
         }
@@ -1635,6 +1643,17 @@ impl Checker<'_> {
                 );
             }
             AssertKind::FhirPath(p)
+        } else if let Some(p) = a.attachment {
+            if !p.contains("{{")
+                && let Err(e) = crate::fhir::fhirpath::check(&p)
+            {
+                self.err(
+                    format!("{field}.attachment"),
+                    loc,
+                    format!("invalid FHIRPath: {e}"),
+                );
+            }
+            AssertKind::Attachment(p)
         } else if let Some(p) = a.profile {
             if !crate::fhir::conformance::known(&p) {
                 let names = crate::fhir::conformance::names();

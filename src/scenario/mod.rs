@@ -276,6 +276,9 @@ pub enum AssertKind {
     },
     /// The times of the client under test's matching requests follow a schedule.
     PollSchedule(PollScheduleSpec),
+    /// The FHIR Attachments a FHIRPath expression (template) selects in the body carry what
+    /// they say (`attachment:`).
+    Attachment(String),
 }
 
 /// `poll_schedule:` checked.
@@ -304,6 +307,7 @@ impl AssertKind {
             AssertKind::NotReceived => "received",
             AssertKind::TaskStates { .. } => "task_states",
             AssertKind::PollSchedule(_) => "poll_schedule",
+            AssertKind::Attachment(_) => "attachment",
         }
     }
 

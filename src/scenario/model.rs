@@ -304,6 +304,9 @@ pub struct AssertDef {
     /// The times the client under test sent matching requests in the scenario follow a
     /// schedule (no earlier, no more often).
     pub poll_schedule: Option<PollScheduleDef>,
+    /// FHIRPath over the body selecting FHIR Attachments: each carries valid base64 `data`
+    /// decoding to what its `contentType` says, `size`/`hash` match, a `url` is absolute.
+    pub attachment: Option<String>,
 
     pub equals: Option<String>,
     pub contains: Option<String>,
