@@ -14,6 +14,7 @@ pub mod information_server;
 pub mod messaging;
 pub mod notified_pull;
 pub mod payer;
+pub mod provider;
 pub mod store;
 pub mod task_based;
 
@@ -251,6 +252,33 @@ pub fn registry() -> &'static [ActorSpec] {
             serves: true,
             actions: data_source::ACTIONS,
             faults: data_source::FAULTS,
+        },
+        // The Provider of the attachments option: the Data Source taking attachment requests
+        // and answering them ($submit-attachment to the Task's payer-url).
+        ActorSpec {
+            name: "data-source-server",
+            options: provider::OPTIONS,
+            build: provider::build_server,
+            serves: true,
+            actions: provider::SERVER_ACTIONS,
+            faults: provider::SERVER_FAULTS,
+        },
+        ActorSpec {
+            name: "data-source-server",
+            options: provider::SIGNED_OPTIONS,
+            build: provider::build_server_signed,
+            serves: true,
+            actions: provider::SERVER_ACTIONS,
+            faults: provider::SERVER_FAULTS,
+        },
+        // The Provider sending unsolicited attachments.
+        ActorSpec {
+            name: "data-source-client",
+            options: &[],
+            build: provider::build_client,
+            serves: false,
+            actions: provider::CLIENT_ACTIONS,
+            faults: provider::CLIENT_FAULTS,
         },
         // The Payer's $submit-attachment endpoint (Attachments), plain and with signatures
         // pre-negotiated.
