@@ -93,6 +93,19 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub omit_headers: Vec<String>,
     pub body: Option<Body>,
+    /// `sign:` sign a resource inside the body before sending.
+    pub sign: Option<SignSpec>,
+}
+
+/// `send.sign:` checked.
+#[derive(Debug, Clone)]
+pub struct SignSpec {
+    /// JSON Pointer into the body ("" = the body).
+    pub at: String,
+    pub cert: crate::fhir::signature::CertKind,
+    pub tamper: bool,
+    pub mismatch: Vec<String>,
+    pub who: Option<serde_json::Value>,
 }
 
 /// A body template: JSON (from a fixture or inline, rendered value by value) or text.
@@ -276,6 +289,12 @@ pub enum AssertKind {
     },
     /// The times of the client under test's matching requests follow a schedule.
     PollSchedule(PollScheduleSpec),
+    /// The digital signature of the body, or of the resources a FHIRPath selects, verifies
+    /// (or one verifier step passes).
+    Signature {
+        at: Option<String>,
+        step: Option<crate::fhir::signature::Step>,
+    },
 }
 
 /// `poll_schedule:` checked.
@@ -304,6 +323,7 @@ impl AssertKind {
             AssertKind::NotReceived => "received",
             AssertKind::TaskStates { .. } => "task_states",
             AssertKind::PollSchedule(_) => "poll_schedule",
+            AssertKind::Signature { .. } => "signature",
         }
     }
 
