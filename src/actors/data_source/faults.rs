@@ -182,7 +182,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     ("no-kty", "leaves kty out of the JWS header"),
     ("no-alg", "leaves alg out of the JWS header"),
-    ("sha512-alg", "signs with RS512 (SHA-512) where SHA-256 is recommended"),
+    (
+        "sha512-alg",
+        "signs with RS512 (SHA-512) where SHA-256 is recommended",
+    ),
     ("no-sigT", "leaves sigT out of the JWS header"),
     ("sigT-mismatch", "puts a sigT an hour after Signature.when"),
     ("srCms-missing", "leaves srCms out of the JWS header"),

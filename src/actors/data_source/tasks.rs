@@ -589,7 +589,11 @@ fn sign_output(ds: &DataSource, id: &str, patient: &str, done: &mut Change) {
     let held: Vec<Value> = done
         .serve
         .iter()
-        .chain(done.contained.iter().flat_map(|c| c.as_array().into_iter().flatten()))
+        .chain(
+            done.contained
+                .iter()
+                .flat_map(|c| c.as_array().into_iter().flatten()),
+        )
         .flat_map(|r| {
             if r["resourceType"] == "Bundle" {
                 r["entry"]

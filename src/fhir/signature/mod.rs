@@ -87,7 +87,12 @@ pub fn verify(resource: &Value, at: DateTime<Utc>) -> Report {
 
 /// Verify the resource-level signature of a Bundle (`Bundle.signature`) or a
 /// QuestionnaireResponse (its signature extension).
+/// A QuestionnaireResponse item (an object with `linkId` and no `resourceType`) is verified as
+/// an item-level signature ([`verify_item`]).
 pub fn verify_with(resource: &Value, opts: &VerifyOptions) -> Report {
+    if resource.get("resourceType").is_none() && resource.get("linkId").is_some() {
+        return verify_item(resource, opts);
+    }
     let mut report = Report::default();
     let Some((signature, unsigned, kept)) = split_signature(resource, &mut report) else {
         return report.rest_not_checked();
