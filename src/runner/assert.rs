@@ -19,6 +19,9 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
     {
         return not_checked_for_status(a, s, vars);
     }
+    if let AssertKind::Signature { at, step } = &a.kind {
+        return super::signature_check::evaluate(a, msg, vars, at, *step).await;
+    }
     let (description, expected, outcome) = match check(&a.kind, msg, vars).await {
         Ok(x) => x,
         Err(e) => (describe(&a.kind), None, Err((None, e))),
@@ -124,6 +127,7 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::TaskStates { id, .. } => format!("the statuses {id} goes through"),
         AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
         AssertKind::Attachment(e) => format!("the attachments at {e}"),
+        AssertKind::Signature { at, step } => super::signature_check::describe(at, step),
     }
 }
 
@@ -205,6 +209,10 @@ async fn check(
                 }
             };
             (desc, Some(expected), outcome)
+        }
+        AssertKind::Signature { .. } => {
+            // Judged by `signature_check::evaluate` (it can warn or not apply, not just fail).
+            return Err("`signature` is judged on its own".to_string());
         }
         AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_) => {
             // Checked over the whole scenario (see `runner::steps`), never one message.

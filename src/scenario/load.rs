@@ -1287,12 +1287,64 @@ impl Checker<'_> {
             Some(b) => self.body(&format!("{field}.body"), loc, b, known, captured_by, uses),
             None => None,
         };
+        let sign = s.sign.map(|d| {
+            let cert = match d.cert.as_deref() {
+                None => crate::fhir::signature::CertKind::Valid,
+                Some(name) => crate::fhir::signature::CertKind::parse(name).unwrap_or_else(|| {
+                    self.err(
+                        format!("{field}.sign.cert"),
+                        loc,
+                        format!(
+                            "unknown certificate `{name}` (known: {})",
+                            crate::fhir::signature::CertKind::ALL
+                                .map(|k| k.name())
+                                .join(", ")
+                        ),
+                    );
+                    crate::fhir::signature::CertKind::Valid
+                }),
+            };
+            for m in &d.mismatch {
+                if !crate::fhir::signature::sign::MISMATCHES.contains(&m.as_str()) {
+                    self.err(
+                        format!("{field}.sign.mismatch"),
+                        loc,
+                        format!(
+                            "unknown mismatch `{m}` (known: {})",
+                            crate::fhir::signature::sign::MISMATCHES.join(", ")
+                        ),
+                    );
+                }
+            }
+            if !d.at.is_empty() && !d.at.starts_with('/') {
+                self.err(
+                    format!("{field}.sign.at"),
+                    loc,
+                    format!("`{}` is not a JSON Pointer (it starts with `/`)", d.at),
+                );
+            }
+            SignSpec {
+                at: d.at,
+                cert,
+                tamper: d.tamper,
+                mismatch: d.mismatch,
+                who: d.who,
+            }
+        });
+        if sign.is_some() && !matches!(body, Some(Body::Json(_)) | None) {
+            self.err(
+                format!("{field}.sign"),
+                loc,
+                "`sign` signs a resource inside a JSON body (a fixture or `json:`)",
+            );
+        }
         Some(Request {
             method,
             path: s.path,
             headers,
             omit_headers: s.omit_headers,
             body,
+            sign,
         })
     }
 
@@ -1475,6 +1527,7 @@ impl Checker<'_> {
             ("task_states", a.task_states.is_some()),
             ("poll_schedule", a.poll_schedule.is_some()),
             ("attachment", a.attachment.is_some()),
+            ("signature", a.signature.is_some()),
         ];
         if let Err(msg) = exactly_one("an assertion", &kinds) {
             self.err(field, loc, msg);
@@ -1748,6 +1801,32 @@ impl Checker<'_> {
                 from: ps.from,
                 schedule,
             })
+        } else if let Some(sc) = a.signature {
+            let sf = format!("{field}.signature");
+            if let Some(at) = &sc.at
+                && !at.contains("{{")
+                && let Err(e) = crate::fhir::fhirpath::check(at)
+            {
+                self.err(format!("{sf}.at"), loc, format!("invalid FHIRPath: {e}"));
+            }
+            let step = match sc.step.as_deref() {
+                None => None,
+                Some(name) => match crate::fhir::signature::Step::parse(name) {
+                    Some(st) => Some(st),
+                    None => {
+                        self.err(
+                            format!("{sf}.step"),
+                            loc,
+                            format!(
+                                "unknown verifier step `{name}` (known: {})",
+                                crate::fhir::signature::Step::names()
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            AssertKind::Signature { at: sc.at, step }
         } else {
             if a.json == Some(false) {
                 self.err(

@@ -93,6 +93,19 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub omit_headers: Vec<String>,
     pub body: Option<Body>,
+    /// `sign:` sign a resource inside the body before sending.
+    pub sign: Option<SignSpec>,
+}
+
+/// `send.sign:` checked.
+#[derive(Debug, Clone)]
+pub struct SignSpec {
+    /// JSON Pointer into the body ("" = the body).
+    pub at: String,
+    pub cert: crate::fhir::signature::CertKind,
+    pub tamper: bool,
+    pub mismatch: Vec<String>,
+    pub who: Option<serde_json::Value>,
 }
 
 /// A body template: JSON (from a fixture or inline, rendered value by value) or text.
@@ -279,6 +292,12 @@ pub enum AssertKind {
     /// The FHIR Attachments a FHIRPath expression (template) selects in the body carry what
     /// they say (`attachment:`).
     Attachment(String),
+    /// The digital signature of the body, or of the resources a FHIRPath selects, verifies
+    /// (or one verifier step passes).
+    Signature {
+        at: Option<String>,
+        step: Option<crate::fhir::signature::Step>,
+    },
 }
 
 /// `poll_schedule:` checked.
@@ -308,6 +327,7 @@ impl AssertKind {
             AssertKind::TaskStates { .. } => "task_states",
             AssertKind::PollSchedule(_) => "poll_schedule",
             AssertKind::Attachment(_) => "attachment",
+            AssertKind::Signature { .. } => "signature",
         }
     }
 

@@ -97,6 +97,30 @@ pub struct SendDef {
     #[serde(default)]
     pub omit_headers: Vec<String>,
     pub body: Option<BodyDef>,
+    /// Sign a Bundle or QuestionnaireResponse inside the (JSON) body before sending, with the
+    /// harness's test PKI.
+    pub sign: Option<SignDef>,
+}
+
+/// `send.sign:` which resource of the body to sign, and how (deliberately bad for negative
+/// tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignDef {
+    /// A JSON Pointer into the body (`/parameter/3/part/1/resource`); "" or absent: the body.
+    #[serde(default)]
+    pub at: String,
+    /// `valid` (default), `expired`, `wrong-san`, `no-digital-signature`, `untrusted`, `no-san`.
+    pub cert: Option<String>,
+    /// Alter the content after signing.
+    #[serde(default)]
+    pub tamper: bool,
+    /// Header or element faults (`sigT`, `srCms`, `kty`, `alg`, `x5c-base64url`, ...).
+    #[serde(default)]
+    pub mismatch: Vec<String>,
+    /// `Signature.who` (a Reference with identifier and display); the certificate's SAN is made
+    /// to match its `identifier.value`. Default: NPI 9941339108.
+    pub who: Option<serde_json::Value>,
 }
 
 /// A request body or served resource: a fixture file, inline JSON, or text. Fixtures and
@@ -307,6 +331,10 @@ pub struct AssertDef {
     /// FHIRPath over the body selecting FHIR Attachments: each carries valid base64 `data`
     /// decoding to what its `contentType` says, `size`/`hash` match, a `url` is absolute.
     pub attachment: Option<String>,
+    /// The digital signature of the body (or of the Bundle/QuestionnaireResponse `at` selects)
+    /// verifies under the run's rules and trust anchors; with `step:` only that verifier step
+    /// is judged.
+    pub signature: Option<SignatureCheckDef>,
 
     pub equals: Option<String>,
     pub contains: Option<String>,
@@ -318,6 +346,19 @@ pub struct AssertDef {
     /// status leaves the check passed, with a note (e.g. "nothing of patient B" applies to a
     /// search that was answered, not to one that was refused).
     pub when_status: Option<StatusSpec>,
+}
+
+/// `signature:` where the signed resource is, and which verifier step to judge.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureCheckDef {
+    /// A FHIRPath selecting the signed Bundle(s) or QuestionnaireResponse(s); default: the
+    /// body. Every selected resource is checked.
+    pub at: Option<String>,
+    /// One verifier step (`parse`, `alg`, `kty`, `x5c`, `sigT`, `srCms`, `sigFormat`,
+    /// `targetFormat`, `canonical`, `signature`, `validity`, `key-usage`, `san`, `trust`);
+    /// absent: the whole verification.
+    pub step: Option<String>,
 }
 
 /// `task_states:` which Task, and the statuses it must end in.

@@ -506,6 +506,7 @@ async fn explain(
         path: path.to_string(),
         headers: Vec::new(),
         omit_headers: Vec::new(),
+        sign: None,
         body: None,
     };
     let shown = render(path, vars).unwrap_or_else(|_| path.to_string());

@@ -1,10 +1,11 @@
 //! `send`: the harness, as a client, sends one request to the system under test.
 
 use super::{StepCtx, StepError, wait_cancel};
+use crate::fhir::signature::SignOptions;
 use crate::http::RawExchange;
 use crate::http::client::OutgoingRequest;
 use crate::scenario::template::{Vars, render, render_json};
-use crate::scenario::{Body, Request};
+use crate::scenario::{Body, Request, SignSpec};
 
 /// Render a body template to bytes.
 pub(super) fn body_bytes(body: &Body, vars: &Vars) -> Result<Vec<u8>, String> {
@@ -15,6 +16,23 @@ pub(super) fn body_bytes(body: &Body, vars: &Vars) -> Result<Vec<u8>, String> {
         }
         Body::Text(t) => Ok(render(t, vars)?.into_bytes()),
     }
+}
+
+/// `sign:` sign the Bundle or QuestionnaireResponse at `spec.at` inside `body`.
+fn sign_inside(body: &mut serde_json::Value, spec: &SignSpec) -> Result<(), String> {
+    let target = body
+        .pointer_mut(&spec.at)
+        .ok_or_else(|| format!("sign.at `{}` is not in the body", spec.at))?;
+    let mut opts = SignOptions {
+        cert: spec.cert,
+        tamper: spec.tamper,
+        mismatch: spec.mismatch.clone(),
+        ..SignOptions::default()
+    };
+    if let Some(who) = &spec.who {
+        opts.who = who.clone();
+    }
+    crate::fhir::signature::sign(target, &opts).map_err(|e| format!("sign: {e}"))
 }
 
 fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
@@ -71,7 +89,14 @@ fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<Outgoi
             {
                 headers.push(("Content-Type".into(), "application/fhir+json".into()));
             }
-            Some(body_bytes(b, vars)?)
+            match (&req.sign, b) {
+                (Some(spec), Body::Json(v)) => {
+                    let mut rendered = render_json(v, vars)?;
+                    sign_inside(&mut rendered, spec)?;
+                    Some(serde_json::to_vec_pretty(&rendered).map_err(|e| e.to_string())?)
+                }
+                _ => Some(body_bytes(b, vars)?),
+            }
         }
         None => None,
     };
