@@ -93,6 +93,17 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub omit_headers: Vec<String>,
     pub body: Option<Body>,
+    /// `body.grow`: one string of the JSON body grown to the base64 of many bytes, streamed.
+    pub grow: Option<Grow>,
+}
+
+/// `send.body.grow`, as written (templates rendered when the step runs).
+#[derive(Debug, Clone)]
+pub struct Grow {
+    /// JSON Pointer (template) to a string of the rendered body.
+    pub at: String,
+    /// Number of raw bytes (template), units allowed (`100MB`).
+    pub bytes: String,
 }
 
 /// A body template: JSON (from a fixture or inline, rendered value by value) or text.

@@ -507,6 +507,7 @@ async fn explain(
         headers: Vec::new(),
         omit_headers: Vec::new(),
         body: None,
+        grow: None,
     };
     let shown = render(path, vars).unwrap_or_else(|_| path.to_string());
     match super::send::send(ctx, &req, vars).await {
