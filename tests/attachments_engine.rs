@@ -529,3 +529,95 @@ fn attachment_passes_on_correct_content_and_fails_naming_each_fault() {
         assert!(m.contains(want), "{name}: {m:?} lacks {want:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// `send.body.grow`: a large attachment generated and streamed.
+
+const GROW_SCENARIO: &str = r#"id: grow
+title: a large attachment, and one past the limit
+actor: data-consumer-server
+vars:
+  small: "100000"
+  big: "20MB"
+steps:
+  - id: small
+    send:
+      method: POST
+      path: "$submit-attachment"
+      body:
+        json:
+          resourceType: Parameters
+          parameter:
+            - name: Attachment
+              part:
+                - name: Content
+                  resource:
+                    resourceType: DocumentReference
+                    status: current
+                    content: [ { attachment: { contentType: application/pdf, data: "" } } ]
+        grow: { at: /parameter/0/part/0/resource/content/0/attachment/data, bytes: "{{small}}" }
+    assert:
+      - status: 200
+  - id: big
+    send:
+      method: POST
+      path: "$submit-attachment"
+      body:
+        json:
+          resourceType: Parameters
+          parameter:
+            - name: Attachment
+              part:
+                - name: Content
+                  resource:
+                    resourceType: DocumentReference
+                    status: current
+                    content: [ { attachment: { contentType: application/pdf, data: "" } } ]
+        grow: { at: /parameter/0/part/0/resource/content/0/attachment/data, bytes: "{{big}}" }
+    assert:
+      - status: 413
+      - resource: OperationOutcome
+"#;
+
+/// The grown body arrives whole and right (its attachment passes the `attachment` check,
+/// which proves the base64 and the PDF header); past the endpoint's limit it is refused with
+/// 413 before it is read; both are shown by size and SHA-256, the JSON's start as preview.
+#[test]
+fn a_grown_body_is_streamed_and_shown_by_size_and_digest() {
+    let rt = rt();
+    let (h, server) = limited(&rt, 1024 * 1024);
+    let cfg = RunConfig::new(Sut::External {
+        target: Some(server.base_url().to_string()),
+        trigger: None,
+    });
+    let r = run_in(&rt, &pack_dir("grow", GROW_SCENARIO), &cfg);
+    let s = &r.scenarios[0];
+    assert_eq!(s.status, Status::Passed, "{s:#?}");
+    let got = h.got.lock().unwrap();
+    assert_eq!(got.len(), 1, "only the small one reached the handler");
+    let body: Value = serde_json::from_slice(&got[0].1).unwrap();
+    let f = rt
+        .block_on(cdex_harness::fhir::attachment::check(
+            "parameter.where(name='Attachment').part.where(name='Content').resource.content.attachment",
+            &body,
+        ))
+        .unwrap();
+    assert!(f.problems.is_empty(), "{f:?}");
+    assert!(f.summary[0].contains("100000 bytes"), "{f:?}");
+
+    let small = &step(s, "small").exchanges[0].request;
+    assert_eq!(small.body_size, Some(got[0].1.len() as u64));
+    let digest = ring::digest::digest(&ring::digest::SHA256, &got[0].1);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(small.body_sha256.as_deref(), Some(hex.as_str()));
+    assert!(
+        small
+            .body
+            .as_deref()
+            .unwrap()
+            .starts_with("{\n  \"resourceType\": \"Parameters\"")
+    );
+    assert!(small.body.as_deref().unwrap().len() <= 4096);
+    let big = &step(s, "big").exchanges[0].request;
+    assert!(big.body_size.unwrap() > 20_000_000 * 4 / 3, "{big:?}");
+}

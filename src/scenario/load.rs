@@ -1283,7 +1283,9 @@ impl Checker<'_> {
             );
             headers.push((k, v));
         }
-        let body = match &s.body {
+        let mut body_def = s.body;
+        let grow = body_def.as_mut().and_then(|b| b.grow.take());
+        let body = match &body_def {
             Some(b) => self.body(&format!("{field}.body"), loc, b, known, captured_by, uses),
             None => None,
         };
@@ -1338,6 +1340,44 @@ impl Checker<'_> {
                 "`sign` signs a resource inside a JSON body (a fixture or `json:`)",
             );
         }
+        let grow = match grow {
+            Some(g) => {
+                let gf = format!("{field}.body.grow");
+                if matches!(body, Some(Body::Text(_))) {
+                    self.err(
+                        &gf,
+                        loc,
+                        "`grow` replaces a string of a JSON body (`json:` or `fixture:`), not of `text:`",
+                    );
+                }
+                self.check_template(&format!("{gf}.at"), loc, &g.at, known, captured_by, uses);
+                self.check_template(
+                    &format!("{gf}.bytes"),
+                    loc,
+                    &g.bytes,
+                    known,
+                    captured_by,
+                    uses,
+                );
+                if !g.at.contains("{{") && !g.at.is_empty() && !g.at.starts_with('/') {
+                    self.err(
+                        format!("{gf}.at"),
+                        loc,
+                        format!("`{}` is not a JSON Pointer: it starts with `/` (`/parameter/0/resource/content/0/attachment/data`)", g.at),
+                    );
+                }
+                if !g.bytes.contains("{{")
+                    && let Err(e) = crate::http::grow::parse_size(&g.bytes)
+                {
+                    self.err(format!("{gf}.bytes"), loc, e);
+                }
+                Some(crate::scenario::Grow {
+                    at: g.at,
+                    bytes: g.bytes,
+                })
+            }
+            None => None,
+        };
         Some(Request {
             method,
             path: s.path,
@@ -1345,6 +1385,7 @@ impl Checker<'_> {
             omit_headers: s.omit_headers,
             body,
             sign,
+            grow,
         })
     }
 
@@ -1357,6 +1398,13 @@ impl Checker<'_> {
         captured_by: &HashMap<String, String>,
         uses: &mut Vec<String>,
     ) -> Option<Body> {
+        if b.grow.is_some() {
+            self.err(
+                format!("{field}.grow"),
+                loc,
+                "`grow` makes a large request body: it is for a `send` step's body only",
+            );
+        }
         let kinds = [
             ("fixture", b.fixture.is_some()),
             ("json", b.json.is_some()),

@@ -95,6 +95,8 @@ pub struct Request {
     pub body: Option<Body>,
     /// `sign:` sign a resource inside the body before sending.
     pub sign: Option<SignSpec>,
+    /// `body.grow`: one string of the JSON body grown to the base64 of many bytes, streamed.
+    pub grow: Option<Grow>,
 }
 
 /// `send.sign:` checked.
@@ -106,6 +108,15 @@ pub struct SignSpec {
     pub tamper: bool,
     pub mismatch: Vec<String>,
     pub who: Option<serde_json::Value>,
+}
+
+/// `send.body.grow`, as written (templates rendered when the step runs).
+#[derive(Debug, Clone)]
+pub struct Grow {
+    /// JSON Pointer (template) to a string of the rendered body.
+    pub at: String,
+    /// Number of raw bytes (template), units allowed (`100MB`).
+    pub bytes: String,
 }
 
 /// A body template: JSON (from a fixture or inline, rendered value by value) or text.

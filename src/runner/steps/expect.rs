@@ -508,6 +508,7 @@ async fn explain(
         omit_headers: Vec::new(),
         sign: None,
         body: None,
+        grow: None,
     };
     let shown = render(path, vars).unwrap_or_else(|_| path.to_string());
     match super::send::send(ctx, &req, vars).await {
