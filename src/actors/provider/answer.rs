@@ -116,8 +116,12 @@ pub async fn perform(ds: Arc<DataSource>, req: ActionRequest) -> Result<(), Stri
     let answer = super::http::post_as(&req, "POST", &url, &body, false).await;
     let done = match answer {
         Ok(status) if (200..300).contains(&status) => {
-            if ds.fault("task-not-completed") {
-                return Ok(());
+            if ds.fault("fails-task-after-submit") {
+                return change(
+                    &ds,
+                    &id,
+                    json!({"status": "failed", "statusReason": "Closed by the reference Provider's fault"}),
+                );
             }
             let mut c = json!({"status": "completed"});
             if !outputs.is_empty() {

@@ -26,8 +26,8 @@ pub const SERVER_FAULTS: &[(&str, &str)] = &[
         "POSTs $submit-attachment to its own configured Payer endpoint ([origin]/fhir/$submit-attachment) instead of the Task's payer-url",
     ),
     (
-        "task-not-completed",
-        "submits the attachments but leaves the Task in-progress",
+        "fails-task-after-submit",
+        "submits the attachments (the Payer takes them), then marks the Task failed",
     ),
     (
         "submits-for-unknown-member",
