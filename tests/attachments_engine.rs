@@ -58,7 +58,6 @@ fn step<'a>(s: &'a ScenarioResult, id: &str) -> &'a cdex_harness::results::StepR
         .unwrap_or_else(|| panic!("step {id}: {s:#?}"))
 }
 
-#[allow(dead_code)]
 fn assertion<'a>(s: &'a ScenarioResult, id: &str, kind: &str) -> &'a AssertionResult {
     step(s, id)
         .assertions
@@ -413,4 +412,212 @@ fn without_a_limit_the_same_body_is_taken() {
     let answer = raw(&addr, "POST", "/%24submit-attachment", &big);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
     assert_eq!(h.got.lock().unwrap()[0].1.len(), big.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// `attachment:` over what a server answers: a correct one, and faulty ones.
+
+/// Answers `GET DocumentReference/d1` with the DocumentReference it was given.
+struct Documents(Value);
+
+impl Handler for Documents {
+    fn handle(&self, req: &Message) -> Message {
+        match (req.method.as_deref(), req.path_only()) {
+            (Some("GET"), "DocumentReference/d1") => mock::fhir_response(200, &self.0),
+            _ => mock::outcome(404, "not-found", "not here"),
+        }
+    }
+    fn seed(&self, _resource: Value) -> Result<String, String> {
+        Err("no seeding".into())
+    }
+}
+
+const ATTACHMENT_SCENARIO: &str = r#"id: doc-content
+title: the document's attachments carry what they say
+actor: data-source-server
+steps:
+  - id: read
+    send: { method: GET, path: DocumentReference/d1 }
+    assert:
+      - attachment: "content.attachment"
+"#;
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn sha1_b64(bytes: &[u8]) -> String {
+    b64(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, bytes).as_ref())
+}
+
+fn attachment_result(name: &str, attachments: Value) -> AssertionResult {
+    let rt = rt();
+    let doc = json!({ "resourceType": "DocumentReference", "id": "d1", "status": "current",
+        "content": attachments });
+    let server = rt
+        .block_on(MockServer::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Arc::new(Documents(doc)),
+        ))
+        .unwrap();
+    let cfg = RunConfig::new(Sut::External {
+        target: Some(server.base_url().to_string()),
+        trigger: None,
+    });
+    let r = run_in(&rt, &pack_dir(name, ATTACHMENT_SCENARIO), &cfg);
+    assertion(&r.scenarios[0], "read", "attachment").clone()
+}
+
+#[test]
+fn attachment_passes_on_correct_content_and_fails_naming_each_fault() {
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n";
+    let cda = b"<?xml version=\"1.0\"?><ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>";
+    let good = json!([
+        { "attachment": { "contentType": "application/pdf", "data": b64(pdf),
+            "size": pdf.len(), "hash": sha1_b64(pdf), "title": "Op note" } },
+        { "attachment": { "contentType": "application/hl7-v3+xml", "data": b64(cda) } },
+        { "attachment": { "contentType": "application/pdf", "url": "https://ehr.example/d/1.pdf" } }
+    ]);
+    let a = attachment_result("att-good", good);
+    assert_eq!(a.status, Status::Passed, "{a:#?}");
+    assert!(
+        a.actual.as_deref().unwrap().contains("size matches"),
+        "{a:#?}"
+    );
+
+    let faulty = [
+        (
+            "att-b64",
+            json!([{ "attachment": { "contentType": "application/pdf", "data": "JVBERi0%%%" } }]),
+            "Attachment (application/pdf): `data` is not valid base64",
+        ),
+        (
+            "att-type",
+            json!([{ "attachment": { "contentType": "application/pdf", "data": b64(cda) } }]),
+            "does not start with %PDF",
+        ),
+        (
+            "att-cda",
+            json!([{ "attachment": { "contentType": "application/hl7-v3+xml", "data": b64(b"<Bundle/>") } }]),
+            "root element is <Bundle>, not <ClinicalDocument>",
+        ),
+        (
+            "att-hash",
+            json!([
+                { "attachment": { "contentType": "application/pdf", "data": b64(pdf) } },
+                { "attachment": { "contentType": "application/pdf", "data": b64(pdf), "hash": sha1_b64(b"another") } }
+            ]),
+            "Attachment 2 of 2 (application/pdf): `hash`",
+        ),
+        (
+            "att-size",
+            json!([{ "attachment": { "contentType": "application/pdf", "data": b64(pdf), "size": 1 } }]),
+            "`size` is 1",
+        ),
+        (
+            "att-url",
+            json!([{ "attachment": { "contentType": "application/pdf", "url": "Binary/b1" } }]),
+            "`url` `Binary/b1` is not an absolute URL",
+        ),
+        ("att-none", json!([]), "no attachment"),
+    ];
+    for (name, content, want) in faulty {
+        let a = attachment_result(name, content);
+        assert_eq!(a.status, Status::Failed, "{name}: {a:#?}");
+        let m = a.message.as_deref().unwrap_or("");
+        assert!(m.contains(want), "{name}: {m:?} lacks {want:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// `send.body.grow`: a large attachment generated and streamed.
+
+const GROW_SCENARIO: &str = r#"id: grow
+title: a large attachment, and one past the limit
+actor: data-consumer-server
+vars:
+  small: "100000"
+  big: "20MB"
+steps:
+  - id: small
+    send:
+      method: POST
+      path: "$submit-attachment"
+      body:
+        json:
+          resourceType: Parameters
+          parameter:
+            - name: Attachment
+              part:
+                - name: Content
+                  resource:
+                    resourceType: DocumentReference
+                    status: current
+                    content: [ { attachment: { contentType: application/pdf, data: "" } } ]
+        grow: { at: /parameter/0/part/0/resource/content/0/attachment/data, bytes: "{{small}}" }
+    assert:
+      - status: 200
+  - id: big
+    send:
+      method: POST
+      path: "$submit-attachment"
+      body:
+        json:
+          resourceType: Parameters
+          parameter:
+            - name: Attachment
+              part:
+                - name: Content
+                  resource:
+                    resourceType: DocumentReference
+                    status: current
+                    content: [ { attachment: { contentType: application/pdf, data: "" } } ]
+        grow: { at: /parameter/0/part/0/resource/content/0/attachment/data, bytes: "{{big}}" }
+    assert:
+      - status: 413
+      - resource: OperationOutcome
+"#;
+
+/// The grown body arrives whole and right (its attachment passes the `attachment` check,
+/// which proves the base64 and the PDF header); past the endpoint's limit it is refused with
+/// 413 before it is read; both are shown by size and SHA-256, the JSON's start as preview.
+#[test]
+fn a_grown_body_is_streamed_and_shown_by_size_and_digest() {
+    let rt = rt();
+    let (h, server) = limited(&rt, 1024 * 1024);
+    let cfg = RunConfig::new(Sut::External {
+        target: Some(server.base_url().to_string()),
+        trigger: None,
+    });
+    let r = run_in(&rt, &pack_dir("grow", GROW_SCENARIO), &cfg);
+    let s = &r.scenarios[0];
+    assert_eq!(s.status, Status::Passed, "{s:#?}");
+    let got = h.got.lock().unwrap();
+    assert_eq!(got.len(), 1, "only the small one reached the handler");
+    let body: Value = serde_json::from_slice(&got[0].1).unwrap();
+    let f = rt
+        .block_on(cdex_harness::fhir::attachment::check(
+            "parameter.where(name='Attachment').part.where(name='Content').resource.content.attachment",
+            &body,
+        ))
+        .unwrap();
+    assert!(f.problems.is_empty(), "{f:?}");
+    assert!(f.summary[0].contains("100000 bytes"), "{f:?}");
+
+    let small = &step(s, "small").exchanges[0].request;
+    assert_eq!(small.body_size, Some(got[0].1.len() as u64));
+    let digest = ring::digest::digest(&ring::digest::SHA256, &got[0].1);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(small.body_sha256.as_deref(), Some(hex.as_str()));
+    assert!(
+        small
+            .body
+            .as_deref()
+            .unwrap()
+            .starts_with("{\n  \"resourceType\": \"Parameters\"")
+    );
+    assert!(small.body.as_deref().unwrap().len() <= 4096);
+    let big = &step(s, "big").exchanges[0].request;
+    assert!(big.body_size.unwrap() > 20_000_000 * 4 / 3, "{big:?}");
 }

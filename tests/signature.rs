@@ -565,3 +565,232 @@ fn harness_signature_verifies_with_the_independent_script() {
         Err(e) => eprintln!("skipped: python3 is not runnable: {e}"),
     }
 }
+
+fn extra_example(name: &str) -> Option<Value> {
+    let path = PathBuf::from("/work/shared/spec/cdex-2.1.0-extra/ci-build/examples").join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Some(serde_json::from_str(&t).unwrap()),
+        Err(_) => {
+            eprintln!("skipped: {} is not here", path.display());
+            None
+        }
+    }
+}
+
+#[test]
+fn ci_build_examples_verify_under_ci_build_rules_but_are_not_trusted() {
+    let at: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
+    for (name, npi) in [
+        ("cdex-searchbundle-digital-sig-example.json", "1234567893"),
+        ("cdex-questionnaireresponse-example4.json", "9941339100"),
+    ] {
+        let Some(example) = extra_example(name) else {
+            continue;
+        };
+        let opts = VerifyOptions {
+            at,
+            rules: "ci-build".into(),
+            trust: vec![],
+        };
+        let report = verify_with(&example, &opts);
+        assert!(report.ok(), "{name}: {report:#?}");
+        for step in [
+            Step::Signature,
+            Step::Canonicalization,
+            Step::SigT,
+            Step::SrCms,
+            Step::SigFormat,
+            Step::TargetFormat,
+            Step::SanMatchesWho,
+            Step::CertificateValidity,
+        ] {
+            assert_eq!(
+                report.get(step).unwrap().outcome,
+                Outcome::Pass,
+                "{name} {step:?}: {report:#?}"
+            );
+        }
+        assert!(
+            report
+                .get(Step::SanMatchesWho)
+                .unwrap()
+                .message
+                .contains(npi)
+        );
+        // Its CA is nobody's trust anchor here: only the trust step fails.
+        let report = verify_with(
+            &example,
+            &VerifyOptions {
+                trust: vec![TestPki::shared().ca_der()],
+                ..opts.clone()
+            },
+        );
+        assert_eq!(report.failed(), [Step::Trust], "{name}: {report:#?}");
+        assert_eq!(report.get(Step::Signature).unwrap().outcome, Outcome::Pass);
+        // Under 2.1.0 rules: kty RS is there too, so it verifies.
+        let report = verify_with(
+            &example,
+            &VerifyOptions {
+                rules: "2.1.0".into(),
+                ..opts.clone()
+            },
+        );
+        assert!(report.ok(), "{name}: {report:#?}");
+        // Edited after signing: the signature step fails, named as such.
+        let mut edited = example.clone();
+        edited["status"] = json!("amended");
+        edited["total"] = json!(99);
+        let report = verify_with(&edited, &opts);
+        assert_eq!(report.first_failure().unwrap().0, Step::Signature);
+    }
+}
+
+#[test]
+fn verify_signature_cli_takes_rules_and_trust_anchors() {
+    let signed = harness_signed(&SignOptions::default());
+    let path = write("signature", "cli-harness-signed.json", &signed);
+    let path = path.to_str().unwrap();
+    let ca = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signature/other-ca.pem");
+    // The CLI is another process with another TestPki: its CA is not this one. Trusting this
+    // process's CA makes the chain trusted.
+    std::fs::write(&ca, TestPki::shared().ca_pem()).unwrap();
+    let ca = ca.to_str().unwrap();
+    let (code, text) = cli(&[
+        "verify-signature",
+        path,
+        "--rules",
+        "ci-build",
+        "--trust-anchor",
+        ca,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("trust         pass"), "{text}");
+    assert!(text.contains(": VERIFIED"), "{text}");
+    // Another anchor: not trusted, the step named.
+    let other = TestPki::generate();
+    let other_ca = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signature/unrelated-ca.pem");
+    std::fs::write(&other_ca, other.ca_pem()).unwrap();
+    let (code, text) = cli(&[
+        "verify-signature",
+        path,
+        "--trust-anchor",
+        other_ca.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("NOT VERIFIED (failed: trust)"), "{text}");
+    // A 2.1.0-only rule: no kty fails under 2.1.0, is not checked under ci-build.
+    let no_kty = harness_signed(&SignOptions {
+        mismatch: vec!["kty".into()],
+        ..SignOptions::default()
+    });
+    let path = write("signature", "cli-no-kty.json", &no_kty);
+    let (code, text) = cli(&["verify-signature", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("failed: kty"), "{text}");
+    let (code, text) = cli(&[
+        "verify-signature",
+        path.to_str().unwrap(),
+        "--rules",
+        "ci-build",
+    ]);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn every_mismatch_fails_its_own_step() {
+    let ci = trusting("ci-build");
+    for (mismatch, step) in [
+        ("sigT", Step::SigT),
+        ("sigT-missing", Step::SigT),
+        ("srCms", Step::SrCms),
+        ("srCms-missing", Step::SrCms),
+        ("type", Step::SrCms),
+        ("kty", Step::Kty),
+        ("alg", Step::Alg),
+        ("x5c-base64url", Step::X5c),
+        ("x5c-missing", Step::X5c),
+        ("sigFormat", Step::SigFormat),
+        ("targetFormat", Step::TargetFormat),
+        ("id-meta", Step::Canonicalization),
+        ("not-jcs", Step::Canonicalization),
+        ("attached", Step::Parse),
+        ("data-base64url", Step::Parse),
+    ] {
+        let signed = harness_signed(&SignOptions {
+            mismatch: vec![mismatch.into()],
+            ..SignOptions::default()
+        });
+        let rules = if step == Step::Kty {
+            "2.1.0"
+        } else {
+            "ci-build"
+        };
+        let report = verify_with(&signed, &trusting(rules));
+        assert_eq!(
+            report.first_failure().map(|f| f.0),
+            Some(step),
+            "{mismatch}: {report:#?}"
+        );
+        // CI-build rules only warn under 2.1.0.
+        if matches!(
+            step,
+            Step::SigT | Step::SrCms | Step::SigFormat | Step::TargetFormat
+        ) {
+            let report = verify_with(&signed, &trusting("2.1.0"));
+            assert!(report.ok(), "{mismatch}: {report:#?}");
+            assert_eq!(report.get(step).unwrap().outcome, Outcome::Warn);
+        }
+    }
+    // SHA-512 warns (a SHOULD), and still verifies.
+    let signed = harness_signed(&SignOptions {
+        mismatch: vec!["RS512".into()],
+        ..SignOptions::default()
+    });
+    let report = verify_with(&signed, &ci);
+    assert!(report.ok(), "{report:#?}");
+    assert_eq!(report.get(Step::Alg).unwrap().outcome, Outcome::Warn);
+    // Tampered: the signature step, as tampering.
+    let signed = harness_signed(&SignOptions {
+        tamper: true,
+        ..SignOptions::default()
+    });
+    let report = verify_with(&signed, &ci);
+    assert_eq!(report.failed(), [Step::Signature], "{report:#?}");
+    assert!(report.first_failure().unwrap().1.contains("tampered"));
+}
+
+#[test]
+fn item_level_signature_excludes_the_item_id() {
+    let mut item = json!({"linkId": "sign-here", "id": "item-1", "text": "Attest",
+                          "answer": [{"valueBoolean": true}]});
+    harness_sign_item(&mut item);
+    let qr = json!({"resourceType": "QuestionnaireResponse", "status": "completed",
+                    "item": [item.clone()]});
+    let mut moved = item.clone();
+    moved["id"] = json!("another-id");
+    assert!(verify_with(&moved, &trusting("ci-build")).ok());
+    // Selected from the QR, as a scenario's `at:` would.
+    assert!(verify_with(&qr["item"][0], &trusting("ci-build")).ok());
+    let mut changed = item;
+    changed["answer"][0]["valueBoolean"] = json!(false);
+    assert_eq!(
+        verify_with(&changed, &trusting("ci-build"))
+            .first_failure()
+            .unwrap()
+            .0,
+        Step::Signature
+    );
+}
+
+/// Sign a QR item as CONF-036 says: the item minus its id (and any signature extension).
+fn harness_sign_item(item: &mut Value) {
+    let mut content = item.clone();
+    content.as_object_mut().unwrap().remove("id");
+    let signature =
+        cdex_harness::fhir::signature::sign::signature_for(&content, &SignOptions::default())
+            .unwrap();
+    item["extension"] = json!([{
+        "url": "http://hl7.org/fhir/StructureDefinition/questionnaireresponse-signature",
+        "valueSignature": signature
+    }]);
+}

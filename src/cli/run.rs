@@ -113,6 +113,12 @@ pub struct RunArgs {
     /// seconds; the client under test gets it as CDEX_VAR_TIME_SCALE [default: 1]
     #[arg(long, value_name = "FACTOR")]
     pub time_scale: Option<f64>,
+    /// A CA certificate (PEM or DER file) a signer's x5c chain may end at, for the
+    /// `signature:` checks (repeatable; also config `trust_anchors:`). Against the reference
+    /// actors the harness's own signing CA is trusted too; it is written to
+    /// OUT/harness-signing-ca.pem for a system under test to trust
+    #[arg(long = "trust-anchor", value_name = "PEM")]
+    pub trust_anchor: Vec<PathBuf>,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -312,6 +318,20 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
+    let mut anchor_files = args.trust_anchor.clone();
+    if let Some(path) = &args.config {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        anchor_files.extend(cfg_file.trust_anchors.iter().map(|f| dir.join(f)));
+    }
+    for path in &anchor_files {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::fhir::signature::pki::certificates_from_pem(&b));
+        match loaded {
+            Ok(certs) => cfg.trust_anchors.extend(certs),
+            Err(e) => return usage(format!("--trust-anchor {}: {e}", path.display())),
+        }
+    }
     cfg.time_scale = match args.time_scale {
         // The reference actors keep any pace: a minute of the pack's clocks is 100 ms.
         None if matches!(cfg.sut, Sut::Reference(_)) => runner::REFERENCE_TIME_SCALE,
@@ -382,6 +402,17 @@ pub async fn run(mut args: RunArgs) -> i32 {
         .clone()
         .or(resumed_dir)
         .unwrap_or_else(|| PathBuf::from("reports/latest"));
+    // The CA of the harness's own signatures (a system under test that verifies what the
+    // harness signs trusts it); made fresh in each run.
+    let signing_ca = out_dir.join("harness-signing-ca.pem");
+    if let Err(e) = std::fs::create_dir_all(&out_dir).and_then(|_| {
+        std::fs::write(
+            &signing_ca,
+            crate::fhir::signature::TestPki::shared().ca_pem(),
+        )
+    }) {
+        return usage(format!("cannot write {}: {e}", signing_ca.display()));
+    }
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),

@@ -1,6 +1,7 @@
 //! FHIR knowledge: FHIRPath evaluation ([`fhirpath`]), structural profiles ([`profiles`]), and
 //! the live checks the simulator applies to what a partner sends.
 
+pub mod attachment;
 pub mod conformance;
 pub mod expected;
 pub mod fhirpath;

@@ -2,12 +2,16 @@
 //! sends them, and redaction of secrets before anything reaches the results.
 
 pub mod client;
+pub mod grow;
 pub mod redact;
 pub mod smart;
 pub mod tls;
 
 use crate::results::Direction;
 use std::time::Duration;
+
+/// How many first bytes of a body not kept in memory are kept for a preview.
+pub const HEAD_BYTES: usize = 4096;
 
 /// Largest body the harness reads from a peer; a larger one is cut off and reported.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;

@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod direct_query;
 pub mod faults;
 pub mod scope;
+pub mod signing;
 pub mod subscriptions;
 pub mod tasks;
 
@@ -61,8 +62,14 @@ pub struct Settings {
     pub gender: String,
     /// The LOINC document type of its progress notes (PDF).
     pub doc_type: String,
-    /// Signed results were pre-negotiated: reads of single resources are refused.
+    /// Signed results were pre-negotiated: reads of single resources are refused, searchsets
+    /// are signed.
     pub signatures_required: bool,
+    /// The NPI of the organisation that signs (`Signature.who.identifier.value`, the
+    /// certificate's SAN).
+    pub signer_npi: String,
+    /// The organisation's name (`Signature.who.display`).
+    pub signer_name: String,
     /// It offers Subscriptions to the HRex Task topic.
     pub subscriptions: bool,
     /// Completed query Tasks carry their results as a contained `#results` Bundle.
@@ -91,6 +98,8 @@ impl Default for Settings {
             gender: "female".into(),
             doc_type: "11506-3".into(),
             signatures_required: false,
+            signer_npi: "1234567893".into(),
+            signer_name: "cdex-harness reference Data Source organization".into(),
             subscriptions: true,
             contained_output: false,
             scoped_tokens: Vec::new(),

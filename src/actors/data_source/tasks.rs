@@ -581,13 +581,78 @@ fn data_value(reference: &str) -> Value {
     }])
 }
 
-/// The plan of a new Task, from its request.
+/// The Task asks for signed data (`signature-flag` input true).
+fn signature_flag(task: &Value) -> bool {
+    input(task, "signature-flag").and_then(|i| i["valueBoolean"].as_bool()) == Some(true)
+}
+
+/// The plan of a new Task, from its request; with `signature-flag` true, its completed output
+/// becomes a signed FHIR document Bundle holding what it would have returned.
 fn default_plan(ds: &DataSource, task: &Value, id: &str) -> Vec<Change> {
     // An attachment request waits for the Provider's answer (the action
     // `answer-attachment-request`, crate::actors::provider::answer).
     if ds.settings.attachments && crate::actors::provider::request::is_attachment_request(task) {
         return Vec::new();
     }
+    let mut plan = unsigned_plan(ds, task, id);
+    if signature_flag(task)
+        && !ds.fault("ignore-signature-flag")
+        && let Some(patient) = patient_of(ds, task)
+        && let Some(done) = plan.last_mut()
+        && done.status == "completed"
+    {
+        sign_output(ds, id, &patient, done);
+    }
+    plan
+}
+
+/// Replace a completed change's output by a signed document Bundle of the same data.
+fn sign_output(ds: &DataSource, id: &str, patient: &str, done: &mut Change) {
+    // What the output held: the served (or contained) results Bundle's entries, or the
+    // served/contained resource itself.
+    let held: Vec<Value> = done
+        .serve
+        .iter()
+        .chain(
+            done.contained
+                .iter()
+                .flat_map(|c| c.as_array().into_iter().flatten()),
+        )
+        .flat_map(|r| {
+            if r["resourceType"] == "Bundle" {
+                r["entry"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("resource").cloned())
+                    .collect::<Vec<_>>()
+            } else {
+                vec![r.clone()]
+            }
+        })
+        .filter(|r| !(r["resourceType"] == "Patient" && r["id"] == patient))
+        .collect();
+    let mut doc = super::signing::document(ds, id, patient, &held);
+    if ds.settings.contained_output {
+        doc["id"] = json!("signed-document");
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("meta");
+        }
+        super::signing::sign_bundle(ds, &mut doc);
+        done.contained = Some(json!([doc]));
+        done.output = Some(data_value("#signed-document"));
+        done.serve = Vec::new();
+    } else {
+        super::signing::sign_bundle(ds, &mut doc);
+        let bid = doc["id"].as_str().unwrap_or_default().to_string();
+        done.contained = None;
+        done.output = Some(data_value(&format!("Bundle/{bid}")));
+        done.serve = vec![doc];
+    }
+}
+
+/// The plan of a new Task, from its request, before any signing.
+fn unsigned_plan(ds: &DataSource, task: &Value, id: &str) -> Vec<Change> {
     let failed = |why: &str| {
         vec![
             Change::on_read("accepted"),

@@ -25,7 +25,7 @@ pub fn documentation(ep: &Endpoint) -> String {
             )),
             None => doc.push_str("Payload size limit: none of its own beyond the HTTP server's. "),
         }
-        doc.push_str("When a payload is (or is anticipated to be) too big, send the document by url (DocumentReference.content.attachment.url) or split the attachments over several operations with Final = false until the last. ");
+        doc.push_str("When a payload is (or is anticipated to be) too big, send the document by url (DocumentReference.content.attachment.url) or split the attachments over several operations. ");
     }
     if !ep.fault("no-final-in-capability") {
         doc.push_str("The Final parameter is supported: Final = false announces more submissions for the same TrackingId; absent means true. ");
@@ -46,7 +46,11 @@ pub fn documentation(ep: &Endpoint) -> String {
 pub fn statement(ep: &Endpoint) -> Value {
     let mut rest = json!({
         "mode": "server",
-        "documentation": "Reference CDex 2.1.0 Payer $submit-attachment endpoint (cdex-harness). JSON only.",
+        "documentation": if ep.fault("no-operation-in-capability") {
+            "Reference CDex 2.1.0 Payer (cdex-harness). JSON only."
+        } else {
+            "Reference CDex 2.1.0 Payer: the $submit-attachment endpoint for claim and prior-authorization attachments (cdex-harness). JSON only."
+        },
         "resource": [
             {"type": "Parameters", "documentation": "The $submit-attachment input."},
             {"type": "DocumentReference", "documentation": "Attachment.Content (data or url)."},

@@ -120,6 +120,11 @@ impl Payer {
         };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let task = ask.task(&payer_url, &self.faults, &now);
+        let (system, value) = &ask.tracking_id;
+        self.endpoint.issued(&match system {
+            Some(s) => format!("{s}|{value}"),
+            None => value.clone(),
+        });
         let base = req.base_url.trim_end_matches('/');
         let mut headers = vec![
             ("Accept".to_string(), "application/fhir+json".to_string()),

@@ -78,7 +78,8 @@ pub struct Settings {
     /// Signatures pre-negotiated: every Attachment.Content is a signed Bundle or
     /// QuestionnaireResponse that verifies (trusting the harness's test CA).
     pub signatures_required: Flag,
-    /// The rule set signatures are verified under (`2.1.0` or `ci-build`).
+    /// The rule set signatures are verified under (`2.1.0`, the default, or `ci-build`: sigT,
+    /// srCms, SAN = who are then required too). Trust: the harness's test CA.
     pub signature_rules: String,
     /// The largest request body it takes, in bytes (`none`: no limit of its own); past it,
     /// 413 + OperationOutcome. Documented in its CapabilityStatement.
@@ -96,7 +97,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             signatures_required: Flag::default(),
-            signature_rules: "ci-build".into(),
+            signature_rules: "2.1.0".into(),
             max_payload: Bytes::default(),
             known_claims: Vec::new(),
             questionnaires: true,
@@ -136,6 +137,8 @@ pub struct Endpoint {
     pub settings: Settings,
     faults: BTreeSet<String>,
     received: Mutex<Vec<Submission>>,
+    /// TrackingIds of the attachment requests its client side sent (solicited: known).
+    issued: Mutex<Vec<String>>,
     base: Mutex<String>,
 }
 
@@ -145,6 +148,7 @@ impl Endpoint {
             settings,
             faults,
             received: Mutex::new(Vec::new()),
+            issued: Mutex::new(Vec::new()),
             base: Mutex::new(String::new()),
         }
     }
@@ -165,6 +169,15 @@ impl Endpoint {
             .clone()
     }
 
+    /// Remember the TrackingId (`system|value` or value) of an attachment request sent: a
+    /// submission answering it is for a claim it knows.
+    pub fn issued(&self, tracking_id: &str) {
+        self.issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tracking_id.to_string());
+    }
+
     /// Keep an accepted submission; true when its TrackingId names a claim it knows.
     fn keep(&self, params: &Value) -> bool {
         let (system, value) = checks::identifier(params, "TrackingId").unwrap_or_default();
@@ -172,10 +185,16 @@ impl Endpoint {
             Some(s) => format!("{s}|{value}"),
             None => value.clone(),
         };
+        let issued = self
+            .issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let known = self
             .settings
             .known_claims
             .iter()
+            .chain(issued.iter())
             .any(|k| !k.is_empty() && (*k == value || *k == full));
         self.received
             .lock()
@@ -241,6 +260,15 @@ pub fn is_submit_attachment(path: &str) -> bool {
 impl Handler for Endpoint {
     fn handle(&self, req: &Message) -> Message {
         self.process(req)
+    }
+
+    /// Its documented size limit, on `$submit-attachment` (the mock answers 413 past it
+    /// without reading the rest); none with the `no-413` fault.
+    fn max_body(&self, method: &str, path: &str) -> Option<u64> {
+        let path = path.split('?').next().unwrap_or(path).trim_matches('/');
+        (method.eq_ignore_ascii_case("POST") && is_submit_attachment(path) && !self.fault("no-413"))
+            .then(|| self.settings.max_payload())
+            .flatten()
     }
 
     fn seed(&self, _resource: Value) -> Result<String, String> {

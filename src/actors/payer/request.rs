@@ -52,6 +52,22 @@ pub const CLIENT_FAULTS: &[(&str, &str)] = &[
         "leaves the signature-flag input out although it was asked to require signatures (a must-support element)",
     ),
     (
+        "task-role-without-identifier",
+        "names the Provider in its contained PractitionerRole by name only, no practitioner or organization identifier (cdex-3)",
+    ),
+    (
+        "code-request-without-attachments-needed",
+        "POSTs an attachment-request-code Task without an attachments-needed input (cdex-4)",
+    ),
+    (
+        "questionnaire-request-without-context",
+        "POSTs an attachment-request-questionnaire Task without a questionnaire-context input (cdex-5)",
+    ),
+    (
+        "task-no-due-date",
+        "leaves the due date it was given out of the Task (restriction.period.end, a must-support element)",
+    ),
+    (
         "questionnaire-with-attachments-needed",
         "adds an attachments-needed input to a questionnaire request (cdex-6)",
     ),
@@ -189,11 +205,15 @@ impl AttachmentRequest {
             return self.data_request_task(now);
         }
         let mut role = json!({ "resourceType": "PractitionerRole", "id": "practitionerrole" });
-        if let Some(p) = &self.practitioner {
-            role["practitioner"] = json!({ "identifier": identifier(p) });
-        }
-        if let Some(o) = &self.organization {
-            role["organization"] = json!({ "identifier": identifier(o) });
+        if fault("task-role-without-identifier") {
+            role["practitioner"] = json!({ "display": "the attending physician" });
+        } else {
+            if let Some(p) = &self.practitioner {
+                role["practitioner"] = json!({ "identifier": identifier(p) });
+            }
+            if let Some(o) = &self.organization {
+                role["organization"] = json!({ "identifier": identifier(o) });
+            }
         }
         let mut member = identifier(&self.member);
         member["type"] = json!({
@@ -227,7 +247,9 @@ impl AttachmentRequest {
             input
         };
         match &self.questionnaire {
+            None if fault("code-request-without-attachments-needed") => {}
             None => inputs.push(needed()),
+            Some(_) if fault("questionnaire-request-without-context") => {}
             Some(q) => {
                 let mut input = json!({
                     "type": { "coding": [{ "system": PAS_TEMP, "code": "questionnaire-context" }] },
@@ -306,7 +328,7 @@ impl AttachmentRequest {
             "reasonReference": { "identifier": identifier(&self.claim) },
             "input": inputs
         });
-        if let Some(due) = &self.due {
+        if let Some(due) = self.due.as_ref().filter(|_| !fault("task-no-due-date")) {
             task["restriction"] = json!({ "period": { "end": due } });
         }
         if fault("task-no-tracking-id")

@@ -98,7 +98,7 @@ pub fn submit(ep: &Endpoint, req: &Message) -> Message {
                 "Parameters",
                 format!("the payload is larger than this Payer's limit of {limit} bytes"),
             )],
-            "Send the document by url (DocumentReference.content.attachment.url) or split the attachments over several operations (Final = false until the last)",
+            "Send the document by url (DocumentReference.content.attachment.url) or split the attachments over several operations",
         );
     }
     let params = match req.json() {

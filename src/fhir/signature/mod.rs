@@ -31,7 +31,8 @@ pub struct VerifyOptions {
     /// Judge the certificate's validity at this time (now, or a past time for archives).
     pub at: DateTime<Utc>,
     /// `"2.1.0"` (the publication: `kty: RS` required, CI-build rules only warn) or
-    /// `"ci-build"` (sigT, srCms, sigFormat, targetFormat and SAN = who required; no kty).
+    /// `"ci-build"` (sigT, srCms, sigFormat, targetFormat and SAN = who required; no kty), or
+    /// `"all"` (both enforced: a run that judges every requirement as its verb says).
     pub rules: String,
     /// DER trust anchors; none: the chain is checked but trust is not judged. Callers that
     /// trust the harness's own signatures add `TestPki::shared().ca_der()`.
@@ -49,14 +50,23 @@ impl Default for VerifyOptions {
 }
 
 impl VerifyOptions {
+    /// The CI-build rules (sigT, srCms, sigFormat, targetFormat, SAN = who) fail when broken.
     pub fn is_ci_build(&self) -> bool {
-        self.rules == "ci-build"
+        self.rules == "ci-build" || self.rules == "all"
+    }
+
+    /// The 2.1.0-only rule `kty: RS` is judged.
+    pub fn judges_kty(&self) -> bool {
+        self.rules != "ci-build"
     }
 
     /// The rule set of a run judged by `rules` (RunConfig.rules): `ci-build` when it is among
-    /// them, else `2.1.0`.
+    /// them, `2.1.0` otherwise, and `all` for a run that names none (every requirement as its
+    /// verb says).
     pub fn rules_of_run(rules: &[String]) -> String {
-        if rules.iter().any(|r| r == "ci-build") {
+        if rules.is_empty() {
+            "all".to_string()
+        } else if rules.iter().any(|r| r == "ci-build") {
             "ci-build".to_string()
         } else {
             "2.1.0".to_string()
@@ -77,7 +87,12 @@ pub fn verify(resource: &Value, at: DateTime<Utc>) -> Report {
 
 /// Verify the resource-level signature of a Bundle (`Bundle.signature`) or a
 /// QuestionnaireResponse (its signature extension).
+/// A QuestionnaireResponse item (an object with `linkId` and no `resourceType`) is verified as
+/// an item-level signature ([`verify_item`]).
 pub fn verify_with(resource: &Value, opts: &VerifyOptions) -> Report {
+    if resource.get("resourceType").is_none() && resource.get("linkId").is_some() {
+        return verify_item(resource, opts);
+    }
     let mut report = Report::default();
     let Some((signature, unsigned, kept)) = split_signature(resource, &mut report) else {
         return report.rest_not_checked();

@@ -24,13 +24,14 @@ pub const TARGET_FORMAT: &str =
 pub const DEFAULT_SIGNER_NPI: &str = "9941339108";
 
 /// The deliberate faults `SignOptions::mismatch` knows (for negative vectors).
-pub const MISMATCHES: [&str; 15] = [
+pub const MISMATCHES: [&str; 16] = [
     "sigT",           // header sigT differs from Signature.when (one hour later)
     "sigT-missing",   // no sigT header
     "srCms",          // srCms names another commitment (1.2.840.10065.1.12.1.1) than Signature.type
     "srCms-missing",  // no srCms header
     "kty",            // no kty header
     "alg",            // no alg header
+    "RS512",          // alg RS512 (SHA-512, where SHA-256 is a SHOULD)
     "x5c-base64url",  // x5c certificates base64url-encoded instead of base64
     "x5c-missing",    // no x5c header
     "sigFormat",      // no Signature.sigFormat
@@ -182,8 +183,9 @@ pub fn signature_for(content: &Value, opts: &SignOptions) -> Result<Value, Strin
         }
     };
     let mut header = serde_json::Map::new();
+    let rs512 = opts.has("RS512");
     if !opts.has("alg") {
-        header.insert("alg".into(), json!("RS256"));
+        header.insert("alg".into(), json!(if rs512 { "RS512" } else { "RS256" }));
     }
     if !opts.has("kty") {
         header.insert("kty".into(), json!("RS"));
@@ -232,8 +234,13 @@ pub fn signature_for(content: &Value, opts: &SignOptions) -> Result<Value, Strin
     let key = ring::signature::RsaKeyPair::from_pkcs8(TestPki::shared().signer_key())
         .map_err(|e| format!("test signer key: {e}"))?;
     let mut sig = vec![0; key.public().modulus_len()];
+    let padding: &dyn ring::signature::RsaEncoding = if rs512 {
+        &ring::signature::RSA_PKCS1_SHA512
+    } else {
+        &ring::signature::RSA_PKCS1_SHA256
+    };
     key.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
+        padding,
         &ring::rand::SystemRandom::new(),
         format!("{header_b64}.{payload_b64}").as_bytes(),
         &mut sig,
