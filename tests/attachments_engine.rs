@@ -828,3 +828,40 @@ fn checks_of_a_request_kept_on_disk_read_it_back() {
         "the capture read it from the file too"
     );
 }
+
+/// The new keys are checked when the pack loads.
+#[test]
+fn grow_and_attachment_mistakes_are_reported_at_load() {
+    let cases = [
+        (
+            "serve:\n      resources:\n        - json: { resourceType: Binary, data: \"\" }\n          grow: { at: /data, bytes: \"10\" }",
+            "it is for a `send` step's body only",
+        ),
+        (
+            "send:\n      method: POST\n      path: x\n      body: { json: { a: \"\" }, grow: { at: a, bytes: \"10\" } }",
+            "is not a JSON Pointer",
+        ),
+        (
+            "send:\n      method: POST\n      path: x\n      body: { json: { a: \"\" }, grow: { at: /a, bytes: lots } }",
+            "is not a number of bytes",
+        ),
+        (
+            "send:\n      method: POST\n      path: x\n      body: { text: \"a\", grow: { at: /a, bytes: \"1\" } }",
+            "not of `text:`",
+        ),
+        (
+            "send: { method: GET, path: x }\n    assert:\n      - attachment: \"content.where(\"",
+            "invalid FHIRPath",
+        ),
+    ];
+    for (i, (step, want)) in cases.iter().enumerate() {
+        let yaml =
+            format!("id: bad{i}\ntitle: t\nactor: data-consumer-server\nsteps:\n  - {step}\n");
+        let dir = pack_dir(&format!("bad{i}"), &yaml);
+        let err = scenario::load_pack(&dir, &catalog(), &Default::default())
+            .err()
+            .unwrap_or_else(|| panic!("case {i} loads"))
+            .to_string();
+        assert!(err.contains(want), "case {i}: {err}");
+    }
+}

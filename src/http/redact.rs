@@ -90,7 +90,7 @@ impl Redactor {
         }
         if let Some(store) = &self.bodies
             && m.body.len() > store.threshold
-            && let Ok(stored) = store.keep(&m.body, m.header("content-type"))
+            && let Ok(stored) = store.keep(&self.body_for_file(&m.body), m.header("content-type"))
         {
             let mut shown = self.stored_message(m, &stored);
             shown.body_truncated = true;
@@ -119,6 +119,20 @@ impl Redactor {
             body_truncated: m.truncated || m.body.len() > MAX_REPORTED_BODY,
             body,
             ..HttpMessage::default()
+        }
+    }
+
+    /// A body as written to a file: with any secret it holds redacted (the file then differs
+    /// from the wire, and its digest is the file's).
+    fn body_for_file<'b>(&self, body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        let holds_secret = self
+            .secrets
+            .iter()
+            .any(|s| body.windows(s.len()).any(|w| w == s.as_bytes()));
+        if holds_secret {
+            std::borrow::Cow::Owned(self.text(&String::from_utf8_lossy(body)).into_bytes())
+        } else {
+            std::borrow::Cow::Borrowed(body)
         }
     }
 

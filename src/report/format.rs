@@ -83,6 +83,25 @@ pub fn visible_controls(s: &str, keep_cr: bool) -> String {
     out
 }
 
+/// A body kept out of the results (`body_size` set), in words: `104857600 bytes,
+/// application/pdf, SHA-256 5f1c…, in bodies/5f1c….json` or `… bytes, not kept`. `None` for
+/// a body shown inline.
+pub fn stored_body(m: &HttpMessage) -> Option<String> {
+    let size = m.body_size?;
+    let mut parts = vec![format!("{size} bytes")];
+    if let Some(ct) = m.header("content-type") {
+        parts.push(ct.to_string());
+    }
+    if let Some(sha) = &m.body_sha256 {
+        parts.push(format!("SHA-256 {sha}"));
+    }
+    parts.push(match &m.body_file {
+        Some(f) => format!("in {f}"),
+        None => "not kept".to_string(),
+    });
+    Some(parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,23 +133,4 @@ mod tests {
         assert_eq!(truncate("héllo", 2), ("h", true));
         assert_eq!(truncate("abc", 3), ("abc", false));
     }
-}
-
-/// A body kept out of the results (`body_size` set), in words: `104857600 bytes,
-/// application/pdf, SHA-256 5f1c…, in bodies/5f1c….json` or `… bytes, not kept`. `None` for
-/// a body shown inline.
-pub fn stored_body(m: &HttpMessage) -> Option<String> {
-    let size = m.body_size?;
-    let mut parts = vec![format!("{size} bytes")];
-    if let Some(ct) = m.header("content-type") {
-        parts.push(ct.to_string());
-    }
-    if let Some(sha) = &m.body_sha256 {
-        parts.push(format!("SHA-256 {sha}"));
-    }
-    parts.push(match &m.body_file {
-        Some(f) => format!("in {f}"),
-        None => "not kept".to_string(),
-    });
-    Some(parts.join(", "))
 }
