@@ -68,6 +68,7 @@ fn assertion(
         expected: expected.map(str::to_owned),
         actual: actual.map(str::to_owned),
         message: message.map(str::to_owned),
+        hint: None,
     }
 }
 
@@ -111,6 +112,7 @@ fn requirement(id: &str, actor: &str, verb: &str, text: &str, status: Status) ->
         basis: Basis::Text,
         source: "Task Based Approach".to_owned(),
         url: "https://hl7.org/fhir/us/davinci-cdex/STU2/task-based-approach.html".to_owned(),
+        option: None,
         status,
         in_scope: true,
         partial: false,
