@@ -166,7 +166,10 @@ impl Console {
                 "{}",
                 self.paint(
                     DIM,
-                    &format!("conformance: {}", clean(&findings::conformance_line(&statements)))
+                    &format!(
+                        "conformance: {}",
+                        clean(&findings::conformance_line(&statements))
+                    )
                 )
             );
         }
@@ -191,7 +194,11 @@ impl Console {
         }
         let mut heads = Vec::new();
         if !f.failures.is_empty() {
-            heads.push(plural(f.failures.len(), "failing requirement", "failing requirements"));
+            heads.push(plural(
+                f.failures.len(),
+                "failing requirement",
+                "failing requirements",
+            ));
         }
         if !f.errors.is_empty() {
             heads.push(format!("{} errored", f.errors.len()));
@@ -240,7 +247,10 @@ impl Console {
             let _ = writeln!(
                 out,
                 "  {} {}",
-                self.paint(status_style(Status::Errored), status_symbol(Status::Errored)),
+                self.paint(
+                    status_style(Status::Errored),
+                    status_symbol(Status::Errored)
+                ),
                 truncate_chars(&line, MAX_WHAT_FAILED_CHARS)
             );
         }
@@ -496,7 +506,7 @@ fn carried(r: &RunResults) -> Option<String> {
             }
         })
         .collect();
-    (!parts.is_empty()).then(|| format!("{} (run --resume)", parts.join(", ")))
+    (!parts.is_empty()).then(|| format!("{} (run --resume or --rerun-failed)", parts.join(", ")))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

@@ -130,7 +130,8 @@ pub fn findings(r: &RunResults) -> Findings<'_> {
                 match into.iter_mut().find(|f| f.id == id) {
                     Some(f) => f.checks.push(check),
                     None => {
-                        let index = id.and_then(|id| r.requirements.iter().position(|q| q.id == id));
+                        let index =
+                            id.and_then(|id| r.requirements.iter().position(|q| q.id == id));
                         into.push(Finding {
                             id,
                             requirement: index.map(|k| &r.requirements[k]),
@@ -210,7 +211,8 @@ impl OptionStatement {
         if !self.claimed {
             return "not claimed".into();
         }
-        let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
         let mut parts = Vec::new();
         if self.failed > 0 {
             parts.push(n(self.failed, "failure", "failures"));
@@ -241,14 +243,11 @@ pub fn conformance(r: &RunResults) -> Vec<OptionStatement> {
         .filter(|q| under_test.contains(&q.actor.as_str()) && q.untestable.is_none())
         .collect();
     let mut names: Vec<Option<&str>> = vec![None];
-    let options = reqs
-        .iter()
-        .map(|q| q.option.as_deref())
-        .chain(
-            r.scenarios
-                .iter()
-                .flat_map(|s| s.options.iter().map(|o| Some(o.as_str()))),
-        );
+    let options = reqs.iter().map(|q| q.option.as_deref()).chain(
+        r.scenarios
+            .iter()
+            .flat_map(|s| s.options.iter().map(|o| Some(o.as_str()))),
+    );
     for o in options {
         if !names.contains(&o) {
             names.push(o);
@@ -289,7 +288,9 @@ pub fn conformance(r: &RunResults) -> Vec<OptionStatement> {
                 warned: count(Status::Warned),
                 covered: mine
                     .iter()
-                    .filter(|q| matches!(q.status, Status::Passed | Status::Warned | Status::Failed))
+                    .filter(|q| {
+                        matches!(q.status, Status::Passed | Status::Warned | Status::Failed)
+                    })
                     .count()
                     + scenarios_ran,
             }
@@ -310,7 +311,13 @@ pub fn conformance_line(statements: &[OptionStatement]) -> String {
 mod tests {
     use super::*;
 
-    fn statement(claimed: bool, failed: usize, errored: usize, warned: usize, covered: usize) -> OptionStatement {
+    fn statement(
+        claimed: bool,
+        failed: usize,
+        errored: usize,
+        warned: usize,
+        covered: usize,
+    ) -> OptionStatement {
         OptionStatement {
             option: "task-based".into(),
             claimed,

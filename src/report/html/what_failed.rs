@@ -151,10 +151,15 @@ fn check<'a>(c: &Check<'a>) -> CheckView<'a> {
         step: &c.step.id,
         step_title: &c.step.title,
         step_anchor: step_anchor(c.at.scenario, step),
-        exchange_anchor: c.at.exchange.map(|k| exchange_anchor(c.at.scenario, step, k)),
+        exchange_anchor: c
+            .at
+            .exchange
+            .map(|k| exchange_anchor(c.at.scenario, step, k)),
         exchange: x.map(|x| {
             let status = match (&x.response, &x.error) {
-                (Some(resp), _) => resp.status.map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                (Some(resp), _) => resp
+                    .status
+                    .map_or_else(|| "?".to_owned(), |s| s.to_string()),
                 (None, Some(_)) => "no response".to_owned(),
                 (None, None) => "—".to_owned(),
             };
