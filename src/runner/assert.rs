@@ -43,6 +43,7 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
         expected,
         actual,
         message,
+        hint: a.hint.clone(),
     }
 }
 
@@ -65,6 +66,7 @@ fn not_checked_for_status(a: &Assertion, status: u16, vars: &Vars) -> AssertionR
         message: Some(format!(
             "not checked: it applies to a {wanted} answer, and the status was {status}"
         )),
+        hint: a.hint.clone(),
     }
 }
 
@@ -93,6 +95,7 @@ pub fn not_evaluated(
         expected: None,
         actual: None,
         message: Some(why.to_string()),
+        hint: a.hint.clone(),
     }
 }
 
@@ -444,6 +447,7 @@ mod tests {
             strict_severity: Severity::Required,
             on: Target::Response,
             title: None,
+            hint: None,
             since: None,
             when_status: vec![200..=299],
         }

@@ -239,6 +239,8 @@ pub struct Assertion {
     pub strict_severity: Severity,
     pub on: Target,
     pub title: Option<String>,
+    /// The likely fix when the check fails, in one line (`hint:`).
+    pub hint: Option<String>,
     /// The rule set of the requirement it proves (catalog `since:`), when the catalog has
     /// several: under an earlier rule set (`--rules`) a failure only warns.
     pub since: Option<String>,
