@@ -113,6 +113,18 @@ pub struct RunArgs {
     /// seconds; the client under test gets it as CDEX_VAR_TIME_SCALE [default: 1]
     #[arg(long, value_name = "FACTOR")]
     pub time_scale: Option<f64>,
+    /// Run FHIR R4 TestScripts (a JSON or XML file, or a folder of them) instead of a pack's
+    /// scenarios, on the same runner and reports (see docs/testscript.md)
+    #[arg(long, value_name = "FILE|DIR")]
+    pub testscript: Option<PathBuf>,
+    /// With --testscript: write one FHIR TestReport per script (a folder, or a .json file
+    /// for a single script)
+    #[arg(long, value_name = "PATH", requires = "testscript")]
+    pub testreport: Option<PathBuf>,
+    /// With --testscript: run a script's supported actions and report the others skipped,
+    /// instead of refusing the script
+    #[arg(long, requires = "testscript")]
+    pub skip_unsupported: bool,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -183,6 +195,9 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(mut args: RunArgs) -> i32 {
+    if args.testscript.is_some() {
+        return crate::testscript::cli::run(args).await;
+    }
     let cfg_file = match &args.config {
         Some(p) => match config::load(p) {
             Ok(c) => c,
@@ -616,6 +631,7 @@ fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
                     texts.extend(p.prompt.as_deref());
                 }
                 StepKind::Timeline(t) => json.push(&t.script),
+                StepKind::Checks => {}
                 StepKind::Expect(e) => {
                     texts.extend(e.with.values().map(String::as_str));
                     texts.extend(e.path.as_deref());

@@ -123,6 +123,7 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::NotReceived => "no such request arrives".into(),
         AssertKind::TaskStates { id, .. } => format!("the statuses {id} goes through"),
         AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
+        AssertKind::External(c) => c.0.describe(),
     }
 }
 
@@ -204,6 +205,13 @@ async fn check(
                 }
             };
             (desc, Some(expected), outcome)
+        }
+        AssertKind::External(_) => {
+            // Evaluated over the whole exchange (see `runner::steps`), never one message.
+            return Err(format!(
+                "`{}` is evaluated over the whole exchange",
+                kind.name()
+            ));
         }
         AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_) => {
             // Checked over the whole scenario (see `runner::steps`), never one message.
