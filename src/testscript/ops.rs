@@ -124,89 +124,105 @@ pub fn request(op: &Operation, script: &TestScript, fx: &Fixtures<'_>) -> Result
             .map(|t| format!("{{{{{}}}}}{extra}", target_var(t)))
     };
     let method_of = |m: &str| m.to_ascii_uppercase();
-    let (method, path): (String, String) = match code.as_deref() {
-        Some("read") => ("GET".into(), target("").map_or_else(|| typed(&params), Ok)?),
-        Some("vread") => (
-            "GET".into(),
-            match &op.target_id {
-                Some(t) => format!(
-                    "{{{{{}}}}}/_history/{{{{{}}}}}",
-                    target_var(t),
-                    version_var(t)
-                ),
-                None => typed(&params)?,
-            },
-        ),
-        Some("search" | "search-type") => ("GET".into(), typed(&params)?),
-        Some("search-system") => ("GET".into(), params.trim_start_matches('/').to_string()),
-        Some("create") => ("POST".into(), typed(&params)?),
-        Some("update" | "updateCreate" | "patch") => {
-            let m = if code.as_deref() == Some("patch") {
-                "PATCH"
-            } else {
-                "PUT"
-            };
-            let path = match target("") {
-                Some(p) if params.is_empty() => p,
-                _ if !params.is_empty() => typed(&params)?,
-                _ => {
-                    // The body's own id.
-                    let id = op
+    let by_url = op.url.as_ref().map(|u| {
+        let m = match code.as_deref() {
+            Some("create" | "transaction" | "batch" | "validate") => "POST".to_string(),
+            Some("update" | "updateCreate") => "PUT".to_string(),
+            Some("delete" | "deleteCondSingle" | "deleteCondMultiple") => "DELETE".to_string(),
+            Some("patch") => "PATCH".to_string(),
+            Some(_) => "GET".to_string(),
+            None => op
+                .method
+                .as_deref()
+                .map(method_of)
+                .unwrap_or_else(|| "GET".into()),
+        };
+        (m, template(u))
+    });
+    let (method, path): (String, String) = if let Some(x) = by_url {
+        x
+    } else {
+        match code.as_deref() {
+            Some("read") => ("GET".into(), target("").map_or_else(|| typed(&params), Ok)?),
+            Some("vread") => (
+                "GET".into(),
+                match &op.target_id {
+                    Some(t) => format!(
+                        "{{{{{}}}}}/_history/{{{{{}}}}}",
+                        target_var(t),
+                        version_var(t)
+                    ),
+                    None => typed(&params)?,
+                },
+            ),
+            Some("search" | "search-type") => ("GET".into(), typed(&params)?),
+            Some("search-system") => ("GET".into(), params.trim_start_matches('/').to_string()),
+            Some("create") => ("POST".into(), typed(&params)?),
+            Some("update" | "updateCreate" | "patch") => {
+                let m = if code.as_deref() == Some("patch") {
+                    "PATCH"
+                } else {
+                    "PUT"
+                };
+                let path =
+                    match target("") {
+                        Some(p) if params.is_empty() => p,
+                        _ if !params.is_empty() => typed(&params)?,
+                        _ => {
+                            // The body's own id.
+                            let id = op
                         .source_id
                         .as_deref()
                         .and_then(|s| fx.fixed.get(s))
                         .and_then(|v| v.get("id"))
                         .and_then(Value::as_str)
                         .ok_or("an update needs targetId, params or a source fixture with an id")?;
-                    typed(&format!("/{id}"))?
-                }
-            };
-            (m.into(), path)
-        }
-        Some("delete") => (
-            "DELETE".into(),
-            match target("") {
-                Some(p) if params.is_empty() => p,
-                _ => typed(&params)?,
-            },
-        ),
-        Some("deleteCondSingle" | "deleteCondMultiple") => ("DELETE".into(), typed(&params)?),
-        Some("history" | "history-instance" | "history-type" | "history-system") => (
-            "GET".into(),
-            match (target("/_history"), &rtype) {
-                (Some(p), _) => p,
-                (None, Some(t)) => {
-                    let (p, q) = params.split_once('?').unwrap_or((&params, ""));
-                    let q = if q.is_empty() {
-                        String::new()
-                    } else {
-                        format!("?{q}")
+                            typed(&format!("/{id}"))?
+                        }
                     };
-                    format!("{t}{p}/_history{q}")
-                }
-                (None, None) => format!("_history{params}"),
-            },
-        ),
-        Some("capabilities") => ("GET".into(), format!("metadata{params}")),
-        Some("transaction" | "batch") => ("POST".into(), params.trim_start_matches('/').into()),
-        Some("validate") => ("POST".into(), typed(&format!("/$validate{params}"))?),
-        Some(other) => return Err(format!("operation `{other}` is not supported")),
-        None => {
-            let m = op
-                .method
-                .as_deref()
-                .ok_or("an operation with neither a type nor a method")?;
-            let path = match (&op.url, &rtype) {
-                (Some(_), _) => String::new(),
-                (None, Some(_)) => typed(&params)?,
-                (None, None) => params.trim_start_matches('/').into(),
-            };
-            (method_of(m), path)
+                (m.into(), path)
+            }
+            Some("delete") => (
+                "DELETE".into(),
+                match target("") {
+                    Some(p) if params.is_empty() => p,
+                    _ => typed(&params)?,
+                },
+            ),
+            Some("deleteCondSingle" | "deleteCondMultiple") => ("DELETE".into(), typed(&params)?),
+            Some("history" | "history-instance" | "history-type" | "history-system") => (
+                "GET".into(),
+                match (target("/_history"), &rtype) {
+                    (Some(p), _) => p,
+                    (None, Some(t)) => {
+                        let (p, q) = params.split_once('?').unwrap_or((&params, ""));
+                        let q = if q.is_empty() {
+                            String::new()
+                        } else {
+                            format!("?{q}")
+                        };
+                        format!("{t}{p}/_history{q}")
+                    }
+                    (None, None) => format!("_history{params}"),
+                },
+            ),
+            Some("capabilities") => ("GET".into(), format!("metadata{params}")),
+            Some("transaction" | "batch") => ("POST".into(), params.trim_start_matches('/').into()),
+            Some("validate") => ("POST".into(), typed(&format!("/$validate{params}"))?),
+            Some(other) => return Err(format!("operation `{other}` is not supported")),
+            None => {
+                let m = op
+                    .method
+                    .as_deref()
+                    .ok_or("an operation with neither a type nor a method")?;
+                let path = match (&op.url, &rtype) {
+                    (Some(_), _) => String::new(),
+                    (None, Some(_)) => typed(&params)?,
+                    (None, None) => params.trim_start_matches('/').into(),
+                };
+                (method_of(m), path)
+            }
         }
-    };
-    let path = match &op.url {
-        Some(u) => template(u),
-        None => path,
     };
     let mut headers = Vec::new();
     if let Some(a) = &op.accept {

@@ -128,7 +128,13 @@ pub fn test_report(l: &Lowered, r: &ScenarioResult, target: &str, issued: &str) 
         .collect();
     let script = &l.loaded.script;
     let reference = match &script.url {
-        Some(u) => json!({"reference": u, "display": l.scenario.title}),
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            json!({"reference": u, "display": l.scenario.title})
+        }
+        // A canonical that is not a URL (urn:...) identifies the script.
+        Some(u) => {
+            json!({"identifier": {"system": "urn:ietf:rfc:3986", "value": u}, "display": l.scenario.title})
+        }
         None => json!({"display": format!("{} ({})", l.scenario.title, l.loaded.file.display())}),
     };
     let score = if total == 0 {

@@ -10,12 +10,12 @@ pub fn to_fhirpath(xpath: &str) -> Result<String, String> {
     if let Some(inner) = x.strip_prefix("count(").and_then(|r| r.strip_suffix(')')) {
         return Ok(format!("{}.count()", to_fhirpath(inner)?));
     }
-    let x = x.trim_start_matches('/');
     if x.contains("//") || x.contains("::") {
         return Err(format!(
             "`{xpath}`: only child steps (a/b/c) are in the XPath subset the harness reads"
         ));
     }
+    let x = x.trim_start_matches('/');
     let mut parts: Vec<String> = Vec::new();
     let steps: Vec<&str> = x.split('/').collect();
     let mut prev_resource = false;
