@@ -36,7 +36,7 @@ async fn run_path(
     target: Option<&str>,
     vars: &[(&str, &str)],
 ) -> (Vec<Lowered>, RunResults) {
-    let (lowered, _) = prepare(path, "information-server", false)
+    let (lowered, _) = prepare(path, None, false)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let pack = cdex_harness::scenario::Pack {
@@ -727,5 +727,201 @@ async fn test_reports_validate_and_warnings_do_not_fail_them() {
         );
         assert_eq!(report["setup"]["action"].as_array().unwrap().len(), 7);
         assert_eq!(report["teardown"]["action"].as_array().unwrap().len(), 1);
+    }
+}
+
+/// `testscript check` names what is unsupported by element path; `run --testscript`
+/// refuses such a script (exit 2, nothing run) unless `--skip-unsupported`, which runs the
+/// rest and reports the unsupported action skipped.
+#[test]
+fn unsupported_scripts_are_refused_or_skipped() {
+    let o = common::harness(&["testscript", "check", "tests/fixtures/testscript/spec"]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("supported; 5 operation(s), 13 assert(s)"),
+        "{}",
+        common::text(&o)
+    );
+
+    let dir = write_script(
+        "unsupported",
+        json!({"test": [{"name": "u", "action": [
+        op("apply", json!({"resource": "PlanDefinition", "params": "/x/$apply"})),
+        asrt(json!({"response": "okay"})),
+        op("read", json!({"resource": "Patient", "params": "/nobody"})),
+        asrt(json!({"response": "notFound"})),
+        asrt(json!({"response": "notFound", "rule": {"ruleId": "r1"}}))]}]}),
+    );
+    let script = dir.join("script.json");
+    let o = common::harness(&["testscript", "check", script.to_str().unwrap()]);
+    let t = common::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("test[0].action[0].operation.type: operation `apply` is not supported"),
+        "{t}"
+    );
+    assert!(t.contains("test[0].action[4].assert.rule"), "{t}");
+
+    let out = dir.join("out");
+    let o = common::harness(&[
+        "run",
+        "--testscript",
+        script.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let t = common::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("test[0].action[0].operation.type"), "{t}");
+    assert!(!out.join("results.json").exists(), "nothing runs");
+
+    let report = dir.join("report.json");
+    let o = common::harness(&[
+        "run",
+        "--testscript",
+        script.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--skip-unsupported",
+        "--testreport",
+        report.to_str().unwrap(),
+    ]);
+    let t = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let actions = r["test"][0]["action"].as_array().unwrap();
+    assert_eq!(actions.len(), 5);
+    assert_eq!(actions[0]["operation"]["result"], "skip");
+    assert_eq!(actions[1]["assert"]["result"], "skip");
+    assert_eq!(actions[2]["operation"]["result"], "pass");
+    assert_eq!(actions[3]["assert"]["result"], "pass");
+    assert_eq!(actions[4]["assert"]["result"], "skip");
+    assert_eq!(r["result"], "pass");
+}
+
+fn statuses(results: &Path) -> std::collections::BTreeMap<String, String> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+    v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Round trip: the cdex-2019 information-server scenarios where the harness sends every
+/// request, exported as TestScripts and run with --testscript against the reference actors,
+/// give the verdicts the YAML pack gives, with the correct actor and with faulty ones.
+#[test]
+fn exported_scenarios_give_the_packs_verdicts() {
+    let dir = common::tmp("testscript", "roundtrip");
+    let scripts = dir.join("scripts");
+    let o = common::harness(&[
+        "testscript",
+        "export",
+        "--pack",
+        "cdex-2019",
+        "--actor",
+        "information-server",
+        "--out",
+        scripts.to_str().unwrap(),
+    ]);
+    let t = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    // What cannot be said is named, never dropped silently.
+    assert!(
+        t.contains("is-np-subscribe-notify: not exported: step `not-notified` is a `expect` step"),
+        "{t}"
+    );
+    assert!(
+        t.contains("not expressed: step `read-communication` needs"),
+        "{t}"
+    );
+    let exported: Vec<String> = std::fs::read_dir(&scripts)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| e.path().file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(exported.len() >= 7, "{exported:?}");
+    let update: Value = serde_json::from_str(
+        &std::fs::read_to_string(scripts.join("is-push-update.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        update["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["url"] == cdex_harness::testscript::export::NOT_EXPRESSED)
+    );
+    let o = common::harness(&["testscript", "check", scripts.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
+
+    for fault in [
+        None,
+        Some("information-server:reject-update"),
+        Some("information-server:lose-data"),
+        Some("information-server:no-auth"),
+        Some("information-server:search-empty"),
+    ] {
+        let name = fault
+            .map(|f| f.replace(':', "-"))
+            .unwrap_or_else(|| "correct".into());
+        let (yaml, ts) = (
+            dir.join(format!("yaml-{name}")),
+            dir.join(format!("ts-{name}")),
+        );
+        let mut a = vec![
+            "run",
+            "--pack",
+            "cdex-2019",
+            "--actor",
+            "information-server",
+            "--out",
+            yaml.to_str().unwrap(),
+        ];
+        let mut b = vec![
+            "run",
+            "--testscript",
+            scripts.to_str().unwrap(),
+            "--pack",
+            "cdex-2019",
+            "--out",
+            ts.to_str().unwrap(),
+        ];
+        if let Some(f) = fault {
+            a.extend(["--fault", f]);
+            b.extend(["--fault", f]);
+        }
+        let (oa, ob) = (common::harness(&a), common::harness(&b));
+        assert_eq!(
+            oa.status.code(),
+            ob.status.code(),
+            "{name}: {}\n{}",
+            common::text(&oa),
+            common::text(&ob)
+        );
+        let (ya, tb) = (
+            statuses(&yaml.join("results.json")),
+            statuses(&ts.join("results.json")),
+        );
+        for (id, st) in &tb {
+            assert_eq!(
+                ya.get(id),
+                Some(st),
+                "{name}: {id}: YAML {:?}, TestScript {st}",
+                ya.get(id)
+            );
+        }
+        assert_eq!(tb.len(), exported.len());
+        if fault.is_some() {
+            assert!(tb.values().any(|s| s == "failed"), "{name}: {tb:?}");
+        }
     }
 }

@@ -80,7 +80,7 @@ fn check_command(path: &Path) -> i32 {
 /// Load, check and lower the scripts; `Err` is the message of a refusal (exit 2).
 pub async fn prepare(
     path: &Path,
-    actor: &str,
+    actor: Option<&str>,
     skip_unsupported: bool,
 ) -> Result<(Vec<Lowered>, Vec<String>), String> {
     let scripts: Vec<Loaded> = load::load(path)?;
@@ -118,7 +118,8 @@ pub async fn prepare(
             ));
         }
         let opts = lower::Options {
-            actor: actor.to_string(),
+            actor: actor.unwrap_or("information-server").to_string(),
+            actor_given: actor.is_some(),
             unsupported: actions.into_iter().cloned().collect(),
         };
         let mut low = lower::lower(&l, &opts)
@@ -210,13 +211,9 @@ pub async fn run(args: RunArgs) -> i32 {
     } else {
         crate::scenario::Pack::default()
     };
-    let actor = args
-        .actor
-        .clone()
-        .or(cfg_file.actor.clone())
-        .unwrap_or_else(|| "information-server".to_string());
+    let actor = args.actor.clone().or(cfg_file.actor.clone());
     let path = args.testscript.clone().expect("--testscript");
-    let (lowered, notes) = match prepare(&path, &actor, args.skip_unsupported).await {
+    let (lowered, notes) = match prepare(&path, actor.as_deref(), args.skip_unsupported).await {
         Ok(x) => x,
         Err(e) => return usage(e),
     };
@@ -229,6 +226,9 @@ pub async fn run(args: RunArgs) -> i32 {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
     pack.scenarios = lowered.iter().map(|l| l.scenario.clone()).collect();
+    // A script's own requestHeaders are what it sends: the pack's headers (given with
+    // --pack for its reference settings) are not added (they would undo an omitted one).
+    pack.headers.clear();
     let catalog = crate::catalog::Catalog {
         actors: Default::default(),
         options: Default::default(),
@@ -236,6 +236,23 @@ pub async fn run(args: RunArgs) -> i32 {
         requirements: Vec::new(),
     };
     let mut cfg = RunConfig::new(sut);
+    // Scripts of an option (the harness's own extension on exported scripts) run unless
+    // --option says which options the system claims.
+    cfg.options = if args.options.is_empty() {
+        runner::Options::All
+    } else {
+        let set: std::collections::BTreeSet<String> = args
+            .options
+            .iter()
+            .flat_map(|o| o.split(','))
+            .map(|o| o.trim().to_string())
+            .collect();
+        if set.contains("all") {
+            runner::Options::All
+        } else {
+            runner::Options::Only(set)
+        }
+    };
     cfg.timeout = timeout;
     cfg.vars = vars;
     cfg.headers = headers;

@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// The extensions carrying the scenario's actor and options (read back by `run --testscript`,
+/// which picks the reference actor implementing them).
+pub const ACTOR: &str = "https://cdex-harness.example/fhir/StructureDefinition/actor";
+pub const OPTION: &str = "https://cdex-harness.example/fhir/StructureDefinition/option";
 /// The extension naming what an exported script could not express.
 pub const NOT_EXPRESSED: &str =
     "https://cdex-harness.example/fhir/StructureDefinition/not-expressed";
@@ -55,6 +59,8 @@ fn dollar_json(v: &Value) -> Value {
 /// One exported scenario, and what it could not express.
 pub struct Exported {
     pub script: Value,
+    /// Fixture files to write next to the script: (relative path, resource).
+    pub files: Vec<(String, Value)>,
     pub not_expressed: Vec<String>,
 }
 
@@ -98,7 +104,7 @@ pub fn export(pack: &Pack, s: &Scenario) -> Result<Exported, String> {
             }
         }
     };
-    let mut contained = Vec::new();
+    let mut files = Vec::new();
     let mut fixtures = Vec::new();
     let mut profiles: Vec<(String, String)> = Vec::new();
     let mut captured: Vec<Value> = Vec::new();
@@ -141,7 +147,7 @@ pub fn export(pack: &Pack, s: &Scenario) -> Result<Exported, String> {
                 Body::Text(t) => serde_json::from_str::<Value>(t).ok(),
             };
             match resource {
-                Some(mut r) if r.get("resourceType").is_some() => {
+                Some(r) if r.get("resourceType").is_some() => {
                     let mut refs = Vec::new();
                     crate::scenario::template::referenced_in_json(&r, &mut refs);
                     for x in refs {
@@ -149,16 +155,10 @@ pub fn export(pack: &Pack, s: &Scenario) -> Result<Exported, String> {
                             used.push(x);
                         }
                     }
-                    let own_id = r.get("id").cloned();
-                    r["id"] = json!(fid);
-                    if own_id.is_some() {
-                        lost.push(format!(
-                            "step `{}`: the body's own id is replaced by the contained id `{fid}`",
-                            st.id
-                        ));
-                    }
-                    contained.push(dollar_json(&r));
-                    fixtures.push(json!({"id": fid, "autocreate": false, "autodelete": false, "resource": {"reference": format!("#{fid}")}}));
+                    // A file next to the script: the body keeps its own id.
+                    let file = format!("fixtures/{}--{}.json", s.id, st.id);
+                    files.push((file.clone(), dollar_json(&r)));
+                    fixtures.push(json!({"id": fid, "autocreate": false, "autodelete": false, "resource": {"reference": file}}));
                     op["sourceId"] = json!(fid);
                     op["contentType"] = json!("json");
                 }
@@ -233,6 +233,17 @@ pub fn export(pack: &Pack, s: &Scenario) -> Result<Exported, String> {
                 ));
             }
             match &a.kind {
+                AssertKind::Status(ranges)
+                    if ranges.len() == 1 && ranges[0].start() != ranges[0].end() =>
+                {
+                    // A class (4xx): above its first code less one, below its last plus one.
+                    let mut low = x.clone();
+                    low["responseCode"] = json!((ranges[0].start() - 1).to_string());
+                    low["operator"] = json!("greaterThan");
+                    actions.push(json!({"assert": low}));
+                    x["responseCode"] = json!((ranges[0].end() + 1).to_string());
+                    x["operator"] = json!("lessThan");
+                }
                 AssertKind::Status(ranges) => {
                     let codes: Vec<String> = ranges
                         .iter()
@@ -348,16 +359,17 @@ pub fn export(pack: &Pack, s: &Scenario) -> Result<Exported, String> {
         "status": "draft",
         "description": description,
     });
-    if !lost.is_empty() {
-        script["extension"] = Value::Array(
-            lost.iter()
-                .map(|l| json!({"url": NOT_EXPRESSED, "valueString": l}))
-                .collect(),
-        );
-    }
-    if !contained.is_empty() {
-        script["contained"] = Value::Array(contained);
-    }
+    let mut ext = vec![json!({"url": ACTOR, "valueCode": s.actor})];
+    ext.extend(
+        s.options
+            .iter()
+            .map(|o| json!({"url": OPTION, "valueCode": o})),
+    );
+    ext.extend(
+        lost.iter()
+            .map(|l| json!({"url": NOT_EXPRESSED, "valueString": l})),
+    );
+    script["extension"] = Value::Array(ext);
     if !fixtures.is_empty() {
         script["fixture"] = Value::Array(fixtures);
     }
@@ -375,6 +387,7 @@ pub fn export(pack: &Pack, s: &Scenario) -> Result<Exported, String> {
     script["test"] = json!([{ "id": "scenario", "name": s.title, "action": actions }]);
     Ok(Exported {
         script,
+        files,
         not_expressed: lost,
     })
 }
@@ -401,6 +414,19 @@ pub async fn export_command(a: ExportArgs) -> i32 {
                 ) {
                     eprintln!("error: cannot write {}: {err}", file.display());
                     return crate::cli::EXIT_IO;
+                }
+                for (rel, r) in &e.files {
+                    let f = a.out.join(rel);
+                    let done = f
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .and_then(|_| {
+                            std::fs::write(&f, serde_json::to_vec_pretty(r).unwrap_or_default())
+                        });
+                    if let Err(err) = done {
+                        eprintln!("error: cannot write {}: {err}", f.display());
+                        return crate::cli::EXIT_IO;
+                    }
                 }
                 written += 1;
                 println!("{}: exported to {}", s.id, file.display());

@@ -58,6 +58,8 @@ pub struct Options {
     /// The actor the scenario is about (the reference actor that plays the server when
     /// there is no --target).
     pub actor: String,
+    /// The actor was named (`--actor`): it wins over the script's own extension.
+    pub actor_given: bool,
     /// Unsupported actions become skips instead of refusing the script.
     pub unsupported: Vec<Unsupported>,
 }
@@ -355,11 +357,21 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
             None
         };
         let mut refs = Vec::new();
+        // An operation not run leaves its asserts nothing to check: they are skipped too.
+        let mut op_skipped = false;
         for (i, a) in actions.iter().enumerate() {
             let at = format!("{path}.action[{i}]");
-            if let Some(why) = skip.get(at.as_str()) {
+            if a.operation.is_some() {
+                op_skipped = false;
+            }
+            let why = skip.get(at.as_str()).map(|w| w.to_string()).or_else(|| {
+                (op_skipped && a.assert.as_ref().is_some_and(|x| x.source_id.is_none()))
+                    .then(|| "the operation it checks was not run".to_string())
+            });
+            if let Some(why) = why {
+                op_skipped |= a.operation.is_some();
                 refs.push(ActionRef::Skipped {
-                    why: why.to_string(),
+                    why,
                     operation: a.operation.is_some(),
                 });
                 continue;
@@ -406,6 +418,25 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
     b.close();
 
     let id = l.id();
+    // The harness's own extensions on an exported script: its actor and options.
+    let ext = |url: &str| -> Vec<String> {
+        l.raw
+            .get("extension")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.get("url").and_then(Value::as_str) == Some(url))
+            .filter_map(|e| {
+                e.get("valueCode")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let actor = match (opts.actor_given, ext(super::export::ACTOR).first()) {
+        (false, Some(a)) => a.clone(),
+        _ => opts.actor.clone(),
+    };
     let scenario = Scenario {
         id: id.clone(),
         title: s
@@ -415,9 +446,9 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
             .unwrap_or_else(|| id.clone()),
         description: s.description.clone(),
         file: l.file.display().to_string(),
-        actor: opts.actor.clone(),
+        actor,
         plays: "testscript".into(),
-        options: Vec::new(),
+        options: ext(super::export::OPTION),
         vars: initial,
         requires: Vec::new(),
         steps: b.steps,
