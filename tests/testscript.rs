@@ -925,3 +925,56 @@ fn exported_scenarios_give_the_packs_verdicts() {
         }
     }
 }
+
+/// A public R4 script (fhir-crucible/testscript-engine's history example, see
+/// docs/testscript.md) against the generic server: its Bundle profile is one the harness does
+/// not have, so that assert is skipped (never passed) and the report still passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_history_script_runs() {
+    let srv = start(&[]).await;
+    let (lowered, r) = run_path(&spec_dir().join("public"), Some(srv.base_url()), &[]).await;
+    assert_eq!(r.scenarios.len(), 1);
+    let got = assertions(&r);
+    assert_eq!(got.len(), 7, "{got:#?}");
+    let skipped: Vec<_> = got.iter().filter(|(_, s)| *s == Status::Skipped).collect();
+    assert_eq!(skipped.len(), 1, "{got:#?}");
+    assert!(skipped[0].0.contains("not checked"), "{skipped:?}");
+    assert!(
+        got.iter()
+            .all(|(_, s)| matches!(s, Status::Passed | Status::Skipped)),
+        "{got:#?}"
+    );
+    let report = test_report(
+        &lowered[0],
+        &r.scenarios[0],
+        srv.base_url(),
+        "2026-12-01T10:00:00Z",
+    );
+    assert_eq!(report["result"], "pass");
+    assert_eq!(report["test"][0]["action"][3]["assert"]["result"], "skip");
+}
+
+/// The XML form of the spec example reads and runs like the JSON one, and fails alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xml_script_runs_like_json() {
+    let xml = spec_dir().join("spec/testscript-example-xml.xml");
+    let (_, r) = run_path(&xml, None, &[]).await;
+    assert_eq!(
+        r.scenarios[0].status,
+        Status::Passed,
+        "{:#?}",
+        assertions(&r)
+    );
+    assert_eq!(assertions(&r).len(), 8);
+    let srv = start(&["lose-family"]).await;
+    let (_, r) = run_path(&xml, Some(srv.base_url()), &[]).await;
+    let failed: Vec<_> = assertions(&r)
+        .into_iter()
+        .filter(|(_, s)| *s == Status::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        failed[0].0.contains("Patient.name.family") || failed[0].0.contains("family"),
+        "{failed:?}"
+    );
+}
