@@ -529,7 +529,6 @@ async fn operations_and_variables() {
                         .splitn(4, '/')
                         .nth(3)
                         .unwrap_or("")
-                        .to_string()
                 )
             })
         })

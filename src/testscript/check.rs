@@ -8,6 +8,9 @@ use super::operators::Operator;
 use super::{ops, xpath};
 use std::collections::BTreeSet;
 
+/// Says whether a fixture id is usable, pushing what is wrong with it.
+type FixtureCheck<'a> = dyn Fn(&str, String, Option<&str>, &mut Vec<Unsupported>) + 'a;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unsupported {
     /// The element (`test[0].action[2].operation.type`).
@@ -247,7 +250,7 @@ fn operation(
     l: &Loaded,
     at: &str,
     action: &str,
-    fixture_ok: &dyn Fn(&str, String, Option<&str>, &mut Vec<Unsupported>),
+    fixture_ok: &FixtureCheck<'_>,
     out: &mut Vec<Unsupported>,
 ) {
     let push = |out: &mut Vec<Unsupported>, p: String, reason: String| {
@@ -312,7 +315,7 @@ fn assert(
     profiles: &BTreeSet<&str>,
     at: &str,
     action: &str,
-    fixture_ok: &dyn Fn(&str, String, Option<&str>, &mut Vec<Unsupported>),
+    fixture_ok: &FixtureCheck<'_>,
     out: &mut Vec<Unsupported>,
 ) {
     let push = |out: &mut Vec<Unsupported>, p: String, reason: String| {

@@ -78,7 +78,7 @@ struct Builder {
 impl Builder {
     fn id(&mut self) -> String {
         self.counter += 1;
-        let s = self.section.replace('[', "").replace(']', "");
+        let s = self.section.replace(['[', ']'], "");
         let s = match s.strip_prefix("test") {
             Some(n) if !n.is_empty() => {
                 format!("test{}", n.parse::<usize>().map(|n| n + 1).unwrap_or(0))

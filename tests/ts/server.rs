@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+/// (type, id) -> versions (None: deleted).
+type Store = BTreeMap<(String, String), Vec<Option<Value>>>;
+
 #[derive(Default)]
 pub struct Server {
-    /// (type, id) -> versions (None: deleted).
-    store: Mutex<BTreeMap<(String, String), Vec<Option<Value>>>>,
+    store: Mutex<Store>,
     /// All writes, in order: (type, id, version).
     log: Mutex<Vec<(String, String, usize)>>,
     next: Mutex<u64>,
