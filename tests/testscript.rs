@@ -36,7 +36,7 @@ async fn run_path(
     target: Option<&str>,
     vars: &[(&str, &str)],
 ) -> (Vec<Lowered>, RunResults) {
-    let (lowered, _) = prepare(path, None, false)
+    let (lowered, _) = prepare(path, None, false, false)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let pack = cdex_harness::scenario::Pack {
@@ -976,4 +976,68 @@ async fn an_xml_script_runs_like_json() {
         failed[0].0.contains("Patient.name.family") || failed[0].0.contains("family"),
         "{failed:?}"
     );
+}
+
+/// A client-side script (the system under test is a client: `--trigger` or `--listen`, no
+/// `--target`): each operation is a request the harness awaits at its endpoint, playing the
+/// reference Information Server; `direction: request` asserts read what the client sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_side_script_awaits_the_clients_requests() {
+    let dir = write_script(
+        "client",
+        json!({"test": [{"name": "client pushes and searches", "action": [
+        op("create", json!({"resource": "Patient", "sourceId": "patient", "description": "create the Patient"})),
+        asrt(json!({"direction": "request", "resource": "Patient"})),
+        asrt(json!({"direction": "request", "requestMethod": "post"})),
+        asrt(json!({"direction": "request", "contentType": "json"})),
+        asrt(json!({"direction": "request", "expression": "Patient.name.family", "value": "Chalmers"})),
+        asrt(json!({"direction": "request", "headerField": "Authorization", "operator": "notEmpty"})),
+        asrt(json!({"response": "created"})),
+        op("search", json!({"resource": "Patient", "params": "?family=Chalmers"})),
+        asrt(json!({"direction": "request", "requestURL": "family=Chalmers", "operator": "contains"})),
+        asrt(json!({"resource": "Bundle"}))]}]}),
+    );
+    let trigger = dir.join("client.sh");
+    std::fs::write(&trigger, r#"#!/bin/sh
+case "$CDEX_ACTION" in
+  testscript-create) curl -s -o /dev/null -X POST -H 'Content-Type: application/fhir+json' --data-binary @"$CDEX_PAYLOAD_FILE" "$CDEX_HARNESS_URL/Patient" ;;
+  testscript-search) curl -s -o /dev/null "$CDEX_HARNESS_URL/Patient?family=Chalmers" ;;
+esac
+"#).unwrap();
+    let (lowered, _) = prepare(&dir, None, false, true).await.unwrap();
+    let pack = cdex_harness::scenario::Pack {
+        root: dir.clone(),
+        scenarios: lowered.iter().map(|l| l.scenario.clone()).collect(),
+        ..Default::default()
+    };
+    let mut cfg = RunConfig::new(Sut::External {
+        target: None,
+        trigger: Some(format!("sh {}", trigger.display())),
+    });
+    cfg.options = runner::Options::All;
+    let catalog = cdex_harness::catalog::Catalog {
+        actors: Default::default(),
+        options: Default::default(),
+        rule_sets: Vec::new(),
+        requirements: Vec::new(),
+    };
+    let selected: Vec<_> = pack.scenarios.iter().collect();
+    let (_tx, cancel) = runner::cancel_pair();
+    let r = runner::run(&pack, &selected, &catalog, &cfg, cancel).await;
+    let got = assertions(&r);
+    let want = [
+        Status::Passed,
+        Status::Passed,
+        Status::Passed,
+        Status::Passed,
+        Status::Failed,
+        Status::Passed,
+        Status::Passed,
+        Status::Passed,
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for ((d, s), w) in got.iter().zip(want) {
+        assert_eq!(*s, w, "{d}");
+    }
+    assert_eq!(r.scenarios[0].actor, "information-client");
 }

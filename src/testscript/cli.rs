@@ -82,6 +82,7 @@ pub async fn prepare(
     path: &Path,
     actor: Option<&str>,
     skip_unsupported: bool,
+    client: bool,
 ) -> Result<(Vec<Lowered>, Vec<String>), String> {
     let scripts: Vec<Loaded> = load::load(path)?;
     let mut lowered = Vec::new();
@@ -118,7 +119,14 @@ pub async fn prepare(
             ));
         }
         let opts = lower::Options {
-            actor: actor.unwrap_or("information-server").to_string(),
+            actor: actor
+                .unwrap_or(if client {
+                    "information-client"
+                } else {
+                    "information-server"
+                })
+                .to_string(),
+            client,
             actor_given: actor.is_some(),
             unsupported: actions.into_iter().cloned().collect(),
         };
@@ -195,6 +203,12 @@ pub async fn run(args: RunArgs) -> i32 {
             target: Some(t.clone()),
             trigger: None,
         },
+        None if args.trigger.is_some() || args.listen.is_some() || cfg_file.trigger.is_some() => {
+            Sut::External {
+                target: None,
+                trigger: args.trigger.clone().or(cfg_file.trigger.clone()),
+            }
+        }
         None => match crate::actors::Faults::parse(&args.faults) {
             Ok(f) => Sut::Reference(f),
             Err(e) => return usage(e),
@@ -213,10 +227,16 @@ pub async fn run(args: RunArgs) -> i32 {
     };
     let actor = args.actor.clone().or(cfg_file.actor.clone());
     let path = args.testscript.clone().expect("--testscript");
-    let (lowered, notes) = match prepare(&path, actor.as_deref(), args.skip_unsupported).await {
-        Ok(x) => x,
-        Err(e) => return usage(e),
-    };
+    // A client under test (--listen or --trigger, no --target): the harness awaits each
+    // operation at its endpoint instead of sending it.
+    let trigger = args.trigger.clone().or(cfg_file.trigger.clone());
+    let listen = args.listen.clone().or(cfg_file.listen.clone());
+    let client = target.is_none() && (trigger.is_some() || listen.is_some());
+    let (lowered, notes) =
+        match prepare(&path, actor.as_deref(), args.skip_unsupported, client).await {
+            Ok(x) => x,
+            Err(e) => return usage(e),
+        };
     for n in &notes {
         eprintln!("note: {n}");
     }
@@ -254,6 +274,13 @@ pub async fn run(args: RunArgs) -> i32 {
         }
     };
     cfg.timeout = timeout;
+    if let Some(l) = &listen {
+        match l.parse() {
+            Ok(a) => cfg.listen = a,
+            Err(e) => return usage(format!("--listen: {e} (write e.g. 127.0.0.1:8090)")),
+        }
+    }
+    cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.vars = vars;
     cfg.headers = headers;
     cfg.secret_names = cfg_file.secrets.clone();

@@ -60,6 +60,9 @@ pub struct Options {
     pub actor: String,
     /// The actor was named (`--actor`): it wins over the script's own extension.
     pub actor_given: bool,
+    /// The system under test is a client: each operation is a request the harness awaits
+    /// (and answers as the reference Information Server) instead of one it sends.
+    pub client: bool,
     /// Unsupported actions become skips instead of refusing the script.
     pub unsupported: Vec<Unsupported>,
 }
@@ -184,6 +187,40 @@ fn op_title(section: &str, op: &Operation, req: &Request, test_name: Option<&str
     match test_name {
         Some(n) => format!("{n}: {what}"),
         None => format!("{section}: {what}"),
+    }
+}
+
+/// A client-side operation: the request the client under test is asked to send (action
+/// `testscript-CODE`, the operation's description as the prompt, its fixture as the suggested
+/// payload), matched by method and path; the ids the client chooses match any.
+fn awaited(op: &Operation, req: Request, title: &str) -> crate::scenario::Expect {
+    static HIDDEN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let hidden = HIDDEN.get_or_init(|| {
+        regex::Regex::new(r"\{\{\{?(tsT_|tsV_|tsB_)[A-Za-z0-9_]*\}?\}\}").expect("regex")
+    });
+    let path = hidden
+        .replace_all(&req.path, |c: &regex::Captures<'_>| {
+            if c[0].contains("tsT_") { "*/*" } else { "*" }.to_string()
+        })
+        .into_owned();
+    let code = ops::code(op)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "request".into());
+    crate::scenario::Expect {
+        action: format!("testscript-{code}"),
+        prompt: Some(format!("{title} ({} {path})", req.method)),
+        cause: None,
+        if_missing: None,
+        only_new: false,
+        with: BTreeMap::new(),
+        payload: match req.body {
+            Some(b @ crate::scenario::Body::Json(_)) => Some(b),
+            _ => None,
+        },
+        method: Some(req.method),
+        path: Some(path),
+        within: None,
     }
 }
 
@@ -380,7 +417,12 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
                 let req = ops::request(op, s, &fx).map_err(|e| format!("{at}.operation: {e}"))?;
                 let title = op_title(&path, op, &req, test_name.as_deref());
                 let rec = b.record(op.response_id.clone(), op.request_id.clone());
-                let step = b.open(StepKind::Send(req), title, vec![rec]);
+                let kind = if opts.client {
+                    StepKind::Expect(awaited(op, req, &title))
+                } else {
+                    StepKind::Send(req)
+                };
+                let step = b.open(kind, title, vec![rec]);
                 refs.push(ActionRef::Operation { step });
             } else if let Some(asrt) = &a.assert {
                 let (step, index) = b.assert(asrt, format!("{at}.assert"));
@@ -447,7 +489,13 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
         description: s.description.clone(),
         file: l.file.display().to_string(),
         actor,
-        plays: "testscript".into(),
+        // A client under test talks to the harness playing the reference Information
+        // Server; a server under test is sent the requests.
+        plays: if opts.client {
+            "information-server".into()
+        } else {
+            "testscript".into()
+        },
         options: ext(super::export::OPTION),
         vars: initial,
         requires: Vec::new(),
