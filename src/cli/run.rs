@@ -130,6 +130,18 @@ pub struct RunArgs {
     /// OUT/harness-signing-ca.pem for a system under test to trust
     #[arg(long = "trust-anchor", value_name = "PEM")]
     pub trust_anchor: Vec<PathBuf>,
+    /// Run FHIR R4 TestScripts (a JSON or XML file, or a folder of them) instead of a pack's
+    /// scenarios, on the same runner and reports (see docs/testscript.md)
+    #[arg(long, value_name = "FILE|DIR")]
+    pub testscript: Option<PathBuf>,
+    /// With --testscript: write one FHIR TestReport per script (a folder, or a .json file
+    /// for a single script)
+    #[arg(long, value_name = "PATH", requires = "testscript")]
+    pub testreport: Option<PathBuf>,
+    /// With --testscript: run a script's supported actions and report the others skipped,
+    /// instead of refusing the script
+    #[arg(long, requires = "testscript")]
+    pub skip_unsupported: bool,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -200,6 +212,9 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(mut args: RunArgs) -> i32 {
+    if args.testscript.is_some() {
+        return crate::testscript::cli::run(args).await;
+    }
     let cfg_file = match &args.config {
         Some(p) => match config::load(p) {
             Ok(c) => c,
@@ -691,6 +706,7 @@ fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
                     texts.extend(p.prompt.as_deref());
                 }
                 StepKind::Timeline(t) => json.push(&t.script),
+                StepKind::Checks => {}
                 StepKind::Expect(e) => {
                     texts.extend(e.with.values().map(String::as_str));
                     texts.extend(e.path.as_deref());

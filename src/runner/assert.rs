@@ -131,6 +131,7 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
         AssertKind::Attachment(e) => format!("the attachments at {e}"),
         AssertKind::Signature { at, step } => super::signature_check::describe(at, step),
+        AssertKind::External(c) => c.0.describe(),
     }
 }
 
@@ -216,6 +217,13 @@ async fn check(
         AssertKind::Signature { .. } => {
             // Judged by `signature_check::evaluate` (it can warn or not apply, not just fail).
             return Err("`signature` is judged on its own".to_string());
+        }
+        AssertKind::External(_) => {
+            // Evaluated over the whole exchange (see `runner::steps`), never one message.
+            return Err(format!(
+                "`{}` is evaluated over the whole exchange",
+                kind.name()
+            ));
         }
         AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_) => {
             // Checked over the whole scenario (see `runner::steps`), never one message.
