@@ -52,7 +52,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Folder for report.html, junit.xml and results.json [default: reports/latest; with
-    /// --resume, the resumed run's folder]
+    /// --resume or --rerun-failed, the earlier run's folder]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Go on from an earlier run of the same pack, actor, system, options and rules (its
@@ -60,10 +60,21 @@ pub struct RunArgs {
     /// apply are carried over, the others run again
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// With --resume: carry over even from a run of another setup (pack, actor, system under
-    /// test, options, rules, --strict); the differences are written in the report's notes
-    #[arg(long, requires = "resume")]
+    /// Rerun only the scenarios that failed or errored in an earlier, finished run of the same
+    /// pack, actor, system, options and rules (its --out folder, or its results.json); the
+    /// others are carried over as they were
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    pub rerun_failed: Option<PathBuf>,
+    /// With --resume or --rerun-failed: carry over even from a run of another setup (pack,
+    /// actor, system under test, options, rules, --strict); the differences are written in
+    /// the report's notes
+    #[arg(long)]
     pub force: bool,
+    /// Bodies longer than this are written to OUT/bodies/ and shown by size, SHA-256 and a
+    /// short preview instead of inline (the harness's endpoint also streams them there as
+    /// they arrive), e.g. 256KiB, 1MB, 1048576 [default: 256KiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_inline_body: Option<String>,
     /// Write the JUnit XML here instead
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -113,6 +124,12 @@ pub struct RunArgs {
     /// seconds; the client under test gets it as CDEX_VAR_TIME_SCALE [default: 1]
     #[arg(long, value_name = "FACTOR")]
     pub time_scale: Option<f64>,
+    /// A CA certificate (PEM or DER file) a signer's x5c chain may end at, for the
+    /// `signature:` checks (repeatable; also config `trust_anchors:`). Against the reference
+    /// actors the harness's own signing CA is trusted too; it is written to
+    /// OUT/harness-signing-ca.pem for a system under test to trust
+    #[arg(long = "trust-anchor", value_name = "PEM")]
+    pub trust_anchor: Vec<PathBuf>,
     /// Run FHIR R4 TestScripts (a JSON or XML file, or a folder of them) instead of a pack's
     /// scenarios, on the same runner and reports (see docs/testscript.md)
     #[arg(long, value_name = "FILE|DIR")]
@@ -327,6 +344,20 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
+    let mut anchor_files = args.trust_anchor.clone();
+    if let Some(path) = &args.config {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        anchor_files.extend(cfg_file.trust_anchors.iter().map(|f| dir.join(f)));
+    }
+    for path in &anchor_files {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::fhir::signature::pki::certificates_from_pem(&b));
+        match loaded {
+            Ok(certs) => cfg.trust_anchors.extend(certs),
+            Err(e) => return usage(format!("--trust-anchor {}: {e}", path.display())),
+        }
+    }
     cfg.time_scale = match args.time_scale {
         // The reference actors keep any pace: a minute of the pack's clocks is 100 ms.
         None if matches!(cfg.sut, Sut::Reference(_)) => runner::REFERENCE_TIME_SCALE,
@@ -356,33 +387,49 @@ pub async fn run(mut args: RunArgs) -> i32 {
     let mut resume_notes = Vec::new();
     let mut to_run = selected.clone();
     let mut resumed_dir = None;
-    if let Some(path) = &args.resume {
-        let earlier = match resume::read(path) {
+    if args.force && args.resume.is_none() && args.rerun_failed.is_none() {
+        return usage("--force goes with --resume or --rerun-failed");
+    }
+    let earlier_run = match (&args.resume, &args.rerun_failed) {
+        (Some(p), _) => Some((p, resume::Mode::Resume)),
+        (None, Some(p)) => Some((p, resume::Mode::RerunFailed)),
+        (None, None) => None,
+    };
+    if let Some((path, mode)) = earlier_run {
+        let flag = mode.flag();
+        let earlier = match resume::read_for(path, mode) {
             Ok(e) => e,
             Err(e) => return usage(e),
         };
+        if let Some(why) = resume::refusal(&earlier, mode) {
+            return usage(why);
+        }
         let differences =
             resume::differences(&earlier.results, &setup, &cfg.options.names(&catalog));
         if !differences.is_empty() && !args.force {
             eprintln!(
-                "error: --resume: {} is not a run of the same thing, so its verdicts cannot be carried over:",
+                "error: {flag}: {} is not a run of the same thing, so its verdicts cannot be carried over:",
                 earlier.file.display()
             );
             for d in &differences {
                 eprintln!("  - {d}");
             }
             eprintln!(
-                "  hint: repeat the earlier run's options, or run afresh without --resume; --force carries its results over anyway (the differences go into the report's notes)"
+                "  hint: repeat the earlier run's options, or run afresh without {flag}; --force carries its results over anyway (the differences go into the report's notes)"
             );
             return EXIT_USAGE;
         }
         if !differences.is_empty() {
             resume_notes.push(format!(
-                "resumed with --force from a run of another setup: {}",
+                "{} with --force from a run of another setup: {}",
+                match mode {
+                    resume::Mode::Resume => "resumed",
+                    resume::Mode::RerunFailed => "reran the failed scenarios",
+                },
                 differences.join("; ")
             ));
         }
-        let plan = resume::plan(&earlier.results, &pack, &selected, &cfg.options);
+        let plan = resume::plan_for(&earlier.results, &pack, &selected, &cfg.options, mode);
         to_run = plan
             .scenarios
             .iter()
@@ -397,6 +444,28 @@ pub async fn run(mut args: RunArgs) -> i32 {
         .clone()
         .or(resumed_dir)
         .unwrap_or_else(|| PathBuf::from("reports/latest"));
+    // The CA of the harness's own signatures (a system under test that verifies what the
+    // harness signs trusts it); made fresh in each run.
+    let signing_ca = out_dir.join("harness-signing-ca.pem");
+    if let Err(e) = std::fs::create_dir_all(&out_dir).and_then(|_| {
+        std::fs::write(
+            &signing_ca,
+            crate::fhir::signature::TestPki::shared().ca_pem(),
+        )
+    }) {
+        return usage(format!("cannot write {}: {e}", signing_ca.display()));
+    }
+    let max_inline = match args.max_inline_body.as_deref() {
+        None => crate::http::bodies::DEFAULT_MAX_INLINE,
+        Some(s) => match crate::http::grow::parse_size(s) {
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Err(e) => return usage(format!("--max-inline-body: {e}")),
+        },
+    };
+    cfg.bodies = Some(crate::http::bodies::BodyStore::new(
+        out_dir.join("bodies"),
+        max_inline,
+    ));
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),
@@ -528,7 +597,13 @@ pub async fn run(mut args: RunArgs) -> i32 {
     });
 
     let carried = cfg.carried.len();
-    if carried > 0 || args.resume.is_some() {
+    if args.rerun_failed.is_some() {
+        eprintln!(
+            "cdex-harness: rerunning what failed: {carried} of {total} scenario(s) carried over, {} to run against {}",
+            total - carried,
+            describe(&cfg.sut)
+        );
+    } else if carried > 0 || args.resume.is_some() {
         eprintln!(
             "cdex-harness: resuming: {carried} of {total} scenario(s) carried over, {} to run against {}",
             total - carried,

@@ -788,6 +788,7 @@ impl Check for TsAssert {
                 ),
             };
             Some(AssertionResult {
+                hint: None,
                 kind: "testscript".into(),
                 description: self.description(),
                 requirement: None,

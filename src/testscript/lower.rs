@@ -119,6 +119,7 @@ impl Builder {
 
     fn external(check: Arc<dyn crate::scenario::external::Check>, severity: Severity) -> Assertion {
         Assertion {
+            hint: None,
             kind: AssertKind::External(ExternalCheck(check)),
             requirement: None,
             severity,
@@ -443,6 +444,8 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
     for f in s.fixture.iter().filter(|f| f.autodelete == Some(true)) {
         let Some(id) = &f.id else { continue };
         let req = Request {
+            grow: None,
+            sign: None,
             method: "DELETE".into(),
             path: format!("{{{{{}}}}}", ops::target_var(id)),
             headers: Vec::new(),
@@ -541,6 +544,7 @@ impl crate::scenario::external::Check for Created {
             }
             super::checks::refresh(&self.rt, vars).await;
             Some(crate::results::AssertionResult {
+                hint: None,
                 kind: "testscript".into(),
                 description: self.describe(),
                 requirement: None,

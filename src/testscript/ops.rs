@@ -262,6 +262,8 @@ pub fn request(op: &Operation, script: &TestScript, fx: &Fixtures<'_>) -> Result
     }
     let _ = script;
     Ok(Request {
+        grow: None,
+        sign: None,
         method,
         path,
         headers,
