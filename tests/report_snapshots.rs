@@ -521,9 +521,12 @@ fn html_leads_with_what_failed() {
     // A hint on the failing check, and a second check failing the same requirement.
     r.scenarios[1].steps[0].assertions[0].hint =
         Some(format!("Answer a valid Task with 201 Created {SCRIPT}"));
-    let mut again = r.scenarios[1].steps[0].assertions[0].clone();
+    let same = r.scenarios[1].steps[0].assertions[0].clone();
+    let mut again = same.clone();
     again.description = "the second check".into();
     r.scenarios[1].steps[0].assertions.push(again);
+    // The same failure once more: one line.
+    r.scenarios[1].steps[0].assertions.push(same);
     let page = html::render(&r);
     let lead =
         &page[page.find(r#"id="what-failed""#).unwrap()..page.find(r#"id="summary""#).unwrap()];
@@ -546,10 +549,18 @@ fn html_leads_with_what_failed() {
     );
     assert!(lead.contains(r##"<a href="#sc-1-st-0-x-0">Exchange: <span class="mono">POST http://ehr.example/fhir/Task → 400</span></a>"##), "{lead}");
     assert!(page.contains(r#"<details class="exchange" id="sc-1-st-0-x-0" open>"#));
-    assert!(
-        lead.contains(
+    // The hint all its checks share, once, on top.
+    assert_eq!(
+        lead.matches(
             "<strong>Likely fix:</strong> Answer a valid Task with 201 Created &lt;script&gt;"
-        ),
+        )
+        .count(),
+        1,
+        "{lead}"
+    );
+    assert_eq!(
+        lead.matches(r#"<li class="check repeat">"#).count(),
+        1,
         "{lead}"
     );
     // The errored step, linked.
