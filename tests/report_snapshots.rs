@@ -742,3 +742,24 @@ fn untestable_requirements_are_listed_apart_never_covered() {
     let matrix = &matrix[..matrix.find("</table>").unwrap()];
     assert!(!matrix.contains("CONF-016"));
 }
+
+#[test]
+fn an_interrupted_run_with_nothing_failed_says_why_it_fails() {
+    let mut r = fixture();
+    // Only the passed scenario and the not-run one: nothing failed, but the run was cut.
+    r.scenarios = vec![r.scenarios[0].clone(), r.scenarios[4].clone()];
+    r.requirements.truncate(1);
+    r.summarize();
+    let page = html::render(&r);
+    assert!(page.contains(r##"href="#what-failed">Verdict: FAIL"##));
+    let lead = &page[page
+        .find(r#"id="what-failed""#)
+        .expect("a What failed section")..];
+    assert!(
+        lead.contains("No check failed: the verdict is FAIL because the run was interrupted"),
+        "{lead}"
+    );
+    let console = console::render(&r, false);
+    assert!(!console.contains("What failed"), "{console}");
+    assert!(console.ends_with("\nFAIL\n"), "{console}");
+}
