@@ -269,6 +269,17 @@ pub struct HttpMessage {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub body_truncated: bool,
+    /// A large body (or one refused unread) is not inlined: its size in bytes. `body` is then
+    /// a short preview (text types) or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<u64>,
+    /// SHA-256 of that body, lower-case hex (absent when it was not kept whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    /// Where that body was written, relative to the results folder (`bodies/NAME`); absent
+    /// when it was not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
 }
 
 impl HttpMessage {

@@ -23,6 +23,7 @@ fn request(method: &str, url: &str, body: Option<&str>) -> HttpMessage {
         headers: vec![header("Accept", "application/fhir+json")],
         body: body.map(str::to_owned),
         body_truncated: false,
+        ..HttpMessage::default()
     }
 }
 
@@ -34,6 +35,7 @@ fn response(status: u16, content_type: &str, body: &str) -> HttpMessage {
         headers: vec![header("Content-Type", content_type)],
         body: Some(body.to_owned()),
         body_truncated: false,
+        ..HttpMessage::default()
     }
 }
 

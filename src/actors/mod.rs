@@ -13,6 +13,8 @@ pub mod information_sender;
 pub mod information_server;
 pub mod messaging;
 pub mod notified_pull;
+pub mod payer;
+pub mod provider;
 pub mod store;
 pub mod task_based;
 
@@ -250,6 +252,70 @@ pub fn registry() -> &'static [ActorSpec] {
             serves: true,
             actions: data_source::ACTIONS,
             faults: data_source::FAULTS,
+        },
+        // The Provider of the attachments option: the Data Source taking attachment requests
+        // and answering them ($submit-attachment to the Task's payer-url).
+        ActorSpec {
+            name: "data-source-server",
+            options: provider::OPTIONS,
+            build: provider::build_server,
+            serves: true,
+            actions: provider::SERVER_ACTIONS,
+            faults: provider::SERVER_FAULTS,
+        },
+        ActorSpec {
+            name: "data-source-server",
+            options: provider::SIGNED_OPTIONS,
+            build: provider::build_server_signed,
+            serves: true,
+            actions: provider::SERVER_ACTIONS,
+            faults: provider::SERVER_FAULTS,
+        },
+        // The Provider sending unsolicited attachments.
+        ActorSpec {
+            name: "data-source-client",
+            options: &[],
+            build: provider::build_client,
+            serves: false,
+            actions: provider::CLIENT_ACTIONS,
+            faults: provider::CLIENT_FAULTS,
+        },
+        // The Payer's $submit-attachment endpoint (Attachments), plain and with signatures
+        // pre-negotiated.
+        ActorSpec {
+            name: "data-consumer-server",
+            options: &[],
+            build: payer::build,
+            serves: true,
+            actions: &[],
+            faults: payer::FAULTS,
+        },
+        ActorSpec {
+            name: "data-consumer-server",
+            options: payer::SIGNATURES_OPTIONS,
+            build: payer::build_signed,
+            serves: true,
+            actions: &[],
+            faults: payer::FAULTS,
+        },
+        // The Payer asking for attachments: the Data Consumer client plus
+        // `request-attachments`; its server side (what the harness mounts when it plays the
+        // Payer against a Provider) is the Payer's $submit-attachment endpoint.
+        ActorSpec {
+            name: "data-consumer-client",
+            options: payer::client::OPTIONS,
+            build: payer::client::build,
+            serves: true,
+            actions: payer::client::ACTIONS,
+            faults: payer::request::CLIENT_FAULTS,
+        },
+        ActorSpec {
+            name: "data-consumer-client",
+            options: payer::client::SIGNED_OPTIONS,
+            build: payer::client::build_signed,
+            serves: true,
+            actions: payer::client::ACTIONS,
+            faults: payer::request::CLIENT_FAULTS,
         },
         // With subscriptions: the same client, and (the harness playing a subscribed Data
         // Consumer against a Data Source under test) its endpoint receiving the notifications.

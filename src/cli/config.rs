@@ -36,6 +36,10 @@ pub struct Config {
     /// Enforce readings as their verb says (`--strict`).
     #[serde(default)]
     pub strict: bool,
+    /// CA certificate files (PEM or DER) a signer's x5c chain may end at (`--trust-anchor`),
+    /// relative to the config file's folder.
+    #[serde(default)]
+    pub trust_anchors: Vec<String>,
 }
 
 pub fn load(path: &Path) -> Result<Config, String> {

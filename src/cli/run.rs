@@ -70,6 +70,11 @@ pub struct RunArgs {
     /// the report's notes
     #[arg(long)]
     pub force: bool,
+    /// Bodies longer than this are written to OUT/bodies/ and shown by size, SHA-256 and a
+    /// short preview instead of inline (the harness's endpoint also streams them there as
+    /// they arrive), e.g. 256KiB, 1MB, 1048576 [default: 256KiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_inline_body: Option<String>,
     /// Write the JUnit XML here instead
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -119,6 +124,24 @@ pub struct RunArgs {
     /// seconds; the client under test gets it as CDEX_VAR_TIME_SCALE [default: 1]
     #[arg(long, value_name = "FACTOR")]
     pub time_scale: Option<f64>,
+    /// A CA certificate (PEM or DER file) a signer's x5c chain may end at, for the
+    /// `signature:` checks (repeatable; also config `trust_anchors:`). Against the reference
+    /// actors the harness's own signing CA is trusted too; it is written to
+    /// OUT/harness-signing-ca.pem for a system under test to trust
+    #[arg(long = "trust-anchor", value_name = "PEM")]
+    pub trust_anchor: Vec<PathBuf>,
+    /// Run FHIR R4 TestScripts (a JSON or XML file, or a folder of them) instead of a pack's
+    /// scenarios, on the same runner and reports (see docs/testscript.md)
+    #[arg(long, value_name = "FILE|DIR")]
+    pub testscript: Option<PathBuf>,
+    /// With --testscript: write one FHIR TestReport per script (a folder, or a .json file
+    /// for a single script)
+    #[arg(long, value_name = "PATH", requires = "testscript")]
+    pub testreport: Option<PathBuf>,
+    /// With --testscript: run a script's supported actions and report the others skipped,
+    /// instead of refusing the script
+    #[arg(long, requires = "testscript")]
+    pub skip_unsupported: bool,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -189,6 +212,9 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(mut args: RunArgs) -> i32 {
+    if args.testscript.is_some() {
+        return crate::testscript::cli::run(args).await;
+    }
     let cfg_file = match &args.config {
         Some(p) => match config::load(p) {
             Ok(c) => c,
@@ -318,6 +344,20 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
+    let mut anchor_files = args.trust_anchor.clone();
+    if let Some(path) = &args.config {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        anchor_files.extend(cfg_file.trust_anchors.iter().map(|f| dir.join(f)));
+    }
+    for path in &anchor_files {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::fhir::signature::pki::certificates_from_pem(&b));
+        match loaded {
+            Ok(certs) => cfg.trust_anchors.extend(certs),
+            Err(e) => return usage(format!("--trust-anchor {}: {e}", path.display())),
+        }
+    }
     cfg.time_scale = match args.time_scale {
         // The reference actors keep any pace: a minute of the pack's clocks is 100 ms.
         None if matches!(cfg.sut, Sut::Reference(_)) => runner::REFERENCE_TIME_SCALE,
@@ -404,6 +444,27 @@ pub async fn run(mut args: RunArgs) -> i32 {
         .clone()
         .or(resumed_dir)
         .unwrap_or_else(|| PathBuf::from("reports/latest"));
+    // The CA of the harness's own signatures (a system under test that verifies what the
+    // harness signs trusts it); made fresh in each run. A folder that cannot be written is
+    // reported when the reports are written.
+    let signing_ca = out_dir.join("harness-signing-ca.pem");
+    let _ = std::fs::create_dir_all(&out_dir).and_then(|_| {
+        std::fs::write(
+            &signing_ca,
+            crate::fhir::signature::TestPki::shared().ca_pem(),
+        )
+    });
+    let max_inline = match args.max_inline_body.as_deref() {
+        None => crate::http::bodies::DEFAULT_MAX_INLINE,
+        Some(s) => match crate::http::grow::parse_size(s) {
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Err(e) => return usage(format!("--max-inline-body: {e}")),
+        },
+    };
+    cfg.bodies = Some(crate::http::bodies::BodyStore::new(
+        out_dir.join("bodies"),
+        max_inline,
+    ));
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),
@@ -644,6 +705,7 @@ fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
                     texts.extend(p.prompt.as_deref());
                 }
                 StepKind::Timeline(t) => json.push(&t.script),
+                StepKind::Checks => {}
                 StepKind::Expect(e) => {
                     texts.extend(e.with.values().map(String::as_str));
                     texts.extend(e.path.as_deref());

@@ -56,6 +56,12 @@ pub struct SimulateArgs {
     /// No bearer token: a served actor accepts every request, an acting actor sends none
     #[arg(long)]
     pub no_auth: bool,
+    /// A served Provider (`data-source-server --option attachments`) answers every
+    /// attachment request it accepts at once (`answer-attachment-request`: $submit-attachment
+    /// to the Task's payer-url), as a person at the Provider would later; without it, requests
+    /// are kept and never answered
+    #[arg(long)]
+    pub answer_attachments: bool,
 }
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
@@ -133,7 +139,18 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let handler = match (spec.build)(&settings, faults.for_actor(spec.name)).map(|a| a.server) {
+    if args.answer_attachments && !spec.actions.contains(&"answer-attachment-request") {
+        eprintln!(
+            "error: --answer-attachments is for the Provider: data-source-server --option attachments"
+        );
+        return EXIT_USAGE;
+    }
+    let built = (spec.build)(&settings, faults.for_actor(spec.name));
+    let answerer = match &built {
+        Ok(a) if args.answer_attachments => a.client.clone(),
+        _ => None,
+    };
+    let handler = match built.map(|a| a.server) {
         Ok(Some(h)) => h,
         Ok(None) => {
             eprintln!("error: the reference {} built no server side", spec.name);
@@ -158,6 +175,17 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
             return EXIT_USAGE;
         }
         eprintln!("serving https; the CA to trust is in {}", ca_file.display());
+    }
+    if spec.options.contains(&"signatures") {
+        // It signs what it returns with the harness's test PKI: the partner trusts this CA.
+        let ca_file = std::path::PathBuf::from("harness-signing-ca.pem");
+        match std::fs::write(&ca_file, crate::fhir::signature::TestPki::shared().ca_pem()) {
+            Ok(()) => eprintln!(
+                "it signs its results; the CA its signing certificates chain to is in {}",
+                ca_file.display()
+            ),
+            Err(e) => eprintln!("warning: cannot write {}: {e}", ca_file.display()),
+        }
     }
     let server = match MockServer::start_with(listen, handler, tls.as_ref()).await {
         Ok(s) => s,
@@ -213,6 +241,9 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
                 if let crate::mock::recorder::WaitOutcome::Arrived(x, next) = out {
                     cursor = next;
                     log_exchange(&x, &redactor, args.verbose, expects).await;
+                    if let Some(client) = &answerer {
+                        answer_attachment_request(client, &x, &base, &vars);
+                    }
                 }
             }
         }
@@ -223,6 +254,44 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
     }
     eprintln!("stopped");
     EXIT_PASS
+}
+
+/// `--answer-attachments`: an attachment request just accepted is answered, in the
+/// background (the answer's own exchange goes to the Payer, not through this server).
+fn answer_attachment_request(
+    client: &std::sync::Arc<dyn actors::ClientActor>,
+    x: &RawExchange,
+    base: &str,
+    vars: &std::collections::BTreeMap<String, String>,
+) {
+    let accepted = x.request.method.as_deref() == Some("POST")
+        && x.request.path_only().trim_matches('/') == "Task"
+        && x.response
+            .as_ref()
+            .and_then(|r| r.status)
+            .is_some_and(|s| (200..300).contains(&s));
+    let task = x.response.as_ref().and_then(|r| r.json().ok());
+    let Some(task) = task.filter(|t| {
+        accepted && actors::provider::request::is_attachment_request(t) && t.get("id").is_some()
+    }) else {
+        return;
+    };
+    let id = task["id"].as_str().unwrap_or_default().to_string();
+    let req = actors::ActionRequest {
+        action: "answer-attachment-request".into(),
+        scenario: "simulate".into(),
+        base_url: base.to_string(),
+        with: [("task".to_string(), format!("Task/{id}"))].into(),
+        payload: None,
+        vars: vars.clone(),
+    };
+    let fut = client.perform(req);
+    tokio::spawn(async move {
+        match fut.await {
+            Ok(()) => eprintln!("answered the attachment request Task/{id}"),
+            Err(e) => eprintln!("could not answer the attachment request Task/{id}: {e}"),
+        }
+    });
 }
 
 /// One line per exchange, then what the live checks found (`expects`: what the actor

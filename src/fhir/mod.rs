@@ -1,6 +1,7 @@
 //! FHIR knowledge: FHIRPath evaluation ([`fhirpath`]), structural profiles ([`profiles`]), and
 //! the live checks the simulator applies to what a partner sends.
 
+pub mod attachment;
 pub mod conformance;
 pub mod expected;
 pub mod fhirpath;
@@ -18,7 +19,7 @@ use crate::http::Message;
 /// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict.
 pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> Vec<String> {
     let mut findings = Vec::new();
-    if req.body.is_empty() {
+    if req.body.is_empty() && req.stored.is_none() {
         return findings;
     }
     match req.header("content-type") {

@@ -87,6 +87,7 @@ impl HttpClient {
             headers: req.headers.clone(),
             body: req.body.clone().unwrap_or_default(),
             truncated: false,
+            stored: None,
         };
         let outcome = tokio::time::timeout(timeout, self.exchange(req)).await;
         let (response, error) = match outcome {
@@ -110,14 +111,82 @@ impl HttpClient {
         }
     }
 
-    async fn exchange(&self, req: OutgoingRequest) -> Result<Message, String> {
+    /// Send a request whose body is generated and streamed ([`Grown`]): the body is never
+    /// whole in memory, and the exchange shows it by size, digest and first bytes.
+    pub async fn send_streamed(
+        &self,
+        req: OutgoingRequest,
+        body: &super::grow::Grown,
+        timeout: Duration,
+    ) -> RawExchange {
+        let mut x = self
+            .send_with(
+                OutgoingRequest { body: None, ..req },
+                Some(reqwest::Body::wrap(body.body())),
+                timeout,
+            )
+            .await;
+        x.request.stored = Some(std::sync::Arc::new(body.stored()));
+        x
+    }
+
+    async fn send_with(
+        &self,
+        req: OutgoingRequest,
+        body: Option<reqwest::Body>,
+        timeout: Duration,
+    ) -> RawExchange {
+        let at = chrono::Utc::now();
+        let start = Instant::now();
+        let request = Message {
+            method: Some(req.method.clone()),
+            url: Some(req.url.clone()),
+            path: Some(req.path.clone()),
+            status: None,
+            headers: req.headers.clone(),
+            body: Vec::new(),
+            truncated: false,
+            stored: None,
+        };
+        let outcome = tokio::time::timeout(timeout, self.exchange_with(req, body)).await;
+        let (response, error) = match outcome {
+            Ok(Ok(resp)) => (Some(resp), None),
+            Ok(Err(e)) => (None, Some(e)),
+            Err(_) => (
+                None,
+                Some(format!(
+                    "no complete response within {}",
+                    humantime::format_duration(timeout)
+                )),
+            ),
+        };
+        RawExchange {
+            direction: Direction::Outgoing,
+            at,
+            duration: start.elapsed(),
+            request,
+            response,
+            error,
+        }
+    }
+
+    async fn exchange(&self, mut req: OutgoingRequest) -> Result<Message, String> {
+        let body = req.body.take().map(reqwest::Body::from);
+        self.exchange_with(req, body).await
+    }
+
+    async fn exchange_with(
+        &self,
+        req: OutgoingRequest,
+        body: Option<reqwest::Body>,
+    ) -> Result<Message, String> {
         let method =
             reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut builder = self.inner.request(method, &req.url);
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        if let Some(b) = req.body {
+        if let Some(b) = body {
             builder = builder.body(b);
         }
         let mut resp = builder.send().await.map_err(describe)?;
@@ -151,6 +220,7 @@ impl HttpClient {
             headers,
             body,
             truncated,
+            stored: None,
         })
     }
 }

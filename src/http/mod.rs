@@ -1,13 +1,18 @@
 //! HTTP on the harness's client side: raw messages as seen on the wire, the client that
 //! sends them, and redaction of secrets before anything reaches the results.
 
+pub mod bodies;
 pub mod client;
+pub mod grow;
 pub mod redact;
 pub mod smart;
 pub mod tls;
 
 use crate::results::Direction;
 use std::time::Duration;
+
+/// How many first bytes of a body not kept in memory are kept for a preview.
+pub const HEAD_BYTES: usize = 4096;
 
 /// Largest body the harness reads from a peer; a larger one is cut off and reported.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -25,6 +30,31 @@ pub struct Message {
     pub body: Vec<u8>,
     /// The body was larger than [`MAX_BODY_BYTES`] and was cut off.
     pub truncated: bool,
+    /// The body is not (all) in `body`: kept in a file, or not kept at all (its size only).
+    pub stored: Option<std::sync::Arc<StoredBody>>,
+}
+
+/// A body not held in memory: its size and digest, and the file that holds it when it was
+/// kept. (`body` of its [`Message`] is then empty, or a preview.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredBody {
+    pub size: u64,
+    /// SHA-256 of the body, lower-case hex; `None` when not kept whole.
+    pub sha256: Option<String>,
+    /// Where the body is; `None` when it was not kept (a refused upload).
+    pub file: Option<std::path::PathBuf>,
+    /// The first bytes of the body (for a report's preview).
+    pub head: Vec<u8>,
+}
+
+impl StoredBody {
+    /// A body that was refused and dropped: only its size is known.
+    pub fn not_kept(size: u64) -> StoredBody {
+        StoredBody {
+            size,
+            ..StoredBody::default()
+        }
+    }
 }
 
 impl Message {
@@ -35,8 +65,27 @@ impl Message {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The whole body: `body`, or read back from the file it was kept in (a large body the
+    /// harness's endpoint wrote to disk as it arrived). Handlers and checks read bodies
+    /// through this (or [`json`](Self::json)), never `body` alone.
+    pub fn body_bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+        match &self.stored {
+            Some(s) if self.body.is_empty() => bodies::read_stored(s).map(std::borrow::Cow::Owned),
+            _ => Ok(std::borrow::Cow::Borrowed(&self.body)),
+        }
+    }
+
     /// The body parsed as JSON, if it is JSON.
     pub fn json(&self) -> Result<serde_json::Value, String> {
+        if let Some(s) = &self.stored
+            && self.body.is_empty()
+        {
+            let bytes = bodies::read_stored(s)?;
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                let snippet: String = String::from_utf8_lossy(&s.head).chars().take(80).collect();
+                format!("the body is not JSON ({e}); it starts with {snippet:?}")
+            });
+        }
         if self.body.is_empty() {
             return Err("the body is empty".into());
         }

@@ -1,6 +1,6 @@
 //! Redaction: secrets never reach the results, the reports or the console.
 
-use super::{Message, RawExchange};
+use super::{Message, RawExchange, StoredBody};
 use crate::results::{Exchange, HttpMessage};
 
 /// Headers whose values are always secret.
@@ -30,6 +30,8 @@ fn is_secret(s: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
+    /// Where bodies past its threshold are written instead of inlined.
+    bodies: Option<super::bodies::BodyStore>,
 }
 
 impl Redactor {
@@ -38,7 +40,17 @@ impl Redactor {
         // Longest first, so a secret containing another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
-        Redactor { secrets }
+        Redactor {
+            secrets,
+            bodies: None,
+        }
+    }
+
+    /// Write bodies longer than the store's threshold to its folder, and show them by size,
+    /// digest, file and preview (`None`: inline them, cut at [`MAX_REPORTED_BODY`]).
+    pub fn with_bodies(mut self, store: Option<super::bodies::BodyStore>) -> Self {
+        self.bodies = store;
+        self
     }
 
     pub fn add(&mut self, secret: &str) {
@@ -73,6 +85,17 @@ impl Redactor {
     }
 
     pub fn message(&self, m: &Message) -> HttpMessage {
+        if let Some(stored) = &m.stored {
+            return self.stored_message(m, stored);
+        }
+        if let Some(store) = &self.bodies
+            && m.body.len() > store.threshold
+            && let Ok(stored) = store.keep(&self.body_for_file(&m.body), m.header("content-type"))
+        {
+            let mut shown = self.stored_message(m, &stored);
+            shown.body_truncated = true;
+            return shown;
+        }
         let body = if m.body.is_empty() {
             None
         } else {
@@ -95,7 +118,42 @@ impl Redactor {
                 .collect(),
             body_truncated: m.truncated || m.body.len() > MAX_REPORTED_BODY,
             body,
+            ..HttpMessage::default()
         }
+    }
+
+    /// A body as written to a file: with any secret it holds redacted (the file then differs
+    /// from the wire, and its digest is the file's).
+    fn body_for_file<'b>(&self, body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        let holds_secret = self
+            .secrets
+            .iter()
+            .any(|s| body.windows(s.len()).any(|w| w == s.as_bytes()));
+        if holds_secret {
+            std::borrow::Cow::Owned(self.text(&String::from_utf8_lossy(body)).into_bytes())
+        } else {
+            std::borrow::Cow::Borrowed(body)
+        }
+    }
+
+    /// A message whose body is not in memory: its size, digest and file, and a preview.
+    fn stored_message(&self, m: &Message, stored: &StoredBody) -> HttpMessage {
+        let mut out = self.message(&Message {
+            method: m.method.clone(),
+            url: m.url.clone(),
+            path: m.path.clone(),
+            status: m.status,
+            headers: m.headers.clone(),
+            body: Vec::new(),
+            truncated: m.truncated,
+            stored: None,
+        });
+        out.body = preview(m.header("content-type"), &stored.head).map(|p| self.text(&p));
+        out.body_truncated = true;
+        out.body_size = Some(stored.size);
+        out.body_sha256 = stored.sha256.clone();
+        out.body_file = stored.file.as_ref().map(|f| body_file_name(f));
+        out
     }
 
     pub fn exchange(&self, x: &RawExchange) -> Exchange {
@@ -107,6 +165,46 @@ impl Redactor {
             response: x.response.as_ref().map(|r| self.message(r)),
             error: x.error.as_deref().map(|e| self.text(e)),
         }
+    }
+}
+
+/// How many characters of a large text body the results show.
+pub const PREVIEW_CHARS: usize = 2000;
+
+/// A short preview of a body's first bytes: its text for a text type (JSON, XML, `text/*`,
+/// or bytes that are UTF-8 when the type is unknown), nothing for binary content.
+pub fn preview(content_type: Option<&str>, head: &[u8]) -> Option<String> {
+    if head.is_empty() {
+        return None;
+    }
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    let texty = ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("xml")
+        || ct.contains("x-www-form-urlencoded");
+    // A cut in the middle of a character is not a reason to call text binary.
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t.to_string(),
+        Err(e) if e.valid_up_to() + 4 >= head.len() && e.valid_up_to() > 0 => {
+            String::from_utf8_lossy(&head[..e.valid_up_to()]).into_owned()
+        }
+        Err(_) if texty => String::from_utf8_lossy(head).into_owned(),
+        Err(_) => return None,
+    };
+    if !texty && !ct.is_empty() {
+        return None;
+    }
+    Some(text.chars().take(PREVIEW_CHARS).collect())
+}
+
+/// A body file's name as the results give it: relative to the results folder
+/// (`bodies/NAME`) when it is in one named `bodies`, else the path as it is.
+pub fn body_file_name(f: &std::path::Path) -> String {
+    match (f.parent(), f.file_name()) {
+        (Some(dir), Some(name)) if dir.file_name().is_some_and(|d| d == "bodies") => {
+            format!("bodies/{}", name.to_string_lossy())
+        }
+        _ => f.display().to_string(),
     }
 }
 

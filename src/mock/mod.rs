@@ -19,6 +19,15 @@ pub trait Handler: Send + Sync {
     /// resource's `Type/id`.
     fn seed(&self, resource: serde_json::Value) -> Result<String, String>;
 
+    /// The largest request body this counterpart takes for `method` and `path` (relative to
+    /// the base, no query, `$` written as such), asked before the body is read. Past it the
+    /// mock answers 413 with an OperationOutcome itself, without reading the rest, and records
+    /// the exchange with the body "not kept". `None` (the default): the mock's own limit.
+    fn max_body(&self, method: &str, path: &str) -> Option<u64> {
+        let _ = (method, path);
+        None
+    }
+
     /// Take a script that says how to behave from now on (a scenario's `timeline` step hands
     /// `task-timeline`: see docs/scenarios.md). A counterpart that takes no such script
     /// refuses it, and the step errors with this message.

@@ -3,7 +3,8 @@
 
 use super::tls::ServerTls;
 use super::{Handler, Recorder};
-use crate::http::{MAX_BODY_BYTES, Message, RawExchange};
+use crate::http::bodies::{BodyStore, MAX_SPILLED_BODY, Spill};
+use crate::http::{MAX_BODY_BYTES, Message, RawExchange, StoredBody};
 use crate::results::Direction;
 use axum::body::Body;
 use axum::extract::State;
@@ -30,6 +31,9 @@ struct Shared {
     /// How long a request body may take to arrive, in milliseconds (see
     /// [`MockServer::set_body_timeout`]).
     body_timeout_ms: AtomicU64,
+    /// Where a large incoming body is written as it arrives (see
+    /// [`MockServer::set_body_store`]).
+    bodies: RwLock<Option<BodyStore>>,
 }
 
 /// How long a request body may take to arrive by default: a client that trickles its body
@@ -64,6 +68,7 @@ impl MockServer {
             overrides: Mutex::new(Vec::new()),
             base_url: format!("{scheme}://{addr}"),
             body_timeout_ms: AtomicU64::new(DEFAULT_BODY_TIMEOUT.as_millis() as u64),
+            bodies: RwLock::new(None),
         });
         let app = axum::Router::new()
             .fallback(serve)
@@ -100,6 +105,19 @@ impl MockServer {
     pub fn set_body_timeout(&self, d: Duration) {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
         self.shared.body_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Write an incoming body longer than the store's threshold to a file as it arrives
+    /// (the request's `stored`, its `body` left empty), rather than hold it; a counterpart
+    /// that accepts more than the in-memory limit (its `max_body`) may then get up to
+    /// [`MAX_SPILLED_BODY`] bytes. `None`: every body is held in memory (up to
+    /// [`MAX_BODY_BYTES`]).
+    pub fn set_body_store(&self, store: Option<BodyStore>) {
+        *self
+            .shared
+            .bodies
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = store;
     }
 
     /// The FHIR base URL (no path prefix).
@@ -155,6 +173,13 @@ impl Drop for MockServer {
 
 /// Does a request path (relative, no query) match a pattern where `*` is one segment?
 pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let (pattern, path) = if is_absolute(pattern) == is_absolute(path) {
+        (pattern, path)
+    } else {
+        (without_origin(pattern), without_origin(path))
+    };
+    let pattern = normalize_path(pattern);
+    let path = normalize_path(path);
     let pattern = pattern
         .trim_start_matches('/')
         .split('?')
@@ -164,6 +189,26 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').collect();
     let a: Vec<&str> = path.split('/').collect();
     p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| *p == "*" || p == a)
+}
+
+fn is_absolute(p: &str) -> bool {
+    p.starts_with("http://") || p.starts_with("https://")
+}
+
+/// A URL's path (from its first `/` after the host); anything else as it is. A pattern
+/// written as an absolute URL (`{{harness_url}}/$submit-attachment`, the address the pack
+/// gave a peer) is matched against a relative request path by its path: the harness's
+/// endpoint has no path prefix. Two absolute URLs are compared whole.
+fn without_origin(pattern: &str) -> &str {
+    for scheme in ["http://", "https://"] {
+        if let Some(rest) = pattern.strip_prefix(scheme) {
+            return match rest.find('/') {
+                Some(i) => &rest[i..],
+                None => "",
+            };
+        }
+    }
+    pattern
 }
 
 /// Does a request's method match a pattern: a method, or alternatives `POST|PUT`?
@@ -279,11 +324,14 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
     let at = chrono::Utc::now();
     let start = Instant::now();
     let (parts, body) = req.into_parts();
-    let path_and_query = parts
+    let raw = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
+    // An operation's `$` may come percent-encoded (`%24submit-attachment`): handlers, canned
+    // answers and checks all see it written `$`.
+    let path_and_query = normalize_path(raw);
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -302,13 +350,40 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         headers,
         body: Vec::new(),
         truncated: false,
+        stored: None,
+    };
+    let method = parts.method.as_str();
+    let rel = request.path.clone().unwrap_or_default();
+    let canned = canned(&shared, method, &rel);
+    // The counterpart's own size limit (a Payer's documented maximum), asked before a byte
+    // of the body is read; a canned answer has none.
+    let handler_limit = match &canned {
+        Some(_) => None,
+        None => current_handler(&shared).max_body(method, rel.split('?').next().unwrap_or("")),
     };
     let limit = Duration::from_millis(shared.body_timeout_ms.load(Ordering::Relaxed));
-    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
+    let store = shared
+        .bodies
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let content_type = request.header("content-type").map(str::to_string);
+    let read = tokio::time::timeout(
+        limit,
+        read_body(body, handler_limit, store, content_type.as_deref()),
+    )
+    .await;
     let (response, error) = match read {
-        Ok(Ok(bytes)) => {
-            request.body = bytes.to_vec();
-            (answer(&shared, &request), None)
+        Ok(Ok(got)) => {
+            match got {
+                Read::Memory(bytes) => request.body = bytes,
+                Read::Stored(s) => request.stored = Some(Arc::new(s)),
+            }
+            let r = match canned {
+                Some(r) => r,
+                None => current_handler(&shared).handle(&request),
+            };
+            (r, None)
         }
         Err(_) => {
             let msg = format!(
@@ -321,10 +396,42 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             r.headers.push(("Connection".into(), "close".into()));
             (r, Some(msg))
         }
-        Ok(Err(e)) => {
-            let msg = format!("request body unreadable or larger than {MAX_BODY_BYTES} bytes: {e}");
+        Ok(Err(BodyError::TooLarge { max, seen, rest })) => {
+            let announced = parts
+                .headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let size = announced.unwrap_or(seen).max(seen);
+            let msg = format!(
+                "the request body ({}) is larger than the {max} bytes this endpoint accepts",
+                match announced {
+                    Some(n) => format!("{n} bytes"),
+                    None => format!("over {seen} bytes"),
+                }
+            );
             request.truncated = true;
-            (super::outcome(413, "too-costly", &msg), Some(msg))
+            request.stored = Some(Arc::new(crate::http::StoredBody::not_kept(size)));
+            // Let the client finish sending (discarded, never kept) so it reads the answer
+            // rather than a reset connection; then the connection closes.
+            if let Some(rest) = rest {
+                tokio::spawn(discard(rest, limit));
+            }
+            // R4 IssueType `too-long`: "Provided content is too long (typically, this is a denial
+            // of service protection type of error)".
+            let mut r = super::outcome(413, "too-long", &msg);
+            r.headers.push(("Connection".into(), "close".into()));
+            (r, Some(msg))
+        }
+        Ok(Err(BodyError::Unstored(e))) => {
+            let msg = format!("the harness could not keep the request body: {e}");
+            request.truncated = true;
+            (super::outcome(500, "exception", &msg), Some(msg))
+        }
+        Ok(Err(BodyError::Unreadable(e))) => {
+            let msg = format!("request body unreadable: {e}");
+            request.truncated = true;
+            (super::outcome(400, "structure", &msg), Some(msg))
         }
     };
     shared.recorder.record(RawExchange {
@@ -338,30 +445,154 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
     to_axum(response)
 }
 
-fn answer(shared: &Shared, request: &Message) -> Message {
-    let canned = {
-        let overrides = shared.overrides.lock().unwrap_or_else(|p| p.into_inner());
-        overrides
-            .iter()
-            .find(|o| {
-                o.method
-                    .as_deref()
-                    .is_none_or(|m| method_matches(m, request.method.as_deref().unwrap_or("")))
-                    && o.path
-                        .as_deref()
-                        .is_none_or(|p| request_matches(p, request.path.as_deref().unwrap_or("")))
-            })
-            .map(|o| o.response.clone())
+/// `%24` (an operation's `$` percent-encoded) written `$` in the path part of a request
+/// target; the query is left as it came.
+pub fn normalize_path(path_and_query: &str) -> std::borrow::Cow<'_, str> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
     };
-    if let Some(r) = canned {
-        return r;
+    if !path.contains("%24") {
+        return std::borrow::Cow::Borrowed(path_and_query);
     }
-    let handler = shared
+    let mut out = path.replace("%24", "$");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn current_handler(shared: &Shared) -> Arc<dyn Handler> {
+    shared
         .handler
         .read()
         .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    handler.handle(request)
+        .clone()
+}
+
+enum BodyError {
+    /// Past the limit: how much was read, and the rest of the body (unread).
+    TooLarge {
+        max: u64,
+        seen: u64,
+        rest: Option<Body>,
+    },
+    Unreadable(String),
+    /// The body could not be written to disk.
+    Unstored(String),
+}
+
+/// A body read: in memory, or (past the store's threshold) in a file.
+enum Read {
+    Memory(Vec<u8>),
+    Stored(StoredBody),
+}
+
+/// Read a request body up to `handler_limit` (or the mock's own [`MAX_BODY_BYTES`]),
+/// refusing it as soon as the announced length or the bytes read pass the limit: the rest is
+/// never buffered. With a store, a body past its threshold goes to a file as it arrives (and
+/// a handler's limit may then exceed the in-memory one, up to [`MAX_SPILLED_BODY`]).
+async fn read_body(
+    mut body: Body,
+    handler_limit: Option<u64>,
+    store: Option<BodyStore>,
+    content_type: Option<&str>,
+) -> Result<Read, BodyError> {
+    use axum::body::HttpBody;
+    let max = match (handler_limit, &store) {
+        (Some(l), Some(_)) => l.min(MAX_SPILLED_BODY),
+        (Some(l), None) => l.min(MAX_BODY_BYTES as u64),
+        (None, _) => MAX_BODY_BYTES as u64,
+    };
+    if let Some(n) = body.size_hint().exact()
+        && n > max
+    {
+        return Err(BodyError::TooLarge {
+            max,
+            seen: 0,
+            rest: Some(body),
+        });
+    }
+    let mut out = Vec::new();
+    let mut spill: Option<Spill> = None;
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            None => {
+                return match spill {
+                    Some(s) => s
+                        .finish(content_type)
+                        .await
+                        .map(Read::Stored)
+                        .map_err(BodyError::Unstored),
+                    None => Ok(Read::Memory(out)),
+                };
+            }
+            Some(Err(e)) => return Err(BodyError::Unreadable(e.to_string())),
+            Some(Ok(f)) => {
+                let Ok(data) = f.into_data() else { continue };
+                let held = spill.as_ref().map_or(out.len() as u64, Spill::size);
+                let seen = held + data.len() as u64;
+                if seen > max {
+                    if let Some(s) = spill.take() {
+                        s.abandon().await;
+                    }
+                    return Err(BodyError::TooLarge {
+                        max,
+                        seen,
+                        rest: Some(body),
+                    });
+                }
+                match (&mut spill, &store) {
+                    (Some(s), _) => s.write(&data).await.map_err(BodyError::Unstored)?,
+                    (None, Some(st)) if out.len() + data.len() > st.threshold => {
+                        out.extend_from_slice(&data);
+                        spill = Some(st.spill(&out).await.map_err(BodyError::Unstored)?);
+                        out = Vec::new();
+                    }
+                    (None, _) => out.extend_from_slice(&data),
+                }
+            }
+        }
+    }
+}
+
+/// Read and drop what is left of a refused body, for at most `limit` and [`MAX_DISCARDED`]
+/// bytes.
+async fn discard(mut body: Body, limit: Duration) {
+    use axum::body::HttpBody;
+    let mut seen: u64 = 0;
+    let _ = tokio::time::timeout(limit, async {
+        while let Some(Ok(f)) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if let Ok(d) = f.into_data() {
+                seen += d.len() as u64;
+                if seen > MAX_DISCARDED {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// The most bytes of a refused body read (and dropped) so the client sees the answer.
+pub const MAX_DISCARDED: u64 = 4 * 1024 * 1024 * 1024;
+
+/// The canned answer a scenario registered for this method and path, if any.
+fn canned(shared: &Shared, method: &str, path: &str) -> Option<Message> {
+    let overrides = shared.overrides.lock().unwrap_or_else(|p| p.into_inner());
+    overrides
+        .iter()
+        .find(|o| {
+            o.method
+                .as_deref()
+                .is_none_or(|m| method_matches(m, method))
+                && o.path.as_deref().is_none_or(|p| request_matches(p, path))
+        })
+        .map(|o| o.response.clone())
 }
 
 fn to_axum(m: Message) -> Response<Body> {

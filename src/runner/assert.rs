@@ -19,6 +19,9 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
     {
         return not_checked_for_status(a, s, vars);
     }
+    if let AssertKind::Signature { at, step } = &a.kind {
+        return super::signature_check::evaluate(a, msg, vars, at, *step).await;
+    }
     let (description, expected, outcome) = match check(&a.kind, msg, vars).await {
         Ok(x) => x,
         Err(e) => (describe(&a.kind), None, Err((None, e))),
@@ -126,6 +129,9 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::NotReceived => "no such request arrives".into(),
         AssertKind::TaskStates { id, .. } => format!("the statuses {id} goes through"),
         AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
+        AssertKind::Attachment(e) => format!("the attachments at {e}"),
+        AssertKind::Signature { at, step } => super::signature_check::describe(at, step),
+        AssertKind::External(c) => c.0.describe(),
     }
 }
 
@@ -207,6 +213,17 @@ async fn check(
                 }
             };
             (desc, Some(expected), outcome)
+        }
+        AssertKind::Signature { .. } => {
+            // Judged by `signature_check::evaluate` (it can warn or not apply, not just fail).
+            return Err("`signature` is judged on its own".to_string());
+        }
+        AssertKind::External(_) => {
+            // Evaluated over the whole exchange (see `runner::steps`), never one message.
+            return Err(format!(
+                "`{}` is evaluated over the whole exchange",
+                kind.name()
+            ));
         }
         AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_) => {
             // Checked over the whole scenario (see `runner::steps`), never one message.
@@ -309,6 +326,28 @@ async fn check(
                 None => Err((None, "there is no method (this is a response)".into())),
             };
             (desc, Some(m.clone()), outcome)
+        }
+        AssertKind::Attachment(expr) => {
+            let expr = render(expr, vars)?;
+            let outcome = match msg.json() {
+                Ok(v) => match crate::fhir::attachment::check(&expr, &v).await {
+                    Ok(f) => {
+                        let actual = Some(f.summary.join("; "));
+                        if f.problems.is_empty() {
+                            Ok(actual)
+                        } else {
+                            Err((actual, f.problems.join("; ")))
+                        }
+                    }
+                    Err(e) => Err((None, format!("`{expr}` could not be evaluated: {e}"))),
+                },
+                Err(e) => Err((None, e)),
+            };
+            (
+                format!("the attachments at {expr}"),
+                Some("each: base64 data of its contentType; size and SHA-1 hash matching when given; an absolute url when given".into()),
+                outcome,
+            )
         }
         AssertKind::Path(p) => {
             let p = render(p, vars)?;

@@ -137,6 +137,7 @@ impl Environment {
                 )
             })?;
             server.set_body_timeout(self.cfg.timeout);
+            server.set_body_store(self.cfg.bodies.clone());
             self.mock = Some(server);
         }
         Ok(self.mock.as_ref().expect("just set"))
@@ -225,7 +226,9 @@ impl Environment {
             let settings = actors::settings(&pack.reference, &s.actor, vars)?;
             // One instance for both sides, so what it receives and what it sends agree.
             let sut = (spec.build)(&settings, faults.for_actor(&s.actor))?;
-            if p.target.is_some() {
+            // A client under test has no server of its own to mount; its scenario's `send`
+            // steps go to addresses it gives (a Task's payer-url), never to a base.
+            if p.target.is_some() && (sut.server.is_some() || needs_target(s)) {
                 let handler = sut.server.clone().ok_or_else(|| {
                     format!("there is no reference {} that serves requests", s.actor)
                 })?;

@@ -13,6 +13,7 @@ pub mod poll_schedule;
 pub mod preflight;
 pub mod progress;
 pub mod scenario;
+pub mod signature_check;
 pub mod steps;
 pub mod task_states;
 pub mod trigger;
@@ -114,6 +115,10 @@ pub struct RunConfig {
     /// The rule sets judged by (`--rules` and the ones before it); empty: every requirement
     /// counts as its verb says.
     pub rules: Vec<String>,
+    /// DER certificates a signer's `x5c` chain may end at (`--trust-anchor`, config
+    /// `trust_anchors:`), for `signature:` checks. Against the reference actors the harness's
+    /// own signing CA (`TestPki`) is trusted as well.
+    pub trust_anchors: Vec<Vec<u8>>,
     /// The pack's clocks run this many times faster (`--time-scale`): Task timelines and
     /// polling schedules divide their durations by it. Given to scenarios as `time_scale`.
     pub time_scale: f64,
@@ -123,6 +128,10 @@ pub struct RunConfig {
     /// Results carried over from an earlier run (`run --resume`), by scenario id: reported
     /// as they are instead of running the scenario.
     pub carried: BTreeMap<String, ScenarioResult>,
+    /// Where bodies past a size (`--max-inline-body`) are written (OUT/bodies) instead of
+    /// inlined in the results; the harness's endpoint also streams such bodies there as they
+    /// arrive. `None`: bodies stay in memory and results cut them at 256 KiB.
+    pub bodies: Option<crate::http::bodies::BodyStore>,
 }
 
 impl RunConfig {
@@ -151,9 +160,11 @@ impl RunConfig {
             manual_timeout: Duration::from_secs(300),
             strict: false,
             rules: Vec::new(),
+            trust_anchors: Vec::new(),
             time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
             counterpart: None,
             carried: BTreeMap::new(),
+            bodies: None,
         }
     }
 }

@@ -89,6 +89,20 @@ pub fn variables(pack: &Pack, s: &Scenario, cfg: &RunConfig, p: &Prepared, run_i
     vars.insert("run_id".into(), run_id.to_string());
     vars.insert("time_scale".into(), cfg.time_scale.to_string());
     vars.insert("scenario_id".into(), s.id.clone());
+    // What `signature:` checks judge by: the run's rule set and trust anchors (the harness's
+    // own signing CA too when the reference actors sign).
+    vars.insert(
+        super::signature_check::RULES_VAR.into(),
+        crate::fhir::signature::VerifyOptions::rules_of_run(&cfg.rules),
+    );
+    let mut anchors = cfg.trust_anchors.clone();
+    if matches!(cfg.sut, Sut::Reference(_)) {
+        anchors.push(crate::fhir::signature::TestPki::shared().ca_der());
+    }
+    vars.insert(
+        super::signature_check::TRUST_VAR.into(),
+        super::signature_check::trust_var(&anchors),
+    );
     // Pack and scenario variables may be templates; outside values are taken as given.
     let mut layered: BTreeMap<&String, &String> = pack.vars.iter().collect();
     if matches!(cfg.sut, Sut::Reference(_)) {
@@ -138,7 +152,7 @@ pub fn redactor(pack: &Pack, cfg: &RunConfig, vars: &Vars) -> Redactor {
             secrets.push(cred.to_string());
         }
     }
-    Redactor::new(secrets)
+    Redactor::new(secrets).with_bodies(cfg.bodies.clone())
 }
 
 pub async fn run(

@@ -1283,8 +1283,99 @@ impl Checker<'_> {
             );
             headers.push((k, v));
         }
-        let body = match &s.body {
+        let mut body_def = s.body;
+        let grow = body_def.as_mut().and_then(|b| b.grow.take());
+        let body = match &body_def {
             Some(b) => self.body(&format!("{field}.body"), loc, b, known, captured_by, uses),
+            None => None,
+        };
+        let sign = s.sign.map(|d| {
+            let cert = match d.cert.as_deref() {
+                None => crate::fhir::signature::CertKind::Valid,
+                Some(name) => crate::fhir::signature::CertKind::parse(name).unwrap_or_else(|| {
+                    self.err(
+                        format!("{field}.sign.cert"),
+                        loc,
+                        format!(
+                            "unknown certificate `{name}` (known: {})",
+                            crate::fhir::signature::CertKind::ALL
+                                .map(|k| k.name())
+                                .join(", ")
+                        ),
+                    );
+                    crate::fhir::signature::CertKind::Valid
+                }),
+            };
+            for m in &d.mismatch {
+                if !crate::fhir::signature::sign::MISMATCHES.contains(&m.as_str()) {
+                    self.err(
+                        format!("{field}.sign.mismatch"),
+                        loc,
+                        format!(
+                            "unknown mismatch `{m}` (known: {})",
+                            crate::fhir::signature::sign::MISMATCHES.join(", ")
+                        ),
+                    );
+                }
+            }
+            if !d.at.is_empty() && !d.at.starts_with('/') {
+                self.err(
+                    format!("{field}.sign.at"),
+                    loc,
+                    format!("`{}` is not a JSON Pointer (it starts with `/`)", d.at),
+                );
+            }
+            SignSpec {
+                at: d.at,
+                cert,
+                tamper: d.tamper,
+                mismatch: d.mismatch,
+                who: d.who,
+            }
+        });
+        if sign.is_some() && !matches!(body, Some(Body::Json(_)) | None) {
+            self.err(
+                format!("{field}.sign"),
+                loc,
+                "`sign` signs a resource inside a JSON body (a fixture or `json:`)",
+            );
+        }
+        let grow = match grow {
+            Some(g) => {
+                let gf = format!("{field}.body.grow");
+                if matches!(body, Some(Body::Text(_))) {
+                    self.err(
+                        &gf,
+                        loc,
+                        "`grow` replaces a string of a JSON body (`json:` or `fixture:`), not of `text:`",
+                    );
+                }
+                self.check_template(&format!("{gf}.at"), loc, &g.at, known, captured_by, uses);
+                self.check_template(
+                    &format!("{gf}.bytes"),
+                    loc,
+                    &g.bytes,
+                    known,
+                    captured_by,
+                    uses,
+                );
+                if !g.at.contains("{{") && !g.at.is_empty() && !g.at.starts_with('/') {
+                    self.err(
+                        format!("{gf}.at"),
+                        loc,
+                        format!("`{}` is not a JSON Pointer: it starts with `/` (`/parameter/0/resource/content/0/attachment/data`)", g.at),
+                    );
+                }
+                if !g.bytes.contains("{{")
+                    && let Err(e) = crate::http::grow::parse_size(&g.bytes)
+                {
+                    self.err(format!("{gf}.bytes"), loc, e);
+                }
+                Some(crate::scenario::Grow {
+                    at: g.at,
+                    bytes: g.bytes,
+                })
+            }
             None => None,
         };
         Some(Request {
@@ -1293,6 +1384,8 @@ impl Checker<'_> {
             headers,
             omit_headers: s.omit_headers,
             body,
+            sign,
+            grow,
         })
     }
 
@@ -1305,6 +1398,13 @@ impl Checker<'_> {
         captured_by: &HashMap<String, String>,
         uses: &mut Vec<String>,
     ) -> Option<Body> {
+        if b.grow.is_some() {
+            self.err(
+                format!("{field}.grow"),
+                loc,
+                "`grow` makes a large request body: it is for a `send` step's body only",
+            );
+        }
         let kinds = [
             ("fixture", b.fixture.is_some()),
             ("json", b.json.is_some()),
@@ -1474,14 +1574,23 @@ impl Checker<'_> {
             ("received", a.received.is_some()),
             ("task_states", a.task_states.is_some()),
             ("poll_schedule", a.poll_schedule.is_some()),
+            ("attachment", a.attachment.is_some()),
+            ("signature", a.signature.is_some()),
         ];
         if let Err(msg) = exactly_one("an assertion", &kinds) {
             self.err(field, loc, msg);
             return None;
         }
-        for t in [&a.equals, &a.contains, &a.matches, &a.fhirpath, &a.path]
-            .into_iter()
-            .flatten()
+        for t in [
+            &a.equals,
+            &a.contains,
+            &a.matches,
+            &a.fhirpath,
+            &a.path,
+            &a.attachment,
+        ]
+        .into_iter()
+        .flatten()
         {
             self.check_template(field, loc, t, known, captured_by, uses);
         }
@@ -1635,6 +1744,17 @@ impl Checker<'_> {
                 );
             }
             AssertKind::FhirPath(p)
+        } else if let Some(p) = a.attachment {
+            if !p.contains("{{")
+                && let Err(e) = crate::fhir::fhirpath::check(&p)
+            {
+                self.err(
+                    format!("{field}.attachment"),
+                    loc,
+                    format!("invalid FHIRPath: {e}"),
+                );
+            }
+            AssertKind::Attachment(p)
         } else if let Some(p) = a.profile {
             if !crate::fhir::conformance::known(&p) {
                 let names = crate::fhir::conformance::names();
@@ -1729,6 +1849,32 @@ impl Checker<'_> {
                 from: ps.from,
                 schedule,
             })
+        } else if let Some(sc) = a.signature {
+            let sf = format!("{field}.signature");
+            if let Some(at) = &sc.at
+                && !at.contains("{{")
+                && let Err(e) = crate::fhir::fhirpath::check(at)
+            {
+                self.err(format!("{sf}.at"), loc, format!("invalid FHIRPath: {e}"));
+            }
+            let step = match sc.step.as_deref() {
+                None => None,
+                Some(name) => match crate::fhir::signature::Step::parse(name) {
+                    Some(st) => Some(st),
+                    None => {
+                        self.err(
+                            format!("{sf}.step"),
+                            loc,
+                            format!(
+                                "unknown verifier step `{name}` (known: {})",
+                                crate::fhir::signature::Step::names()
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            AssertKind::Signature { at: sc.at, step }
         } else {
             if a.json == Some(false) {
                 self.err(

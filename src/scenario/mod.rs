@@ -2,6 +2,7 @@
 //! templates ([`template`]), and the checked form the runner executes (this module).
 
 pub mod diagnostic;
+pub mod external;
 pub mod load;
 pub mod model;
 pub mod template;
@@ -72,6 +73,9 @@ pub enum StepKind {
     Poll(Poll),
     Serve(Vec<Body>),
     Timeline(Timeline),
+    /// No exchange: only [`AssertKind::External`] checks, over what earlier steps
+    /// exchanged (a TestScript assert that follows another assert, not an operation).
+    Checks,
 }
 
 impl StepKind {
@@ -82,6 +86,7 @@ impl StepKind {
             StepKind::Poll(_) => "poll",
             StepKind::Serve(_) => "serve",
             StepKind::Timeline(_) => "timeline",
+            StepKind::Checks => "checks",
         }
     }
 }
@@ -93,6 +98,30 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub omit_headers: Vec<String>,
     pub body: Option<Body>,
+    /// `sign:` sign a resource inside the body before sending.
+    pub sign: Option<SignSpec>,
+    /// `body.grow`: one string of the JSON body grown to the base64 of many bytes, streamed.
+    pub grow: Option<Grow>,
+}
+
+/// `send.sign:` checked.
+#[derive(Debug, Clone)]
+pub struct SignSpec {
+    /// JSON Pointer into the body ("" = the body).
+    pub at: String,
+    pub cert: crate::fhir::signature::CertKind,
+    pub tamper: bool,
+    pub mismatch: Vec<String>,
+    pub who: Option<serde_json::Value>,
+}
+
+/// `send.body.grow`, as written (templates rendered when the step runs).
+#[derive(Debug, Clone)]
+pub struct Grow {
+    /// JSON Pointer (template) to a string of the rendered body.
+    pub at: String,
+    /// Number of raw bytes (template), units allowed (`100MB`).
+    pub bytes: String,
 }
 
 /// A body template: JSON (from a fixture or inline, rendered value by value) or text.
@@ -278,6 +307,18 @@ pub enum AssertKind {
     },
     /// The times of the client under test's matching requests follow a schedule.
     PollSchedule(PollScheduleSpec),
+    /// The FHIR Attachments a FHIRPath expression (template) selects in the body carry what
+    /// they say (`attachment:`).
+    Attachment(String),
+    /// The digital signature of the body, or of the resources a FHIRPath selects, verifies
+    /// (or one verifier step passes).
+    Signature {
+        at: Option<String>,
+        step: Option<crate::fhir::signature::Step>,
+    },
+    /// A check defined outside the scenario language (a TestScript assert, see
+    /// `crate::testscript`): it sees the whole exchange and may set variables.
+    External(external::ExternalCheck),
 }
 
 /// `poll_schedule:` checked.
@@ -306,6 +347,9 @@ impl AssertKind {
             AssertKind::NotReceived => "received",
             AssertKind::TaskStates { .. } => "task_states",
             AssertKind::PollSchedule(_) => "poll_schedule",
+            AssertKind::Attachment(_) => "attachment",
+            AssertKind::Signature { .. } => "signature",
+            AssertKind::External(c) => c.0.kind(),
         }
     }
 

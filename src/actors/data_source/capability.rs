@@ -24,6 +24,19 @@ fn params(list: &[(&str, &str)]) -> Value {
     )
 }
 
+/// The Task profiles it declares: CDex Task Data Request, and CDex Task Attachment Request
+/// when it takes attachment requests.
+fn task_profiles(ds: &DataSource) -> Value {
+    let mut list = Vec::new();
+    if !ds.fault("no-task-profile-in-capability") {
+        list.push(TASK_DATA_REQUEST);
+    }
+    if ds.settings.attachments && !ds.fault("no-attachment-profile-in-capability") {
+        list.push(crate::actors::provider::request::TASK_ATTACHMENT_REQUEST);
+    }
+    json!(list)
+}
+
 pub fn statement(ds: &DataSource) -> Value {
     let read_search = ["read", "search-type"];
     let mut resources = vec![
@@ -71,11 +84,7 @@ pub fn statement(ds: &DataSource) -> Value {
         }),
         json!({
             "type": "Task",
-            "supportedProfile": if ds.fault("no-task-profile-in-capability") {
-                json!([])
-            } else {
-                json!([TASK_DATA_REQUEST])
-            },
+            "supportedProfile": task_profiles(ds),
             "documentation": "Task-based data requests SHALL use the CDex Task Data Request profile. A Task is moved requested -> accepted -> in-progress -> completed, or failed/rejected with a statusReason.",
             "interaction": interactions(&["create", "read", "vread", "search-type", "history-instance"]),
             "searchParam": params(&[("_id", "token"), ("_lastUpdated", "date"), ("owner", "reference"),
@@ -83,6 +92,13 @@ pub fn statement(ds: &DataSource) -> Value {
             "searchInclude": ["Task:output"]
         }),
     ];
+    if ds.settings.attachments {
+        resources.push(json!({
+            "type": "PractitionerRole",
+            "supportedProfile": ["http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-practitionerrole"],
+            "documentation": "Contained in CDex Task Attachment Requests (the Provider asked)."
+        }));
+    }
     if ds.settings.subscriptions {
         let mut sub = json!({
             "type": "Subscription",

@@ -105,7 +105,9 @@ pub fn search(
         }
     }
     let found = run(ds, rtype, params);
-    fhir_response(200, &bundle(ds, rtype, base, &found))
+    let mut bundle = bundle(ds, rtype, base, &found);
+    super::signing::sign_results(ds, &mut bundle);
+    fhir_response(200, &bundle)
 }
 
 /// Run a search (also for a Task's `data-query` input).
@@ -290,16 +292,15 @@ pub fn patient_match(ds: &DataSource, req: &Message) -> Message {
             }]}
         }));
     }
-    fhir_response(
-        200,
-        &json!({
-            "resourceType": "Bundle",
-            "id": ds.new_id("match"),
-            "type": "searchset",
-            "total": entries.len(),
-            "entry": entries
-        }),
-    )
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "id": ds.new_id("match"),
+        "type": "searchset",
+        "total": entries.len(),
+        "entry": entries
+    });
+    super::signing::sign_results(ds, &mut bundle);
+    fhir_response(200, &bundle)
 }
 
 /// Parameters it understands per type (the others are ignored).

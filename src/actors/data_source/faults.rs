@@ -139,4 +139,73 @@ pub const FAULTS: &[(&str, &str)] = &[
         "notify-ignore-filter",
         "notifies every Subscription, also for Tasks its filter excludes",
     ),
+    // Signatures (option `signatures`, signing.rs)
+    (
+        "unsigned-results",
+        "returns searchsets without a signature although signed results were pre-negotiated",
+    ),
+    (
+        "signs-with-id-meta",
+        "signs the Bundle with its id and meta (not removed before canonicalization)",
+    ),
+    (
+        "tampered-after-signing",
+        "changes the Bundle (its timestamp) after signing it",
+    ),
+    (
+        "signs-not-jcs",
+        "signs the Bundle's pretty-printed JSON instead of its RFC 8785 form",
+    ),
+    (
+        "expired-cert",
+        "signs with a certificate whose validity ended in 2021",
+    ),
+    (
+        "no-san",
+        "signs with a certificate without any Subject Alternative Name",
+    ),
+    (
+        "wrong-san",
+        "signs with a certificate whose SAN is another NPI than Signature.who.identifier",
+    ),
+    (
+        "no-digital-signature-usage",
+        "signs with a certificate whose KeyUsage lacks digitalSignature",
+    ),
+    (
+        "untrusted-ca",
+        "signs with a certificate from a CA the consumer does not trust",
+    ),
+    (
+        "x5c-base64url",
+        "puts its x5c certificates base64url-encoded instead of base64",
+    ),
+    ("no-kty", "leaves kty out of the JWS header"),
+    ("no-alg", "leaves alg out of the JWS header"),
+    (
+        "sha512-alg",
+        "signs with RS512 (SHA-512) where SHA-256 is recommended",
+    ),
+    ("no-sigT", "leaves sigT out of the JWS header"),
+    ("sigT-mismatch", "puts a sigT an hour after Signature.when"),
+    ("srCms-missing", "leaves srCms out of the JWS header"),
+    (
+        "srCms-wrong-id",
+        "names another commitment (1.2.840.10065.1.12.1.1) in srCms than Signature.type",
+    ),
+    ("no-sigformat", "leaves Signature.sigFormat out"),
+    ("no-targetformat", "leaves Signature.targetFormat out"),
+    ("no-signature-type", "leaves Signature.type out"),
+    (
+        "attached-payload",
+        "leaves the payload in the JWS (not detached)",
+    ),
+    (
+        "data-not-base64",
+        "puts the JWS in Signature.data base64url-encoded, not base64",
+    ),
+    (
+        "ignore-signature-flag",
+        "answers a Task whose signature-flag is true with its usual unsigned output",
+    ),
 ];

@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod direct_query;
 pub mod faults;
 pub mod scope;
+pub mod signing;
 pub mod subscriptions;
 pub mod tasks;
 
@@ -61,8 +62,14 @@ pub struct Settings {
     pub gender: String,
     /// The LOINC document type of its progress notes (PDF).
     pub doc_type: String,
-    /// Signed results were pre-negotiated: reads of single resources are refused.
+    /// Signed results were pre-negotiated: reads of single resources are refused, searchsets
+    /// are signed.
     pub signatures_required: bool,
+    /// The NPI of the organisation that signs (`Signature.who.identifier.value`, the
+    /// certificate's SAN).
+    pub signer_npi: String,
+    /// The organisation's name (`Signature.who.display`).
+    pub signer_name: String,
     /// It offers Subscriptions to the HRex Task topic.
     pub subscriptions: bool,
     /// Completed query Tasks carry their results as a contained `#results` Bundle.
@@ -73,6 +80,9 @@ pub struct Settings {
     /// The logical id of a second Patient it holds (another member, with a Condition), whose
     /// data a token scoped to the first must not reach (`none`: `cdex-dss-patient-2`).
     pub other_patient_id: String,
+    /// It takes CDex Task Attachment Requests (the Provider of the `attachments` option,
+    /// [`crate::actors::provider`]).
+    pub attachments: bool,
 }
 
 impl Default for Settings {
@@ -88,21 +98,24 @@ impl Default for Settings {
             gender: "female".into(),
             doc_type: "11506-3".into(),
             signatures_required: false,
+            signer_npi: "1234567893".into(),
+            signer_name: "cdex-harness reference Data Source organization".into(),
             subscriptions: true,
             contained_output: false,
             scoped_tokens: Vec::new(),
             other_patient_id: "cdex-dss-patient-2".into(),
+            attachments: false,
         }
     }
 }
 
 /// The reference Data Source.
 pub struct DataSource {
-    settings: Settings,
+    pub(crate) settings: Settings,
     faults: BTreeSet<String>,
     /// Everything but Tasks, by (type, id).
     resources: Mutex<BTreeMap<(String, String), Value>>,
-    tasks: tasks::Tasks,
+    pub(crate) tasks: tasks::Tasks,
     hub: Hub,
     next_id: AtomicU64,
     /// Its own FHIR base as peers reach it, learnt from the requests it gets.
@@ -111,15 +124,19 @@ pub struct DataSource {
     me: Weak<DataSource>,
 }
 
-fn parse_settings(settings: &Value) -> Result<Settings, String> {
+pub(crate) fn parse_settings(settings: &Value) -> Result<Settings, String> {
     serde_json::from_value(settings.clone())
         .map_err(|e| format!("reference settings of data-source-server: {e}"))
 }
 
-fn build_with(s: Settings, faults: BTreeSet<String>) -> Result<ReferenceActor, String> {
+/// A new Data Source with these settings and faults.
+pub(crate) fn new_data_source(
+    s: Settings,
+    faults: BTreeSet<String>,
+) -> Result<Arc<DataSource>, String> {
     let hub = Hub::new(subscriptions::hub_faults(&faults), true)?;
     let data = dataset::resources(&s);
-    let server = Arc::new_cyclic(|me| DataSource {
+    Ok(Arc::new_cyclic(|me| DataSource {
         settings: s,
         faults,
         resources: Mutex::new(
@@ -138,7 +155,11 @@ fn build_with(s: Settings, faults: BTreeSet<String>) -> Result<ReferenceActor, S
         next_id: AtomicU64::new(0),
         base: Mutex::new(String::new()),
         me: me.clone(),
-    });
+    }))
+}
+
+fn build_with(s: Settings, faults: BTreeSet<String>) -> Result<ReferenceActor, String> {
+    let server = new_data_source(s, faults)?;
     Ok(ReferenceActor {
         server: Some(server.clone()),
         client: Some(Arc::new(EventSource(server))),
@@ -168,15 +189,15 @@ pub fn build_contained(
 }
 
 impl DataSource {
-    fn fault(&self, name: &str) -> bool {
+    pub(crate) fn fault(&self, name: &str) -> bool {
         self.faults.contains(name)
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         self.base.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn new_id(&self, prefix: &str) -> String {
+    pub(crate) fn new_id(&self, prefix: &str) -> String {
         format!(
             "{prefix}-{}",
             self.next_id.fetch_add(1, Ordering::Relaxed) + 1
@@ -219,7 +240,7 @@ impl DataSource {
     }
 
     /// A resource other than a Task.
-    fn get(&self, rtype: &str, id: &str) -> Option<Value> {
+    pub(crate) fn get(&self, rtype: &str, id: &str) -> Option<Value> {
         self.resources
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -227,7 +248,7 @@ impl DataSource {
             .cloned()
     }
 
-    fn put(&self, resource: Value) {
+    pub(crate) fn put(&self, resource: Value) {
         let key = (
             resource["resourceType"]
                 .as_str()
@@ -242,7 +263,7 @@ impl DataSource {
     }
 
     /// Every resource of one type (Tasks: their current versions).
-    fn all_of(&self, rtype: &str) -> Vec<Value> {
+    pub(crate) fn all_of(&self, rtype: &str) -> Vec<Value> {
         if rtype == "Task" {
             return self.tasks.current_all();
         }
@@ -384,7 +405,7 @@ impl Handler for DataSource {
 }
 
 /// Its client side: makes a Task appear on the server, as its own users would.
-struct EventSource(Arc<DataSource>);
+pub(crate) struct EventSource(pub(crate) Arc<DataSource>);
 
 impl ClientActor for EventSource {
     fn perform(&self, req: ActionRequest) -> BoxFuture<Result<(), String>> {

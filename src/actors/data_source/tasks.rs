@@ -94,7 +94,7 @@ impl Tasks {
             .collect()
     }
 
-    fn current(&self, id: &str) -> Option<Value> {
+    pub(crate) fn current(&self, id: &str) -> Option<Value> {
         self.lock()
             .tasks
             .get(id)
@@ -106,8 +106,8 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Errors of the Task against CDex Task Data Request (structure, bindings, invariants).
-fn profile_errors(task: &Value) -> Vec<String> {
+/// Errors of the Task against a CDex Task profile (structure, bindings, invariants).
+pub(crate) fn profile_errors(task: &Value, profile: &'static str) -> Vec<String> {
     let task = task.clone();
     // The validator is async (FHIRPath invariants); the handler is not: a thread of its own.
     let run = std::thread::spawn(move || {
@@ -115,7 +115,7 @@ fn profile_errors(task: &Value) -> Vec<String> {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        rt.block_on(crate::fhir::conformance::check(&task, TASK_DATA_REQUEST))
+        rt.block_on(crate::fhir::conformance::check(&task, profile))
     });
     match run.join() {
         Ok(Ok(issues)) => issues
@@ -137,8 +137,24 @@ pub fn create(ds: &DataSource, req: &Message, base: &str) -> Message {
         Ok(t) => t,
         Err(m) => return *m,
     };
+    // An attachment request (the Provider of the `attachments` option) is checked against its
+    // own profile, with its own faults.
+    let attachment =
+        ds.settings.attachments && crate::actors::provider::request::is_attachment_request(&task);
+    if attachment && let Some(refusal) = crate::actors::provider::admit::refusal(ds, &task) {
+        return refusal;
+    }
     if !ds.fault("accept-invalid-task") {
-        let errors = profile_errors(&task);
+        let errors = if attachment {
+            crate::actors::provider::admit::profile_errors(ds, &task)
+        } else {
+            profile_errors(&task, TASK_DATA_REQUEST)
+        };
+        let what = if attachment {
+            "CDex Task Attachment Request"
+        } else {
+            "CDex Task Data Request"
+        };
         if !errors.is_empty() {
             return fhir_response(
                 422,
@@ -146,7 +162,7 @@ pub fn create(ds: &DataSource, req: &Message, base: &str) -> Message {
                     "resourceType": "OperationOutcome",
                     "issue": errors.iter().take(20).map(|e| json!({
                         "severity": "error", "code": "processing",
-                        "diagnostics": format!("not a valid CDex Task Data Request: {e}")
+                        "diagnostics": format!("not a valid {what}: {e}")
                     })).collect::<Vec<_>>()
                 }),
             );
@@ -338,6 +354,9 @@ fn apply(ds: &DataSource, current: &Value, change: &Change) -> Value {
     }
     if ds.fault("drop-requester") {
         obj.remove("requester");
+    }
+    if ds.fault("drop-tracking-id") {
+        obj.remove("identifier");
     }
     if ds.fault("intent-changes") {
         obj.insert("intent".into(), json!("plan"));
@@ -562,8 +581,78 @@ fn data_value(reference: &str) -> Value {
     }])
 }
 
-/// The plan of a new Task, from its request.
+/// The Task asks for signed data (`signature-flag` input true).
+fn signature_flag(task: &Value) -> bool {
+    input(task, "signature-flag").and_then(|i| i["valueBoolean"].as_bool()) == Some(true)
+}
+
+/// The plan of a new Task, from its request; with `signature-flag` true, its completed output
+/// becomes a signed FHIR document Bundle holding what it would have returned.
 fn default_plan(ds: &DataSource, task: &Value, id: &str) -> Vec<Change> {
+    // An attachment request waits for the Provider's answer (the action
+    // `answer-attachment-request`, crate::actors::provider::answer).
+    if ds.settings.attachments && crate::actors::provider::request::is_attachment_request(task) {
+        return Vec::new();
+    }
+    let mut plan = unsigned_plan(ds, task, id);
+    if signature_flag(task)
+        && !ds.fault("ignore-signature-flag")
+        && let Some(patient) = patient_of(ds, task)
+        && let Some(done) = plan.last_mut()
+        && done.status == "completed"
+    {
+        sign_output(ds, id, &patient, done);
+    }
+    plan
+}
+
+/// Replace a completed change's output by a signed document Bundle of the same data.
+fn sign_output(ds: &DataSource, id: &str, patient: &str, done: &mut Change) {
+    // What the output held: the served (or contained) results Bundle's entries, or the
+    // served/contained resource itself.
+    let held: Vec<Value> = done
+        .serve
+        .iter()
+        .chain(
+            done.contained
+                .iter()
+                .flat_map(|c| c.as_array().into_iter().flatten()),
+        )
+        .flat_map(|r| {
+            if r["resourceType"] == "Bundle" {
+                r["entry"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("resource").cloned())
+                    .collect::<Vec<_>>()
+            } else {
+                vec![r.clone()]
+            }
+        })
+        .filter(|r| !(r["resourceType"] == "Patient" && r["id"] == patient))
+        .collect();
+    let mut doc = super::signing::document(ds, id, patient, &held);
+    if ds.settings.contained_output {
+        doc["id"] = json!("signed-document");
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("meta");
+        }
+        super::signing::sign_bundle(ds, &mut doc);
+        done.contained = Some(json!([doc]));
+        done.output = Some(data_value("#signed-document"));
+        done.serve = Vec::new();
+    } else {
+        super::signing::sign_bundle(ds, &mut doc);
+        let bid = doc["id"].as_str().unwrap_or_default().to_string();
+        done.contained = None;
+        done.output = Some(data_value(&format!("Bundle/{bid}")));
+        done.serve = vec![doc];
+    }
+}
+
+/// The plan of a new Task, from its request, before any signing.
+fn unsigned_plan(ds: &DataSource, task: &Value, id: &str) -> Vec<Change> {
     let failed = |why: &str| {
         vec![
             Change::on_read("accepted"),

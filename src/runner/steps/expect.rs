@@ -506,7 +506,9 @@ async fn explain(
         path: path.to_string(),
         headers: Vec::new(),
         omit_headers: Vec::new(),
+        sign: None,
         body: None,
+        grow: None,
     };
     let shown = render(path, vars).unwrap_or_else(|_| path.to_string());
     match super::send::send(ctx, &req, vars).await {

@@ -1,10 +1,12 @@
 //! `send`: the harness, as a client, sends one request to the system under test.
 
 use super::{StepCtx, StepError, wait_cancel};
+use crate::fhir::signature::SignOptions;
 use crate::http::RawExchange;
 use crate::http::client::OutgoingRequest;
+use crate::http::grow::Grown;
 use crate::scenario::template::{Vars, render, render_json};
-use crate::scenario::{Body, Request};
+use crate::scenario::{Body, Request, SignSpec};
 
 /// Render a body template to bytes.
 pub(super) fn body_bytes(body: &Body, vars: &Vars) -> Result<Vec<u8>, String> {
@@ -17,6 +19,23 @@ pub(super) fn body_bytes(body: &Body, vars: &Vars) -> Result<Vec<u8>, String> {
     }
 }
 
+/// `sign:` sign the Bundle or QuestionnaireResponse at `spec.at` inside `body`.
+fn sign_inside(body: &mut serde_json::Value, spec: &SignSpec) -> Result<(), String> {
+    let target = body
+        .pointer_mut(&spec.at)
+        .ok_or_else(|| format!("sign.at `{}` is not in the body", spec.at))?;
+    let mut opts = SignOptions {
+        cert: spec.cert,
+        tamper: spec.tamper,
+        mismatch: spec.mismatch.clone(),
+        ..SignOptions::default()
+    };
+    if let Some(who) = &spec.who {
+        opts.who = who.clone();
+    }
+    crate::fhir::signature::sign(target, &opts).map_err(|e| format!("sign: {e}"))
+}
+
 fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
     headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     headers.push((name.to_string(), value));
@@ -24,6 +43,21 @@ fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
 
 fn is_absolute(path: &str) -> bool {
     path.starts_with("http://") || path.starts_with("https://")
+}
+
+/// The grown body of a `send` with `body.grow`: the rendered JSON with its string replaced.
+fn grown(req: &Request, vars: &Vars) -> Result<Option<Grown>, String> {
+    let Some(g) = &req.grow else {
+        return Ok(None);
+    };
+    let value = match &req.body {
+        Some(Body::Json(v)) => render_json(v, vars)?,
+        _ => return Err("`grow` needs a JSON body".into()),
+    };
+    let at = render(&g.at, vars)?;
+    let bytes = crate::http::grow::parse_size(&render(&g.bytes, vars)?)
+        .map_err(|e| format!("`grow.bytes`: {e}"))?;
+    Grown::new(&value, &at, bytes).map(Some)
 }
 
 fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<OutgoingRequest, String> {
@@ -71,7 +105,16 @@ fn build_request(ctx: &StepCtx<'_>, req: &Request, vars: &Vars) -> Result<Outgoi
             {
                 headers.push(("Content-Type".into(), "application/fhir+json".into()));
             }
-            Some(body_bytes(b, vars)?)
+            // A grown body is streamed instead (see `send`).
+            match (&req.grow, &req.sign, b) {
+                (Some(_), _, _) => None,
+                (None, Some(spec), Body::Json(v)) => {
+                    let mut rendered = render_json(v, vars)?;
+                    sign_inside(&mut rendered, spec)?;
+                    Some(serde_json::to_vec_pretty(&rendered).map_err(|e| e.to_string())?)
+                }
+                _ => Some(body_bytes(b, vars)?),
+            }
         }
         None => None,
     };
@@ -91,10 +134,17 @@ pub(super) async fn send(
     vars: &Vars,
 ) -> Result<RawExchange, StepError> {
     let out = build_request(ctx, req, vars).map_err(StepError::errored)?;
+    let grown = grown(req, vars).map_err(StepError::errored)?;
     let client = ctx.env.client().map_err(StepError::errored)?;
     let mut cancel = ctx.cancel.clone();
+    let sending = async {
+        match &grown {
+            Some(g) => client.send_streamed(out, g, ctx.cfg.timeout).await,
+            None => client.send(out, ctx.cfg.timeout).await,
+        }
+    };
     let x = tokio::select! {
-        x = client.send(out, ctx.cfg.timeout) => x,
+        x = sending => x,
         _ = wait_cancel(&mut cancel) => return Err(StepError::errored("the run was interrupted during this request")),
     };
     ctx.sent.push(x.clone());
