@@ -165,7 +165,7 @@ pub async fn evaluate(
     let many = selected.len() > 1;
     let mut actual = Vec::new();
     let mut messages = Vec::new();
-    let mut worst = Status::Passed;
+    let mut worst = Status::NotApplicable;
     for (i, resource) in selected.iter().enumerate() {
         let report = signature::verify_with(resource, &opts);
         let (status, found, why) = judge(&report, step);

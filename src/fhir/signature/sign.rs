@@ -65,6 +65,10 @@ impl Default for SignOptions {
             cert: CertKind::Valid,
             who: json!({
                 "identifier": {
+                    "type": {"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                        "code": "NPI"
+                    }]},
                     "system": "http://hl7.org/fhir/sid/us-npi",
                     "value": DEFAULT_SIGNER_NPI
                 },
