@@ -111,7 +111,9 @@ impl Handler for Submissions {
         let last = path.rsplit('/').next().unwrap_or("");
         match (req.method.as_deref(), last) {
             (Some("POST"), "$submit-attachment") => {
-                self.got.lock().unwrap().push((path, req.body.clone()));
+                // A large body may be on disk: read it through body_bytes().
+                let body = req.body_bytes().unwrap().into_owned();
+                self.got.lock().unwrap().push((path, body));
                 mock::fhir_response(
                     200,
                     &json!({ "resourceType": "OperationOutcome", "issue": [
@@ -620,4 +622,246 @@ fn a_grown_body_is_streamed_and_shown_by_size_and_digest() {
     assert!(small.body.as_deref().unwrap().len() <= 4096);
     let big = &step(s, "big").exchanges[0].request;
     assert!(big.body_size.unwrap() > 20_000_000 * 4 / 3, "{big:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Large bodies on disk.
+
+fn store(name: &str, threshold: usize) -> cdex_harness::http::bodies::BodyStore {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("attach-bodies-{name}-{}", std::process::id()))
+        .join("bodies");
+    let _ = std::fs::remove_dir_all(&dir);
+    cdex_harness::http::bodies::BodyStore::new(dir, threshold)
+}
+
+/// With a store, the endpoint writes a body past the threshold to a file as it arrives; the
+/// Handler reads it whole (body_bytes), the recorded request holds none of it in memory, and
+/// results show its size, digest, file and start. A Handler's limit past the in-memory one
+/// (16 MiB) then holds; without a store that body is refused.
+#[test]
+fn the_endpoint_streams_a_large_body_to_disk() {
+    let rt = rt();
+    let (h, server) = limited(&rt, 40 * 1024 * 1024);
+    let st = store("spill", 64 * 1024);
+    server.set_body_store(Some(st.clone()));
+    let addr = host_of(server.base_url());
+    let note = "n".repeat(20 * 1024 * 1024);
+    let big = format!("{{\"resourceType\":\"Parameters\",\"id\":\"{note}\"}}");
+    let answer = raw(&addr, "POST", "/$submit-attachment", &big);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
+    assert_eq!(
+        h.got.lock().unwrap()[0].1.len(),
+        big.len(),
+        "the handler read it whole"
+    );
+    let recorded = server.recorder().since(0);
+    let req = &recorded[0].request;
+    assert!(req.body.is_empty(), "not held in memory");
+    let stored = req.stored.as_ref().unwrap();
+    assert_eq!(stored.size, big.len() as u64);
+    let file = stored.file.as_ref().unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), big.as_bytes());
+    assert_eq!(req.json().unwrap()["resourceType"], "Parameters");
+    let shown = Redactor::default().message(req);
+    assert_eq!(shown.body_size, Some(big.len() as u64));
+    let digest = ring::digest::digest(&ring::digest::SHA256, big.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(shown.body_sha256.as_deref(), Some(hex.as_str()));
+    assert_eq!(
+        shown.body_file.as_deref(),
+        Some(format!("bodies/{}.json", &hex[..16]).as_str())
+    );
+    let preview = shown.body.unwrap();
+    assert!(
+        preview.starts_with("{\"resourceType\":\"Parameters\""),
+        "{preview:.100}"
+    );
+    assert!(preview.len() <= 4096);
+    // A small one stays in memory.
+    assert!(raw(&addr, "POST", "/$submit-attachment", "{}").starts_with("HTTP/1.1 200"));
+    let small = &server.recorder().since(0)[1].request;
+    assert!(small.stored.is_none() && small.body == b"{}");
+
+    // Without a store, the same body passes the in-memory limit: 413.
+    server.set_body_store(None);
+    let answer = raw(&addr, "POST", "/$submit-attachment", &big);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:.300}");
+}
+
+fn big_bundle(n: usize) -> Value {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({ "resource": { "resourceType": "Observation", "id": format!("o{i}"),
+            "status": "final", "code": { "text": "x".repeat(100) } } })
+        })
+        .collect();
+    json!({ "resourceType": "Bundle", "type": "searchset", "entry": entries })
+}
+
+struct Searches(Value);
+
+impl Handler for Searches {
+    fn handle(&self, _req: &Message) -> Message {
+        mock::fhir_response(200, &self.0)
+    }
+    fn seed(&self, _resource: Value) -> Result<String, String> {
+        Err("no seeding".into())
+    }
+}
+
+const SEARCH_SCENARIO: &str = r#"id: big-search
+title: a large answer is checked whole and shown by its digest
+actor: data-source-server
+steps:
+  - id: search
+    send: { method: GET, path: "Observation?patient=p1" }
+    assert:
+      - fhirpath: "entry.count() = 3000"
+      - fhirpath: "entry.last().resource.id = 'o2999'"
+"#;
+
+/// A response past `--max-inline-body`: the checks see it whole; results.json, the HTML
+/// page and the console show its size, digest and file (which holds it), not the body.
+#[test]
+fn a_large_answer_is_checked_whole_and_reported_by_reference() {
+    let rt = rt();
+    let server = rt
+        .block_on(MockServer::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Arc::new(Searches(big_bundle(3000))),
+        ))
+        .unwrap();
+    let st = store("search", 256 * 1024);
+    let mut cfg = RunConfig::new(Sut::External {
+        target: Some(server.base_url().to_string()),
+        trigger: None,
+    });
+    cfg.bodies = Some(st.clone());
+    let r = run_in(&rt, &pack_dir("big-search", SEARCH_SCENARIO), &cfg);
+    let s = &r.scenarios[0];
+    assert_eq!(s.status, Status::Passed, "{s:#?}");
+    let resp = step(s, "search").exchanges[0].response.as_ref().unwrap();
+    let size = resp.body_size.expect("kept out of the results");
+    assert!(size > 256 * 1024);
+    let file = resp.body_file.as_deref().unwrap();
+    let on_disk = std::fs::read(st.dir.parent().unwrap().join(file)).unwrap();
+    assert_eq!(on_disk.len() as u64, size);
+    assert!(resp.body.as_deref().unwrap().len() <= 4096);
+
+    let json = cdex_harness::report::json::render(&r);
+    assert!(
+        json.contains("\"body_file\"") && json.len() < 100_000,
+        "{}",
+        json.len()
+    );
+    let html = cdex_harness::report::html::render(&r);
+    assert!(
+        html.contains(&format!("href=\"{file}\"")),
+        "a link to the file"
+    );
+    assert!(html.contains("Body not inline") && html.len() < 200_000);
+    let console = cdex_harness::report::console::render(&r, true);
+    assert!(console.contains("body not inline") && console.contains(file));
+    assert!(console.len() < 50_000);
+
+    // Without a store (no --out), the old way: inline, cut at 256 KiB.
+    let r = run_in(
+        &rt,
+        &pack_dir("big-search-inline", SEARCH_SCENARIO),
+        &RunConfig::new(Sut::External {
+            target: Some(server.base_url().to_string()),
+            trigger: None,
+        }),
+    );
+    let resp = step(&r.scenarios[0], "search").exchanges[0]
+        .response
+        .clone()
+        .unwrap();
+    assert!(resp.body_size.is_none() && resp.body_truncated);
+}
+
+/// A client's large request to the harness's endpoint: checks over it read the file.
+#[test]
+fn checks_of_a_request_kept_on_disk_read_it_back() {
+    let rt = rt();
+    let own = Arc::new(Submissions::default());
+    let own_server = serve(&rt, own.clone());
+    let payer_url = format!("{}/payer/$submit-attachment", own_server.base_url());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = RunConfig::new(Sut::External {
+        target: None,
+        trigger: None,
+    });
+    cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
+    cfg.counterpart = Some(Arc::new(Submissions::default()));
+    cfg.manual_timeout = Duration::from_secs(20);
+    cfg.bodies = Some(store("client", 64));
+    let harness = format!("127.0.0.1:{port}");
+    let client_own = own.clone();
+    let client = std::thread::spawn(move || {
+        let task = json!({ "resourceType": "Task", "status": "requested", "intent": "order",
+            "input": [ { "type": { "text": "payer-url" }, "valueUrl": payer_url } ] })
+        .to_string();
+        while raw(&harness, "POST", "/Task", &task).starts_with("HTTP/1.1 503") {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        while client_own.got.lock().unwrap().is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let p = r#"{"resourceType":"Parameters","parameter":[{"name":"TrackingId","valueIdentifier":{"system":"urn:x","value":"t-2"}}]}"#;
+        raw(&harness, "POST", "/%24submit-attachment", p)
+    });
+    let r = run_in(&rt, &pack_dir("client-disk", CLIENT_SCENARIO), &cfg);
+    client.join().unwrap();
+    let s = &r.scenarios[0];
+    assert_eq!(s.status, Status::Passed, "{s:#?}");
+    let back = &step(s, "back").exchanges[0].request;
+    assert!(back.body_file.is_some(), "{back:?}");
+    let task = &step(s, "task").exchanges[0].request;
+    assert!(
+        task.body_file.is_some(),
+        "the capture read it from the file too"
+    );
+}
+
+/// The new keys are checked when the pack loads.
+#[test]
+fn grow_and_attachment_mistakes_are_reported_at_load() {
+    let cases = [
+        (
+            "serve:\n      resources:\n        - json: { resourceType: Binary, data: \"\" }\n          grow: { at: /data, bytes: \"10\" }",
+            "it is for a `send` step's body only",
+        ),
+        (
+            "send:\n      method: POST\n      path: x\n      body: { json: { a: \"\" }, grow: { at: a, bytes: \"10\" } }",
+            "is not a JSON Pointer",
+        ),
+        (
+            "send:\n      method: POST\n      path: x\n      body: { json: { a: \"\" }, grow: { at: /a, bytes: lots } }",
+            "is not a number of bytes",
+        ),
+        (
+            "send:\n      method: POST\n      path: x\n      body: { text: \"a\", grow: { at: /a, bytes: \"1\" } }",
+            "not of `text:`",
+        ),
+        (
+            "send: { method: GET, path: x }\n    assert:\n      - attachment: \"content.where(\"",
+            "invalid FHIRPath",
+        ),
+    ];
+    for (i, (step, want)) in cases.iter().enumerate() {
+        let yaml =
+            format!("id: bad{i}\ntitle: t\nactor: data-consumer-server\nsteps:\n  - {step}\n");
+        let dir = pack_dir(&format!("bad{i}"), &yaml);
+        let err = scenario::load_pack(&dir, &catalog(), &Default::default())
+            .err()
+            .unwrap_or_else(|| panic!("case {i} loads"))
+            .to_string();
+        assert!(err.contains(want), "case {i}: {err}");
+    }
 }

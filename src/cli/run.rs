@@ -64,6 +64,11 @@ pub struct RunArgs {
     /// test, options, rules, --strict); the differences are written in the report's notes
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Bodies longer than this are written to OUT/bodies/ and shown by size, SHA-256 and a
+    /// short preview instead of inline (the harness's endpoint also streams them there as
+    /// they arrive), e.g. 256KiB, 1MB, 1048576 [default: 256KiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_inline_body: Option<String>,
     /// Write the JUnit XML here instead
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -412,6 +417,17 @@ pub async fn run(mut args: RunArgs) -> i32 {
             crate::fhir::signature::TestPki::shared().ca_pem(),
         )
     });
+    let max_inline = match args.max_inline_body.as_deref() {
+        None => crate::http::bodies::DEFAULT_MAX_INLINE,
+        Some(s) => match crate::http::grow::parse_size(s) {
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Err(e) => return usage(format!("--max-inline-body: {e}")),
+        },
+    };
+    cfg.bodies = Some(crate::http::bodies::BodyStore::new(
+        out_dir.join("bodies"),
+        max_inline,
+    ));
     cfg.public_url = args.public_url.clone().or(cfg_file.public_url.clone());
     cfg.client_tls = crate::http::tls::ClientTls {
         ca_files: args.ca_certs.clone(),

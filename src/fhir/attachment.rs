@@ -365,10 +365,8 @@ pub fn xml_root(bytes: &[u8]) -> Result<String, String> {
                     closed = true;
                 }
             }
-            Event::Text(t) if depth == 0 => {
-                if t.iter().any(|b| !b.is_ascii_whitespace()) {
-                    return Err("text outside the root element".into());
-                }
+            Event::Text(t) if depth == 0 && t.iter().any(|b| !b.is_ascii_whitespace()) => {
+                return Err("text outside the root element".into());
             }
             Event::Eof => break,
             _ => {}

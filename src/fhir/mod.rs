@@ -19,7 +19,7 @@ use crate::http::Message;
 /// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict.
 pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> Vec<String> {
     let mut findings = Vec::new();
-    if req.body.is_empty() {
+    if req.body.is_empty() && req.stored.is_none() {
         return findings;
     }
     match req.header("content-type") {

@@ -17,7 +17,8 @@ use std::task::{Context, Poll};
 pub const HEADER: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
 /// Then this, over and over.
 const FILL: &[u8] = b"cdex-harness generated attachment content for size testing ....\n";
-const _: () = assert!(FILL.len() == 64 && CHUNK % FILL.len() == 0 && CHUNK % 3 == 0);
+const _: () =
+    assert!(FILL.len() == 64 && CHUNK.is_multiple_of(FILL.len()) && CHUNK.is_multiple_of(3));
 /// Raw bytes per encoded chunk: a multiple of 3 (base64 groups) and of the filler's length.
 pub const CHUNK: usize = 3 * 64 * 256;
 

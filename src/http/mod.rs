@@ -1,6 +1,7 @@
 //! HTTP on the harness's client side: raw messages as seen on the wire, the client that
 //! sends them, and redaction of secrets before anything reaches the results.
 
+pub mod bodies;
 pub mod client;
 pub mod grow;
 pub mod redact;
@@ -64,8 +65,27 @@ impl Message {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The whole body: `body`, or read back from the file it was kept in (a large body the
+    /// harness's endpoint wrote to disk as it arrived). Handlers and checks read bodies
+    /// through this (or [`json`](Self::json)), never `body` alone.
+    pub fn body_bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+        match &self.stored {
+            Some(s) if self.body.is_empty() => bodies::read_stored(s).map(std::borrow::Cow::Owned),
+            _ => Ok(std::borrow::Cow::Borrowed(&self.body)),
+        }
+    }
+
     /// The body parsed as JSON, if it is JSON.
     pub fn json(&self) -> Result<serde_json::Value, String> {
+        if let Some(s) = &self.stored
+            && self.body.is_empty()
+        {
+            let bytes = bodies::read_stored(s)?;
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                let snippet: String = String::from_utf8_lossy(&s.head).chars().take(80).collect();
+                format!("the body is not JSON ({e}); it starts with {snippet:?}")
+            });
+        }
         if self.body.is_empty() {
             return Err("the body is empty".into());
         }

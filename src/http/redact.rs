@@ -30,6 +30,8 @@ fn is_secret(s: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
+    /// Where bodies past its threshold are written instead of inlined.
+    bodies: Option<super::bodies::BodyStore>,
 }
 
 impl Redactor {
@@ -38,7 +40,17 @@ impl Redactor {
         // Longest first, so a secret containing another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
-        Redactor { secrets }
+        Redactor {
+            secrets,
+            bodies: None,
+        }
+    }
+
+    /// Write bodies longer than the store's threshold to its folder, and show them by size,
+    /// digest, file and preview (`None`: inline them, cut at [`MAX_REPORTED_BODY`]).
+    pub fn with_bodies(mut self, store: Option<super::bodies::BodyStore>) -> Self {
+        self.bodies = store;
+        self
     }
 
     pub fn add(&mut self, secret: &str) {
@@ -76,6 +88,14 @@ impl Redactor {
         if let Some(stored) = &m.stored {
             return self.stored_message(m, stored);
         }
+        if let Some(store) = &self.bodies
+            && m.body.len() > store.threshold
+            && let Ok(stored) = store.keep(&self.body_for_file(&m.body), m.header("content-type"))
+        {
+            let mut shown = self.stored_message(m, &stored);
+            shown.body_truncated = true;
+            return shown;
+        }
         let body = if m.body.is_empty() {
             None
         } else {
@@ -99,6 +119,20 @@ impl Redactor {
             body_truncated: m.truncated || m.body.len() > MAX_REPORTED_BODY,
             body,
             ..HttpMessage::default()
+        }
+    }
+
+    /// A body as written to a file: with any secret it holds redacted (the file then differs
+    /// from the wire, and its digest is the file's).
+    fn body_for_file<'b>(&self, body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        let holds_secret = self
+            .secrets
+            .iter()
+            .any(|s| body.windows(s.len()).any(|w| w == s.as_bytes()));
+        if holds_secret {
+            std::borrow::Cow::Owned(self.text(&String::from_utf8_lossy(body)).into_bytes())
+        } else {
+            std::borrow::Cow::Borrowed(body)
         }
     }
 

@@ -3,7 +3,8 @@
 
 use super::tls::ServerTls;
 use super::{Handler, Recorder};
-use crate::http::{MAX_BODY_BYTES, Message, RawExchange};
+use crate::http::bodies::{BodyStore, MAX_SPILLED_BODY, Spill};
+use crate::http::{MAX_BODY_BYTES, Message, RawExchange, StoredBody};
 use crate::results::Direction;
 use axum::body::Body;
 use axum::extract::State;
@@ -30,6 +31,9 @@ struct Shared {
     /// How long a request body may take to arrive, in milliseconds (see
     /// [`MockServer::set_body_timeout`]).
     body_timeout_ms: AtomicU64,
+    /// Where a large incoming body is written as it arrives (see
+    /// [`MockServer::set_body_store`]).
+    bodies: RwLock<Option<BodyStore>>,
 }
 
 /// How long a request body may take to arrive by default: a client that trickles its body
@@ -64,6 +68,7 @@ impl MockServer {
             overrides: Mutex::new(Vec::new()),
             base_url: format!("{scheme}://{addr}"),
             body_timeout_ms: AtomicU64::new(DEFAULT_BODY_TIMEOUT.as_millis() as u64),
+            bodies: RwLock::new(None),
         });
         let app = axum::Router::new()
             .fallback(serve)
@@ -100,6 +105,19 @@ impl MockServer {
     pub fn set_body_timeout(&self, d: Duration) {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
         self.shared.body_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Write an incoming body longer than the store's threshold to a file as it arrives
+    /// (the request's `stored`, its `body` left empty), rather than hold it; a counterpart
+    /// that accepts more than the in-memory limit (its `max_body`) may then get up to
+    /// [`MAX_SPILLED_BODY`] bytes. `None`: every body is held in memory (up to
+    /// [`MAX_BODY_BYTES`]).
+    pub fn set_body_store(&self, store: Option<BodyStore>) {
+        *self
+            .shared
+            .bodies
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = store;
     }
 
     /// The FHIR base URL (no path prefix).
@@ -344,10 +362,23 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         None => current_handler(&shared).max_body(method, rel.split('?').next().unwrap_or("")),
     };
     let limit = Duration::from_millis(shared.body_timeout_ms.load(Ordering::Relaxed));
-    let read = tokio::time::timeout(limit, read_body(body, handler_limit)).await;
+    let store = shared
+        .bodies
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let content_type = request.header("content-type").map(str::to_string);
+    let read = tokio::time::timeout(
+        limit,
+        read_body(body, handler_limit, store, content_type.as_deref()),
+    )
+    .await;
     let (response, error) = match read {
-        Ok(Ok(bytes)) => {
-            request.body = bytes;
+        Ok(Ok(got)) => {
+            match got {
+                Read::Memory(bytes) => request.body = bytes,
+                Read::Stored(s) => request.stored = Some(Arc::new(s)),
+            }
             let r = match canned {
                 Some(r) => r,
                 None => current_handler(&shared).handle(&request),
@@ -391,6 +422,11 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             let mut r = super::outcome(413, "too-long", &msg);
             r.headers.push(("Connection".into(), "close".into()));
             (r, Some(msg))
+        }
+        Ok(Err(BodyError::Unstored(e))) => {
+            let msg = format!("the harness could not keep the request body: {e}");
+            request.truncated = true;
+            (super::outcome(500, "exception", &msg), Some(msg))
         }
         Ok(Err(BodyError::Unreadable(e))) => {
             let msg = format!("request body unreadable: {e}");
@@ -443,16 +479,32 @@ enum BodyError {
         rest: Option<Body>,
     },
     Unreadable(String),
+    /// The body could not be written to disk.
+    Unstored(String),
+}
+
+/// A body read: in memory, or (past the store's threshold) in a file.
+enum Read {
+    Memory(Vec<u8>),
+    Stored(StoredBody),
 }
 
 /// Read a request body up to `handler_limit` (or the mock's own [`MAX_BODY_BYTES`]),
 /// refusing it as soon as the announced length or the bytes read pass the limit: the rest is
-/// never buffered.
-async fn read_body(mut body: Body, handler_limit: Option<u64>) -> Result<Vec<u8>, BodyError> {
+/// never buffered. With a store, a body past its threshold goes to a file as it arrives (and
+/// a handler's limit may then exceed the in-memory one, up to [`MAX_SPILLED_BODY`]).
+async fn read_body(
+    mut body: Body,
+    handler_limit: Option<u64>,
+    store: Option<BodyStore>,
+    content_type: Option<&str>,
+) -> Result<Read, BodyError> {
     use axum::body::HttpBody;
-    let max = handler_limit
-        .unwrap_or(MAX_BODY_BYTES as u64)
-        .min(MAX_BODY_BYTES as u64);
+    let max = match (handler_limit, &store) {
+        (Some(l), Some(_)) => l.min(MAX_SPILLED_BODY),
+        (Some(l), None) => l.min(MAX_BODY_BYTES as u64),
+        (None, _) => MAX_BODY_BYTES as u64,
+    };
     if let Some(n) = body.size_hint().exact()
         && n > max
     {
@@ -463,22 +515,43 @@ async fn read_body(mut body: Body, handler_limit: Option<u64>) -> Result<Vec<u8>
         });
     }
     let mut out = Vec::new();
+    let mut spill: Option<Spill> = None;
     loop {
         let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
         match frame {
-            None => return Ok(out),
+            None => {
+                return match spill {
+                    Some(s) => s
+                        .finish(content_type)
+                        .await
+                        .map(Read::Stored)
+                        .map_err(BodyError::Unstored),
+                    None => Ok(Read::Memory(out)),
+                };
+            }
             Some(Err(e)) => return Err(BodyError::Unreadable(e.to_string())),
             Some(Ok(f)) => {
-                if let Ok(data) = f.into_data() {
-                    if out.len() as u64 + data.len() as u64 > max {
-                        let seen = out.len() as u64 + data.len() as u64;
-                        return Err(BodyError::TooLarge {
-                            max,
-                            seen,
-                            rest: Some(body),
-                        });
+                let Ok(data) = f.into_data() else { continue };
+                let held = spill.as_ref().map_or(out.len() as u64, Spill::size);
+                let seen = held + data.len() as u64;
+                if seen > max {
+                    if let Some(s) = spill.take() {
+                        s.abandon().await;
                     }
-                    out.extend_from_slice(&data);
+                    return Err(BodyError::TooLarge {
+                        max,
+                        seen,
+                        rest: Some(body),
+                    });
+                }
+                match (&mut spill, &store) {
+                    (Some(s), _) => s.write(&data).await.map_err(BodyError::Unstored)?,
+                    (None, Some(st)) if out.len() + data.len() > st.threshold => {
+                        out.extend_from_slice(&data);
+                        spill = Some(st.spill(&out).await.map_err(BodyError::Unstored)?);
+                        out = Vec::new();
+                    }
+                    (None, _) => out.extend_from_slice(&data),
                 }
             }
         }

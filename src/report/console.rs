@@ -319,6 +319,22 @@ impl Console {
         for (name, value) in &m.headers {
             let _ = writeln!(out, "        {mark} {}: {}", clean(name), clean(value));
         }
+        if let Some(stored) = super::format::stored_body(m) {
+            let _ = writeln!(
+                out,
+                "        {mark} {}",
+                self.paint(DIM, &format!("(body not inline: {})", clean(&stored)))
+            );
+            // A short start of it, for text.
+            if let Some(body) = m.body.as_deref().filter(|b| !b.is_empty()) {
+                let (shown, _) = format::truncate(body, 400);
+                for line in shown.lines().take(8) {
+                    let _ = writeln!(out, "        {mark} {}", clean(line));
+                }
+                let _ = writeln!(out, "        {mark} {}", self.paint(DIM, "…"));
+            }
+            return;
+        }
         let Some(body) = m.body.as_deref().filter(|b| !b.is_empty()) else {
             return;
         };

@@ -1,6 +1,6 @@
 //! Small formatting helpers shared by the renderers.
 
-use crate::results::{Direction, RunResults, Status};
+use crate::results::{Direction, HttpMessage, RunResults, Status};
 
 /// The run's verdict as a word: `PASS` exactly when the process exit code is 0.
 pub fn verdict(results: &RunResults) -> &'static str {
@@ -81,6 +81,25 @@ pub fn visible_controls(s: &str, keep_cr: bool) -> String {
         }
     }
     out
+}
+
+/// A body kept out of the results (`body_size` set), in words: `104857600 bytes,
+/// application/pdf, SHA-256 5f1c…, in bodies/5f1c….json` or `… bytes, not kept`. `None` for
+/// a body shown inline.
+pub fn stored_body(m: &HttpMessage) -> Option<String> {
+    let size = m.body_size?;
+    let mut parts = vec![format!("{size} bytes")];
+    if let Some(ct) = m.header("content-type") {
+        parts.push(ct.to_string());
+    }
+    if let Some(sha) = &m.body_sha256 {
+        parts.push(format!("SHA-256 {sha}"));
+    }
+    parts.push(match &m.body_file {
+        Some(f) => format!("in {f}"),
+        None => "not kept".to_string(),
+    });
+    Some(parts.join(", "))
 }
 
 #[cfg(test)]

@@ -201,6 +201,9 @@ struct Message<'a> {
     body: Option<String>,
     body_is_json: bool,
     body_truncated: bool,
+    /// A body kept out of the results: its size, type, digest and file (a link).
+    body_stored: Option<String>,
+    body_file: Option<&'a str>,
 }
 
 impl<'a> Page<'a> {
@@ -473,7 +476,7 @@ fn exchange(x: &Exchange, open: bool) -> ExchangeView<'_> {
 }
 
 fn message(m: &HttpMessage) -> Message<'_> {
-    let pretty = if m.body_truncated {
+    let pretty = if m.body_truncated || m.body_size.is_some() {
         None
     } else {
         m.body.as_deref().and_then(pretty_json)
@@ -486,6 +489,8 @@ fn message(m: &HttpMessage) -> Message<'_> {
             .collect(),
         body_is_json: pretty.is_some(),
         body: pretty.or_else(|| m.body.clone().filter(|b| !b.is_empty())),
-        body_truncated: m.body_truncated,
+        body_truncated: m.body_truncated && m.body_size.is_none(),
+        body_stored: super::format::stored_body(m),
+        body_file: m.body_file.as_deref(),
     }
 }

@@ -10,7 +10,7 @@ pub async fn capture(c: &Capture, msg: &Message) -> Result<String, String> {
             .header(h)
             .map(str::to_string)
             .ok_or_else(|| format!("no `{h}` header"))?,
-        CaptureSource::Body => String::from_utf8_lossy(&msg.body).into_owned(),
+        CaptureSource::Body => String::from_utf8_lossy(&msg.body_bytes()?).into_owned(),
         CaptureSource::FhirPath(expr) => {
             let json = msg.json()?;
             let values = crate::fhir::fhirpath::evaluate(expr, &json).await?;

@@ -137,6 +137,7 @@ impl Environment {
                 )
             })?;
             server.set_body_timeout(self.cfg.timeout);
+            server.set_body_store(self.cfg.bodies.clone());
             self.mock = Some(server);
         }
         Ok(self.mock.as_ref().expect("just set"))

@@ -128,6 +128,10 @@ pub struct RunConfig {
     /// Results carried over from an earlier run (`run --resume`), by scenario id: reported
     /// as they are instead of running the scenario.
     pub carried: BTreeMap<String, ScenarioResult>,
+    /// Where bodies past a size (`--max-inline-body`) are written (OUT/bodies) instead of
+    /// inlined in the results; the harness's endpoint also streams such bodies there as they
+    /// arrive. `None`: bodies stay in memory and results cut them at 256 KiB.
+    pub bodies: Option<crate::http::bodies::BodyStore>,
 }
 
 impl RunConfig {
@@ -160,6 +164,7 @@ impl RunConfig {
             time_scale: if reference { REFERENCE_TIME_SCALE } else { 1.0 },
             counterpart: None,
             carried: BTreeMap::new(),
+            bodies: None,
         }
     }
 }

@@ -152,7 +152,7 @@ pub fn redactor(pack: &Pack, cfg: &RunConfig, vars: &Vars) -> Redactor {
             secrets.push(cred.to_string());
         }
     }
-    Redactor::new(secrets)
+    Redactor::new(secrets).with_bodies(cfg.bodies.clone())
 }
 
 pub async fn run(
