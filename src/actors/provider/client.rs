@@ -43,20 +43,29 @@ pub fn build(settings: &Value, faults: BTreeSet<String>) -> Result<ReferenceActo
         .map_err(|e| format!("reference settings of data-source-client: {e}"))?;
     Ok(ReferenceActor {
         server: None,
-        client: Some(Arc::new(Submitter { settings, faults })),
+        client: Some(Arc::new(Submitter {
+            settings,
+            faults,
+            busy: Arc::new(tokio::sync::Mutex::new(())),
+        })),
     })
 }
 
 struct Submitter {
     settings: Settings,
     faults: BTreeSet<String>,
+    /// Held while a submission (and whatever follows its answer) is in flight, so
+    /// `follow-submission` ends only once everything it sent has been sent.
+    busy: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ClientActor for Submitter {
     fn perform(&self, req: ActionRequest) -> BoxFuture<Result<(), String>> {
         let settings = self.settings.clone();
         let faults = self.faults.clone();
+        let busy = self.busy.clone();
         Box::pin(async move {
+            let _held = busy.lock().await;
             match req.action.as_str() {
                 "submit-attachment" => submit(&settings, &faults, &req).await,
                 "follow-submission" => Ok(()),
