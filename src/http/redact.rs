@@ -139,9 +139,14 @@ impl Redactor {
     /// A message whose body is not in memory: its size, digest and file, and a preview.
     fn stored_message(&self, m: &Message, stored: &StoredBody) -> HttpMessage {
         let mut out = self.message(&Message {
-            stored: None,
+            method: m.method.clone(),
+            url: m.url.clone(),
+            path: m.path.clone(),
+            status: m.status,
+            headers: m.headers.clone(),
             body: Vec::new(),
-            ..m.clone()
+            truncated: m.truncated,
+            stored: None,
         });
         out.body = preview(m.header("content-type"), &stored.head).map(|p| self.text(&p));
         out.body_truncated = true;

@@ -300,7 +300,8 @@ impl Target {
 }
 
 /// One check. Exactly one of the kind keys (`status`, `header`, `resource`, `fhirpath`,
-/// `profile`, `method`, `path`, `json`, `received`, `task_states`, `poll_schedule`) is given.
+/// `profile`, `method`, `path`, `json`, `received`, `task_states`, `poll_schedule`,
+/// `attachment`) is given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertDef {
