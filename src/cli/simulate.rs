@@ -176,6 +176,17 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
         }
         eprintln!("serving https; the CA to trust is in {}", ca_file.display());
     }
+    if spec.options.contains(&"signatures") {
+        // It signs what it returns with the harness's test PKI: the partner trusts this CA.
+        let ca_file = std::path::PathBuf::from("harness-signing-ca.pem");
+        match std::fs::write(&ca_file, crate::fhir::signature::TestPki::shared().ca_pem()) {
+            Ok(()) => eprintln!(
+                "it signs its results; the CA its signing certificates chain to is in {}",
+                ca_file.display()
+            ),
+            Err(e) => eprintln!("warning: cannot write {}: {e}", ca_file.display()),
+        }
+    }
     let server = match MockServer::start_with(listen, handler, tls.as_ref()).await {
         Ok(s) => s,
         Err(e) => {

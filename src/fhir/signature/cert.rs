@@ -133,7 +133,7 @@ impl Certificate {
         };
         if self.sans.is_empty() {
             problem("the certificate has no Subject Alternative Name (CONF-048)".into());
-        } else if self.sans.iter().any(|s| s.value == who) {
+        } else if self.sans.iter().any(|s| san_names(&s.value, who)) {
             report.pass(
                 Step::SanMatchesWho,
                 format!("a SAN equals who.identifier.value {who:?}"),
@@ -236,6 +236,17 @@ pub fn check_trust(chain: &[Vec<u8>], anchors: &[Vec<u8>], report: &mut Report) 
     );
 }
 
+/// A SAN value names the identifier `who`: equal, or a URI whose last part (after `#`, `|`,
+/// `:` or `/`) is it (`urn:oid:2.16.840.1.113883.4.6#1234567893`,
+/// `http://hl7.org/fhir/sid/us-npi|1234567893`).
+fn san_names(value: &str, who: &str) -> bool {
+    value == who
+        || value
+            .rsplit(['#', '|', ':', '/'])
+            .next()
+            .is_some_and(|last| last == who && value.len() > who.len())
+}
+
 fn san(name: &GeneralName) -> Option<San> {
     let (kind, value) = match name {
         GeneralName::URI(u) => ("URI", u.to_string()),
@@ -283,6 +294,22 @@ fn der_string(mut bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::der_string;
+
+    #[test]
+    fn a_san_names_the_identifier_by_value_or_as_the_end_of_a_uri() {
+        use super::san_names;
+        assert!(san_names("1234567893", "1234567893"));
+        assert!(san_names(
+            "urn:oid:2.16.840.1.113883.4.6#1234567893",
+            "1234567893"
+        ));
+        assert!(san_names(
+            "http://hl7.org/fhir/sid/us-npi|1234567893",
+            "1234567893"
+        ));
+        assert!(!san_names("11234567893", "1234567893"));
+        assert!(!san_names("1234567893x", "1234567893"));
+    }
 
     #[test]
     fn other_name_value_is_read_through_explicit_tag() {

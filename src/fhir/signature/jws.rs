@@ -154,6 +154,10 @@ impl Jws {
         } else {
             match kty.and_then(Value::as_str) {
                 Some("RS") => report.pass(Step::Kty, "kty RS"),
+                Some("RSA") => report.warn(
+                    Step::Kty,
+                    "kty is \"RSA\" (the JWK name of the family); 2.1.0 writes \"kty\": \"RS\"",
+                ),
                 Some(other) => report.fail(
                     Step::Kty,
                     format!("kty is {other:?}; 2.1.0 says the header SHALL have \"kty\": \"RS\""),
@@ -440,11 +444,33 @@ impl Jws {
     }
 }
 
-/// Two FHIR instants name the same moment (or are the same text).
+/// Two instants name the same moment (or are the same text). JAdES writes `sigT` to the
+/// second while `Signature.when` may carry milliseconds: equal to the second is a match.
 fn same_instant(a: &str, b: &str) -> bool {
     a == b
         || matches!(
             (DateTime::parse_from_rfc3339(a), DateTime::parse_from_rfc3339(b)),
-            (Ok(x), Ok(y)) if x == y
+            (Ok(x), Ok(y)) if x.timestamp() == y.timestamp()
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_instant;
+
+    #[test]
+    fn sig_t_matches_when_to_the_second() {
+        assert!(same_instant(
+            "2020-10-23T04:54:56Z",
+            "2020-10-23T04:54:56.048+00:00"
+        ));
+        assert!(same_instant(
+            "2020-10-23T06:54:56+02:00",
+            "2020-10-23T04:54:56Z"
+        ));
+        assert!(!same_instant(
+            "2020-10-23T04:54:57Z",
+            "2020-10-23T04:54:56.048Z"
+        ));
+    }
 }
