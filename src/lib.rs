@@ -17,3 +17,4 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod suggest;
+pub mod testscript;

@@ -308,6 +308,9 @@ pub struct AssertionResult {
     pub actual: Option<String>,
     /// Why it failed, in words a developer can act on.
     pub message: Option<String>,
+    /// The likely fix, in one line, when the check knows one (the scenario's `hint:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// A row of the requirements matrix.
@@ -323,6 +326,10 @@ pub struct RequirementResult {
     pub source: String,
     /// The published page the requirement comes from.
     pub url: String,
+    /// The option the requirement belongs to (catalog `option:`); `None`: core, every system
+    /// of its actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
     /// Combined outcome of every assertion that proves it in this run and ran; `skipped`
     /// when none ran, `not-applicable` when only scenarios of options the system does not
     /// claim prove it, `not-run` when no scenario of this run covers it.

@@ -70,6 +70,7 @@ fn assertion(
         expected: expected.map(str::to_owned),
         actual: actual.map(str::to_owned),
         message: message.map(str::to_owned),
+        hint: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn requirement(id: &str, actor: &str, verb: &str, text: &str, status: Status) ->
         basis: Basis::Text,
         source: "Task Based Approach".to_owned(),
         url: "https://hl7.org/fhir/us/davinci-cdex/STU2/task-based-approach.html".to_owned(),
+        option: None,
         status,
         in_scope: true,
         partial: false,
@@ -479,7 +481,7 @@ fn html_has_key_sections() {
         r#"id="scenarios""#,
         "CDEX-DS-9",
         "Not covered by any scenario in this run.",
-        r##"<a href="#sc-1-st-0">ds-task-002 › submit-task</a>"##,
+        r##"<a href="#sc-1-st-0"><span class="mono nowrap">ds-task-002</span> › submit-task</a>"##,
         "harness → SUT",
         "SUT → harness",
         "Transport error: connection refused",
@@ -506,10 +508,77 @@ fn html_has_key_sections() {
     );
     // JSON bodies are pretty-printed.
     assert!(page.contains("{\n  &quot;resourceType&quot;: &quot;Bundle&quot;,"));
-    // Sections come in the documented order.
+    // Sections come in the documented order: what to fix first.
     let pos = |s: &str| page.find(s).unwrap();
+    assert!(pos(r#"id="conformance""#) < pos(r#"id="what-failed""#));
+    assert!(pos(r#"id="what-failed""#) < pos(r#"id="warnings""#));
+    assert!(pos(r#"id="warnings""#) < pos(r#"id="summary""#));
     assert!(pos(r#"id="summary""#) < pos(r#"id="requirements""#));
     assert!(pos(r#"id="requirements""#) < pos(r#"id="scenarios""#));
+}
+
+#[test]
+fn html_leads_with_what_failed() {
+    let mut r = fixture();
+    // A hint on the failing check, and a second check failing the same requirement.
+    r.scenarios[1].steps[0].assertions[0].hint =
+        Some(format!("Answer a valid Task with 201 Created {SCRIPT}"));
+    let mut again = r.scenarios[1].steps[0].assertions[0].clone();
+    again.description = "the second check".into();
+    r.scenarios[1].steps[0].assertions.push(again);
+    let page = html::render(&r);
+    let lead =
+        &page[page.find(r#"id="what-failed""#).unwrap()..page.find(r#"id="summary""#).unwrap()];
+    // The failing requirement once, its quoted text, both checks, where, expected vs actual,
+    // the exchange one click away, the hint (escaped).
+    assert_eq!(
+        lead.matches("<article class=\"finding").count(),
+        2,
+        "{lead}"
+    );
+    assert_eq!(lead.matches(">CDEX-DS-2<").count(), 1, "{lead}");
+    assert!(lead.contains("accept Task-based requests"), "{lead}");
+    assert!(lead.contains("the second check"), "{lead}");
+    assert!(
+        lead.contains(r##"<a href="#sc-1-st-0"><span class="mono nowrap">ds-task-002</span>"##)
+    );
+    assert!(
+        lead.contains("<dt>Expected</dt><dd><pre>201</pre></dd>"),
+        "{lead}"
+    );
+    assert!(lead.contains(r##"<a href="#sc-1-st-0-x-0">Exchange: <span class="mono">POST http://ehr.example/fhir/Task → 400</span></a>"##), "{lead}");
+    assert!(page.contains(r#"<details class="exchange" id="sc-1-st-0-x-0" open>"#));
+    assert!(
+        lead.contains(
+            "<strong>Likely fix:</strong> Answer a valid Task with 201 Created &lt;script&gt;"
+        ),
+        "{lead}"
+    );
+    // The errored step, linked.
+    assert!(lead.contains(r##"<a href="#sc-3-st-0"><span class="mono nowrap">ds-attach-004</span> › <span class="mono nowrap">fetch-attachment</span></a>"##), "{lead}");
+    // The warning comes in its own section; the verdict and the counts link to What failed.
+    assert!(
+        page.contains(
+            r##"<a class="verdict fail" role="status" href="#what-failed">Verdict: FAIL"##
+        )
+    );
+    assert!(page.contains(r##"<a class="count failed" href="#what-failed"><span class="value">1</span><span class="label">Failed</span></a>"##));
+    assert!(page.contains(r##"<a class="count warned" href="#warnings"><span class="value">1</span><span class="label">Warned</span></a>"##));
+    // The statement per option: the core fails, an option not claimed says so.
+    assert!(
+        page.contains("us-core: <span class=\"pill status-not-applicable\">– not claimed</span>"),
+        "{page}"
+    );
+    // A passing run has no What failed section, and its verdict links nowhere.
+    let mut ok = fixture();
+    ok.scenarios.truncate(1);
+    ok.requirements.truncate(1);
+    ok.interrupted = false;
+    ok.summarize();
+    let page = html::render(&ok);
+    assert!(!page.contains("id=\"what-failed\""));
+    assert!(!page.contains("href=\"#what-failed\""));
+    assert!(page.contains("<div class=\"verdict pass\" role=\"status\">Verdict: PASS</div>"));
 }
 
 #[test]

@@ -409,3 +409,136 @@ fn scenarios_the_pack_no_longer_has_are_dropped_with_a_note() {
         "{r}"
     );
 }
+
+/// `--rerun-failed`: from a finished run, only what failed or errored runs again; the rest
+/// is carried over whatever it was; the report says so.
+#[test]
+fn rerun_failed_runs_only_what_failed_and_carries_the_rest_over() {
+    let out = tmp("rerun-failed");
+    let dir = out.to_str().unwrap();
+    let fault = ["--fault", "information-server:reject-update"];
+    let first = harness(&[&["run"], SERVER, &fault, &["--out", dir]].concat()[..]);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let before = results(&out);
+    let run_id = before["run_id"].as_str().unwrap().to_string();
+    let earlier = scenarios(&before);
+    let failed: Vec<&String> = earlier
+        .iter()
+        .filter(|(_, status, _)| status == "failed" || status == "errored")
+        .map(|(id, ..)| id)
+        .collect();
+    assert_eq!(failed, ["is-push-update"], "the fault fails one scenario");
+
+    // The fault still on: it runs again and fails again; the others carry over.
+    let again = harness(&[&["run"], SERVER, &fault, &["--rerun-failed", dir]].concat()[..]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    let console = text(&again);
+    assert!(console.contains("rerunning what failed"), "{console}");
+    assert!(console.contains("1 to run"), "{console}");
+    let r = results(&out);
+    for (id, status, from) in scenarios(&r) {
+        if id == "is-push-update" {
+            assert_eq!((status.as_str(), from), ("failed", None), "{id} ran again");
+        } else {
+            assert_eq!(from.as_deref(), Some(run_id.as_str()), "{id} carried over");
+        }
+    }
+    let note = r["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.contains("--rerun-failed"))
+        .unwrap_or_else(|| panic!("a note on the rerun: {r}"))
+        .to_string();
+    assert!(
+        note.contains(&format!("failed and errored scenarios of run {run_id}"))
+            && note.contains("1 run again"),
+        "{note}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("1 run again"), "the note is in the report");
+
+    // Fixed: rerun what failed, and the run passes.
+    let fixed = harness(&[&["run"], SERVER, &["--rerun-failed", dir]].concat()[..]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
+    let r = results(&out);
+    assert_eq!(r["summary"]["failed"], 0);
+    assert_eq!(r["summary"]["requirements_failed"], 0);
+    assert_eq!(r["summary"]["carried_over"], earlier.len() - 1);
+
+    // Nothing failed any more: everything carries over, nothing runs.
+    let nothing = harness(&[&["run"], SERVER, &["--rerun-failed", dir]].concat()[..]);
+    assert_eq!(nothing.status.code(), Some(0), "{}", text(&nothing));
+    assert!(text(&nothing).contains("0 to run"), "{}", text(&nothing));
+}
+
+#[test]
+fn rerun_failed_refuses_an_interrupted_run_and_another_setup() {
+    let out = tmp("rerun-interrupted");
+    let dir = out.to_str().unwrap();
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-server",
+        "--scenario",
+        "is-push-create",
+        "--out",
+        dir,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Another actor: refused, naming the flag.
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-client",
+        "--rerun-failed",
+        dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        msg.contains("--rerun-failed:") && msg.contains("is not a run of the same thing"),
+        "{msg}"
+    );
+    // As if the run had been interrupted (or were a checkpoint).
+    let file = out.join("results.json");
+    let cut = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"interrupted\": false", "\"interrupted\": true");
+    std::fs::write(&file, &cut).unwrap();
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-server",
+        "--scenario",
+        "is-push-create",
+        "--rerun-failed",
+        dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        msg.contains("interrupted") && msg.contains("--resume"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        cut,
+        "nothing written"
+    );
+    // --force alone, and both flags at once, are usage errors.
+    let o = harness(&["run", "--actor", "information-server", "--force"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = harness(&["run", "--resume", dir, "--rerun-failed", dir]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // A folder without results.
+    let empty = tmp("rerun-empty");
+    let o = harness(&["run", "--rerun-failed", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("hint: --rerun-failed takes the --out folder"),
+        "{}",
+        text(&o)
+    );
+}

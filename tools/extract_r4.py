@@ -29,6 +29,7 @@ RESOURCES = [
     "PractitionerRole", "Procedure", "Provenance", "Questionnaire", "QuestionnaireResponse",
     "RelatedPerson", "ServiceRequest", "Subscription", "Task", "AllergyIntolerance",
     "MedicationRequest", "Medication", "Immunization", "CarePlan", "Goal", "Device",
+    "TestScript", "TestReport",
 ]
 
 

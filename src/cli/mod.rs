@@ -55,6 +55,10 @@ pub enum Command {
     /// Verify the digital signature of a Bundle or QuestionnaireResponse (JCS, detached JWS,
     /// x5c certificate); exit 0 verified, 1 not (the failing step named), 2 unreadable input.
     VerifySignature(verify_signature::VerifySignatureArgs),
+    /// FHIR TestScripts: `check` what of a script the harness runs; `export` the scenarios
+    /// where the harness is the client as TestScripts (run them with `run --testscript`)
+    #[command(subcommand)]
+    Testscript(crate::testscript::cli::TestscriptCommand),
 }
 
 /// The pack a run uses when none is named: the 2019 draft the seeds describe (see README,
@@ -147,6 +151,7 @@ pub fn main() -> i32 {
         Command::Act(args) => rt.block_on(act::act(args)),
         Command::Validate(args) => rt.block_on(validate::validate(args)),
         Command::VerifySignature(args) => verify_signature::verify_signature(args),
+        Command::Testscript(c) => rt.block_on(crate::testscript::cli::command(c)),
     }
 }
 

@@ -9,6 +9,10 @@
 //! with the run it came from (`resumed_from`). The runner reports carried-over results as they
 //! are and runs the others; the requirements matrix and summary are computed from the merged
 //! list as for any run.
+//!
+//! `run --rerun-failed RUN_DIR` is the same machinery in [`Mode::RerunFailed`]: from a finished
+//! run, only the scenarios that failed or errored run again; every other result is carried
+//! over (an interrupted run is refused: `--resume` finishes it).
 
 use crate::results::{
     RESULTS_SCHEMA_VERSION, ResumedFrom, RunResults, RunSetup, ScenarioResult, Status,
@@ -18,6 +22,50 @@ use crate::scenario::{Pack, Scenario};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// What a run does with an earlier run's results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `--resume`: go on; what passed, warned or did not apply is carried over, the rest
+    /// (failed, errored, skipped, not run) runs again.
+    Resume,
+    /// `--rerun-failed`: only what failed or errored runs again, the rest is carried over.
+    RerunFailed,
+}
+
+impl Mode {
+    /// The command-line flag, for messages.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mode::Resume => "--resume",
+            Mode::RerunFailed => "--rerun-failed",
+        }
+    }
+
+    /// Whether an earlier result, of a scenario selected now whose applicability has not
+    /// changed, is carried over.
+    fn carries(self, status: Status) -> bool {
+        match self {
+            Mode::Resume => matches!(
+                status,
+                Status::Passed | Status::Warned | Status::NotApplicable
+            ),
+            Mode::RerunFailed => !matches!(status, Status::Failed | Status::Errored),
+        }
+    }
+}
+
+/// Why the earlier run cannot be used this way, if so: `--rerun-failed` takes a finished run
+/// (an interrupted one has scenarios that never ran; `--resume` finishes it).
+pub fn refusal(earlier: &Earlier, mode: Mode) -> Option<String> {
+    (mode == Mode::RerunFailed && earlier.results.interrupted).then(|| {
+        format!(
+            "--rerun-failed: {} is the results of a run that was interrupted (or of a checkpoint) before every scenario ran, so some never did\n  hint: `cdex-harness run --resume {}` goes on from it (it also reruns what failed)",
+            earlier.file.display(),
+            earlier.dir.display()
+        )
+    })
+}
 
 /// The results of the run being resumed, and where they were read.
 pub struct Earlier {
@@ -30,6 +78,12 @@ pub struct Earlier {
 
 /// `--resume PATH`: a run's output folder (its `results.json` is read) or the file itself.
 pub fn read(path: &Path) -> Result<Earlier, String> {
+    read_for(path, Mode::Resume)
+}
+
+/// [`read`], its messages naming the flag of `mode`.
+pub fn read_for(path: &Path, mode: Mode) -> Result<Earlier, String> {
+    let flag = mode.flag();
     let file = if path.is_dir() {
         path.join("results.json")
     } else {
@@ -41,16 +95,18 @@ pub fn read(path: &Path) -> Result<Earlier, String> {
     };
     let text = std::fs::read_to_string(&file).map_err(|e| {
         let hint = if path.is_dir() {
-            "\n  hint: --resume takes the --out folder of an earlier `cdex-harness run` (or its results.json)"
+            format!(
+                "\n  hint: {flag} takes the --out folder of an earlier `cdex-harness run` (or its results.json)"
+            )
         } else {
-            ""
+            String::new()
         };
-        format!(
-            "--resume: cannot read {}: {e}{hint}",
-            file.display()
-        )
+        format!("{flag}: cannot read {}: {e}{hint}", file.display())
     })?;
-    let results = parse(&file, &text)?;
+    let results = parse(&file, &text).map_err(|e| match e.strip_prefix("--resume:") {
+        Some(rest) => format!("{flag}:{rest}"),
+        None => e,
+    })?;
     Ok(Earlier { file, dir, results })
 }
 
@@ -261,6 +317,18 @@ pub fn origin(earlier: &RunResults) -> ResumedFrom {
 /// (`--scenario`, `--skip`) keeps its result whatever it was; one the pack no longer has is
 /// dropped with a note.
 pub fn plan(earlier: &RunResults, pack: &Pack, selected: &[&Scenario], options: &Options) -> Plan {
+    plan_for(earlier, pack, selected, options, Mode::Resume)
+}
+
+/// [`plan`] for either mode: with [`Mode::RerunFailed`], a selected scenario is carried over
+/// unless it failed or errored (or whether it applies has changed).
+pub fn plan_for(
+    earlier: &RunResults,
+    pack: &Pack,
+    selected: &[&Scenario],
+    options: &Options,
+    mode: Mode,
+) -> Plan {
     let from = origin(earlier);
     let by_id: BTreeMap<&str, &Scenario> =
         pack.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -277,10 +345,7 @@ pub fn plan(earlier: &RunResults, pack: &Pack, selected: &[&Scenario], options: 
         let carry = if chosen.contains(old.id.as_str()) {
             let then = sc.options.iter().all(|o| claimed_then.contains(o.as_str()));
             let now = sc.options.iter().all(|o| options.claims(o));
-            matches!(
-                old.status,
-                Status::Passed | Status::Warned | Status::NotApplicable
-            ) && then == now
+            mode.carries(old.status) && then == now
         } else {
             kept_outside += 1;
             true
@@ -300,12 +365,20 @@ pub fn plan(earlier: &RunResults, pack: &Pack, selected: &[&Scenario], options: 
         .map(|s| s.id.clone())
         .collect();
     let again = plan.scenarios.len() - plan.carried.len();
-    let mut note = format!(
-        "resumed run {} (finished {}): {} scenario(s) carried over, {again} run again",
-        from.run_id,
-        from.finished_at,
-        plan.carried.len()
-    );
+    let mut note = match mode {
+        Mode::Resume => format!(
+            "resumed run {} (finished {}): {} scenario(s) carried over, {again} run again",
+            from.run_id,
+            from.finished_at,
+            plan.carried.len()
+        ),
+        Mode::RerunFailed => format!(
+            "reran the failed and errored scenarios of run {} (finished {}): {again} run again, {} carried over as they were (`run --rerun-failed`)",
+            from.run_id,
+            from.finished_at,
+            plan.carried.len()
+        ),
+    };
     if kept_outside > 0 {
         note.push_str(&format!(
             "; {kept_outside} outside this run's selection (--scenario, --skip) kept as they were"
@@ -424,6 +497,20 @@ mod tests {
             plan.notes[1].contains("no longer has: gone"),
             "{:?}",
             plan.notes
+        );
+
+        // --rerun-failed: only what failed or errored runs again, the rest carries over
+        // (a not-applicable one claimed now still runs: whether it applies has changed).
+        let rerun = plan_for(&old, &pack, &all, &Options::All, Mode::RerunFailed);
+        assert_eq!(
+            rerun.carried.keys().collect::<Vec<_>>(),
+            ["a", "c", "e"],
+            "{rerun:?}"
+        );
+        assert!(
+            rerun.notes[0].contains("--rerun-failed"),
+            "{:?}",
+            rerun.notes
         );
 
         // Narrowed to `b`: the others keep their results, whatever they were.

@@ -52,7 +52,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Folder for report.html, junit.xml and results.json [default: reports/latest; with
-    /// --resume, the resumed run's folder]
+    /// --resume or --rerun-failed, the earlier run's folder]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Go on from an earlier run of the same pack, actor, system, options and rules (its
@@ -60,9 +60,15 @@ pub struct RunArgs {
     /// apply are carried over, the others run again
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// With --resume: carry over even from a run of another setup (pack, actor, system under
-    /// test, options, rules, --strict); the differences are written in the report's notes
-    #[arg(long, requires = "resume")]
+    /// Rerun only the scenarios that failed or errored in an earlier, finished run of the same
+    /// pack, actor, system, options and rules (its --out folder, or its results.json); the
+    /// others are carried over as they were
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    pub rerun_failed: Option<PathBuf>,
+    /// With --resume or --rerun-failed: carry over even from a run of another setup (pack,
+    /// actor, system under test, options, rules, --strict); the differences are written in
+    /// the report's notes
+    #[arg(long)]
     pub force: bool,
     /// Bodies longer than this are written to OUT/bodies/ and shown by size, SHA-256 and a
     /// short preview instead of inline (the harness's endpoint also streams them there as
@@ -124,6 +130,18 @@ pub struct RunArgs {
     /// OUT/harness-signing-ca.pem for a system under test to trust
     #[arg(long = "trust-anchor", value_name = "PEM")]
     pub trust_anchor: Vec<PathBuf>,
+    /// Run FHIR R4 TestScripts (a JSON or XML file, or a folder of them) instead of a pack's
+    /// scenarios, on the same runner and reports (see docs/testscript.md)
+    #[arg(long, value_name = "FILE|DIR")]
+    pub testscript: Option<PathBuf>,
+    /// With --testscript: write one FHIR TestReport per script (a folder, or a .json file
+    /// for a single script)
+    #[arg(long, value_name = "PATH", requires = "testscript")]
+    pub testreport: Option<PathBuf>,
+    /// With --testscript: run a script's supported actions and report the others skipped,
+    /// instead of refusing the script
+    #[arg(long, requires = "testscript")]
+    pub skip_unsupported: bool,
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -194,6 +212,9 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(mut args: RunArgs) -> i32 {
+    if args.testscript.is_some() {
+        return crate::testscript::cli::run(args).await;
+    }
     let cfg_file = match &args.config {
         Some(p) => match config::load(p) {
             Ok(c) => c,
@@ -366,33 +387,49 @@ pub async fn run(mut args: RunArgs) -> i32 {
     let mut resume_notes = Vec::new();
     let mut to_run = selected.clone();
     let mut resumed_dir = None;
-    if let Some(path) = &args.resume {
-        let earlier = match resume::read(path) {
+    if args.force && args.resume.is_none() && args.rerun_failed.is_none() {
+        return usage("--force goes with --resume or --rerun-failed");
+    }
+    let earlier_run = match (&args.resume, &args.rerun_failed) {
+        (Some(p), _) => Some((p, resume::Mode::Resume)),
+        (None, Some(p)) => Some((p, resume::Mode::RerunFailed)),
+        (None, None) => None,
+    };
+    if let Some((path, mode)) = earlier_run {
+        let flag = mode.flag();
+        let earlier = match resume::read_for(path, mode) {
             Ok(e) => e,
             Err(e) => return usage(e),
         };
+        if let Some(why) = resume::refusal(&earlier, mode) {
+            return usage(why);
+        }
         let differences =
             resume::differences(&earlier.results, &setup, &cfg.options.names(&catalog));
         if !differences.is_empty() && !args.force {
             eprintln!(
-                "error: --resume: {} is not a run of the same thing, so its verdicts cannot be carried over:",
+                "error: {flag}: {} is not a run of the same thing, so its verdicts cannot be carried over:",
                 earlier.file.display()
             );
             for d in &differences {
                 eprintln!("  - {d}");
             }
             eprintln!(
-                "  hint: repeat the earlier run's options, or run afresh without --resume; --force carries its results over anyway (the differences go into the report's notes)"
+                "  hint: repeat the earlier run's options, or run afresh without {flag}; --force carries its results over anyway (the differences go into the report's notes)"
             );
             return EXIT_USAGE;
         }
         if !differences.is_empty() {
             resume_notes.push(format!(
-                "resumed with --force from a run of another setup: {}",
+                "{} with --force from a run of another setup: {}",
+                match mode {
+                    resume::Mode::Resume => "resumed",
+                    resume::Mode::RerunFailed => "reran the failed scenarios",
+                },
                 differences.join("; ")
             ));
         }
-        let plan = resume::plan(&earlier.results, &pack, &selected, &cfg.options);
+        let plan = resume::plan_for(&earlier.results, &pack, &selected, &cfg.options, mode);
         to_run = plan
             .scenarios
             .iter()
@@ -559,7 +596,13 @@ pub async fn run(mut args: RunArgs) -> i32 {
     });
 
     let carried = cfg.carried.len();
-    if carried > 0 || args.resume.is_some() {
+    if args.rerun_failed.is_some() {
+        eprintln!(
+            "cdex-harness: rerunning what failed: {carried} of {total} scenario(s) carried over, {} to run against {}",
+            total - carried,
+            describe(&cfg.sut)
+        );
+    } else if carried > 0 || args.resume.is_some() {
         eprintln!(
             "cdex-harness: resuming: {carried} of {total} scenario(s) carried over, {} to run against {}",
             total - carried,
@@ -662,6 +705,7 @@ fn used_vars(pack: &Pack, selected: &[&Scenario]) -> BTreeSet<String> {
                     texts.extend(p.prompt.as_deref());
                 }
                 StepKind::Timeline(t) => json.push(&t.script),
+                StepKind::Checks => {}
                 StepKind::Expect(e) => {
                     texts.extend(e.with.values().map(String::as_str));
                     texts.extend(e.path.as_deref());

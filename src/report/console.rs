@@ -2,12 +2,15 @@
 //!
 //! One line per scenario (symbol, status word, id, title, duration); under each scenario that
 //! did not simply pass, an indented line per problem (failed, errored or warned assertion,
-//! step that did not run and why); then a totals line and a final `PASS`/`FAIL` verdict line.
+//! step that did not run and why); then a totals line, the per-option conformance statement,
+//! the short "What failed" list (one line per failing requirement and per errored step, from
+//! [`super::findings`], as the HTML report leads with) and a final `PASS`/`FAIL` verdict line.
 //! With `verbose`, every exchange is listed too, bodies cut at about 2 KB.
 //!
 //! Control characters in model text are shown as `\u{..}` escapes, so a hostile server
 //! cannot drive the terminal with escape sequences.
 
+use super::findings;
 use super::format::{self, direction_label, status_symbol};
 use crate::results::{
     AssertionResult, Exchange, HttpMessage, RunResults, ScenarioResult, Status, StepResult,
@@ -20,6 +23,10 @@ use std::io::{self, Write as _};
 const MAX_BODY_BYTES: usize = 2048;
 /// Expected and actual values longer than this are cut in problem lines.
 const MAX_VALUE_CHARS: usize = 120;
+/// Lines of the "What failed" list longer than this are cut.
+const MAX_WHAT_FAILED_CHARS: usize = 160;
+/// Values inside a "What failed" line longer than this are cut.
+const MAX_WHAT_FAILED_VALUE: usize = 40;
 
 /// The summary as plain text (no ANSI escapes).
 pub fn render(results: &RunResults, verbose: bool) -> String {
@@ -152,6 +159,21 @@ impl Console {
                 }
             )
         );
+        let statements = findings::conformance(r);
+        if !statements.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(
+                    DIM,
+                    &format!(
+                        "conformance: {}",
+                        clean(&findings::conformance_line(&statements))
+                    )
+                )
+            );
+        }
+        self.what_failed(&mut out, r);
         let verdict = format::verdict(r);
         let style = if verdict == "PASS" {
             status_style(Status::Passed)
@@ -160,6 +182,78 @@ impl Console {
         };
         let _ = writeln!(out, "{}", self.paint(style.bold(), verdict));
         out
+    }
+
+    /// The short "What failed" list: one line per failing requirement (its first failing
+    /// check: scenario › step, expected vs actual) and per errored step; nothing when the
+    /// run failed nothing.
+    fn what_failed(&self, out: &mut String, r: &RunResults) {
+        let f = findings::findings(r);
+        if f.is_clean() {
+            return;
+        }
+        let mut heads = Vec::new();
+        if !f.failures.is_empty() {
+            heads.push(plural(
+                f.failures.len(),
+                "failing requirement",
+                "failing requirements",
+            ));
+        }
+        if !f.errors.is_empty() {
+            heads.push(format!("{} errored", f.errors.len()));
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            self.paint(BOLD, &format!("What failed ({}):", heads.join(", ")))
+        );
+        for x in &f.failures {
+            let c = x.first();
+            let a = c.assertion;
+            let mut line = format!(
+                "{}  {} › {}: ",
+                x.id.map_or_else(|| "(no requirement)".to_owned(), clean),
+                clean(&c.scenario.id),
+                clean(&c.step.id)
+            );
+            match (&a.expected, &a.actual) {
+                (Some(e), Some(g)) => {
+                    let _ = write!(line, "expected {}, got {}", cut(e), cut(g));
+                }
+                _ => line.push_str(&flat(
+                    a.message.as_deref().unwrap_or(a.description.as_str()),
+                )),
+            }
+            if x.checks.len() > 1 {
+                let _ = write!(line, " (+{} more)", x.checks.len() - 1);
+            }
+            if let Some(h) = &a.hint {
+                let _ = write!(line, " · fix: {}", flat(h));
+            }
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                self.paint(status_style(Status::Failed), status_symbol(Status::Failed)),
+                truncate_chars(&line, MAX_WHAT_FAILED_CHARS)
+            );
+        }
+        for p in &f.errors {
+            let at = match p.step {
+                Some(st) => format!("{} › {}", clean(&p.scenario.id), clean(&st.id)),
+                None => clean(&p.scenario.id),
+            };
+            let line = format!("errored  {at}: {}", flat(&p.message));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                self.paint(
+                    status_style(Status::Errored),
+                    status_symbol(Status::Errored)
+                ),
+                truncate_chars(&line, MAX_WHAT_FAILED_CHARS)
+            );
+        }
     }
 
     fn scenario(
@@ -428,7 +522,7 @@ fn carried(r: &RunResults) -> Option<String> {
             }
         })
         .collect();
-    (!parts.is_empty()).then(|| format!("{} (run --resume)", parts.join(", ")))
+    (!parts.is_empty()).then(|| format!("{} (run --resume or --rerun-failed)", parts.join(", ")))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -442,11 +536,20 @@ fn flat(s: &str) -> String {
 
 /// A value on one line, cut to [`MAX_VALUE_CHARS`] characters.
 fn short(s: &str) -> String {
-    let flat = flat(s);
-    if flat.chars().count() <= MAX_VALUE_CHARS {
-        return flat;
+    truncate_chars(&flat(s), MAX_VALUE_CHARS)
+}
+
+/// A value on one line, cut to [`MAX_WHAT_FAILED_VALUE`] characters.
+fn cut(s: &str) -> String {
+    truncate_chars(&flat(s), MAX_WHAT_FAILED_VALUE)
+}
+
+/// At most `max` characters, the last one `…` when cut.
+fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
     }
-    let mut cut: String = flat.chars().take(MAX_VALUE_CHARS - 1).collect();
+    let mut cut: String = s.chars().take(max - 1).collect();
     cut.push('…');
     cut
 }

@@ -1,5 +1,11 @@
 //! The HTML report: one self-contained page (inline CSS, no scripts, no external resources).
 //!
+//! It leads with what to fix: the verdict, a conformance statement per option, "What failed"
+//! (each failing requirement, where, expected vs actual, the exchange one click away, the
+//! likely fix) and the warnings (built in [`what_failed`] from [`super::findings`]); then the
+//! counts, the requirements matrix (filters by status, CSS only; passed rows collapsed) and
+//! every scenario.
+//!
 //! The page is rendered by a Handlebars template (`templates/report.html.hbs`, embedded in the
 //! binary) from a view built here in Rust, so the template only loops and prints. Every value
 //! from the model goes through Handlebars' HTML escaping (`{{ }}`; the template never uses
@@ -16,7 +22,15 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use std::collections::HashMap;
 
+mod what_failed;
+
 const TEMPLATE: &str = include_str!("templates/report.html.hbs");
+/// The lead of the page: conformance statement, "What failed", warnings (a partial).
+const LEAD_TEMPLATE: &str = include_str!("templates/lead.html.hbs");
+/// The requirements matrix with its filters (a partial).
+const MATRIX_TEMPLATE: &str = include_str!("templates/matrix.html.hbs");
+/// The styles of the lead and the matrix (a partial inside the page's `<style>`).
+const LEAD_CSS: &str = include_str!("templates/lead.css.hbs");
 
 /// The HTML page. The template is embedded and covered by tests, so rendering cannot fail
 /// unless there is a bug; should it ever, the page says so (escaped) rather than panicking.
@@ -36,6 +50,9 @@ pub fn try_render(results: &RunResults) -> anyhow::Result<String> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(escape);
+    hb.register_partial("lead", LEAD_TEMPLATE)?;
+    hb.register_partial("matrix", MATRIX_TEMPLATE)?;
+    hb.register_partial("lead_css", LEAD_CSS)?;
     hb.register_template_string("report", TEMPLATE)?;
     Ok(hb.render("report", &Page::new(results))?)
 }
@@ -49,7 +66,7 @@ fn escape(s: &str) -> String {
 /// A status as shown: symbol and word, so it never relies on color alone. The word doubles as
 /// the CSS class suffix (`status-failed`).
 #[derive(Serialize)]
-struct Pill {
+pub(super) struct Pill {
     symbol: &'static str,
     word: &'static str,
 }
@@ -68,6 +85,8 @@ struct Count {
     label: &'static str,
     value: String,
     class: &'static str,
+    /// The section listing them (`#what-failed`...), when there is something to see there.
+    href: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -92,8 +111,13 @@ struct Page<'a> {
     options: String,
     /// What the harness noticed before the scenarios.
     notes: &'a [String],
-    /// Requirements in scope (their actor under test, their option claimed).
+    /// The lead: conformance statement per option, "What failed", warnings.
+    lead: what_failed::Lead<'a>,
+    /// Requirements in scope (their actor under test, their option claimed), and those of
+    /// the actors under test that do not apply (an option not claimed).
     requirements: Vec<Requirement<'a>>,
+    /// The matrix's filters, with how many rows each shows.
+    filters: Vec<Filter>,
     /// How many requirements of the catalog are out of this run's scope.
     out_of_scope: usize,
     /// Requirements of the actors under test that no black-box harness can test, with why.
@@ -102,7 +126,25 @@ struct Page<'a> {
 }
 
 #[derive(Serialize)]
+struct Filter {
+    /// `failed`, `warned`, `not-applicable`, `all`: the radio's id is `rf-{name}`.
+    name: &'static str,
+    label: &'static str,
+    count: usize,
+    checked: bool,
+}
+
+#[derive(Serialize)]
 struct Requirement<'a> {
+    /// The row's id (`req-N`, N its index in the results).
+    anchor: String,
+    /// Which filters show it besides `all`: `failed` (failed or errored), `warned`,
+    /// `not-applicable`, or `other`.
+    filter: &'static str,
+    /// A passed row: one line, its evidence folded.
+    collapsed: bool,
+    /// The option it belongs to, when not the core.
+    option: Option<&'a str>,
     id: &'a str,
     actor: &'a str,
     verb: &'a str,
@@ -193,6 +235,8 @@ struct ExchangeView<'a> {
     response: Option<Message<'a>>,
     /// Open by default when its step did not pass.
     open: bool,
+    /// Its id in the page (`sc-I-st-J-x-K`), for the exchanges a step judged.
+    anchor: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -224,6 +268,13 @@ impl<'a> Page<'a> {
                 (s.id.as_str(), (i, steps))
             })
             .collect();
+        let requirements: Vec<Requirement<'a>> = r
+            .requirements
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| in_matrix(r, q))
+            .map(|(k, q)| requirement(k, q, &index))
+            .collect();
         Page {
             tool: &r.tool.name,
             version: &r.tool.version,
@@ -235,22 +286,19 @@ impl<'a> Page<'a> {
             verdict_class: if verdict == "PASS" { "pass" } else { "fail" },
             interrupted: r.interrupted,
             counts: counts(r),
+            lead: what_failed::lead(r, verdict != "PASS"),
+            filters: filters(&requirements),
             notes: &r.notes,
             options: if r.options.is_empty() {
                 "none".to_string()
             } else {
                 r.options.join(", ")
             },
-            requirements: r
-                .requirements
-                .iter()
-                .filter(|q| q.in_scope)
-                .map(|q| requirement(q, &index))
-                .collect(),
+            requirements,
             out_of_scope: r
                 .requirements
                 .iter()
-                .filter(|q| !q.in_scope && q.untestable.is_none())
+                .filter(|q| !in_matrix(r, q) && q.untestable.is_none())
                 .count(),
             not_testable: {
                 let under_test: Vec<&str> = r.scenarios.iter().map(|s| s.actor.as_str()).collect();
@@ -287,40 +335,112 @@ struct NotTestable<'a> {
 
 fn counts(r: &RunResults) -> Vec<Count> {
     let s = &r.summary;
-    let count = |label, value: usize, class| Count {
+    let failing = format::verdict(r) != "PASS";
+    // Link a count to the section listing what it counts, when there is something there.
+    let to_failed = |n: usize| (failing && n > 0).then_some("#what-failed");
+    let to_warnings = |n: usize| (n > 0 && s.assertions_warned > 0).then_some("#warnings");
+    let count = |label, value: usize, class, href| Count {
         label,
         value: value.to_string(),
         class,
+        href,
     };
     [
-        count("Scenarios", s.scenarios, "total"),
-        count("Passed", s.passed, "passed"),
-        count("Warned", s.warned, "warned"),
-        count("Failed", s.failed, "failed"),
-        count("Errored", s.errored, "errored"),
-        count("Skipped", s.skipped, "skipped"),
-        count("Not run", s.not_run, "not-run"),
-        count("Not applicable", s.not_applicable, "not-applicable"),
-        count("Assertions", s.assertions, "total"),
-        count("Assertions failed", s.assertions_failed, "failed"),
-        count("Assertions warned", s.assertions_warned, "warned"),
+        count("Scenarios", s.scenarios, "total", Some("#scenarios")),
+        count("Passed", s.passed, "passed", None),
+        count("Warned", s.warned, "warned", to_warnings(s.warned)),
+        count("Failed", s.failed, "failed", to_failed(s.failed)),
+        count("Errored", s.errored, "errored", to_failed(s.errored)),
+        count("Skipped", s.skipped, "skipped", None),
+        count("Not run", s.not_run, "not-run", None),
+        count("Not applicable", s.not_applicable, "not-applicable", None),
+        count("Assertions", s.assertions, "total", None),
+        count(
+            "Assertions failed",
+            s.assertions_failed,
+            "failed",
+            to_failed(s.assertions_failed),
+        ),
+        count(
+            "Assertions warned",
+            s.assertions_warned,
+            "warned",
+            to_warnings(s.assertions_warned),
+        ),
         Count {
             label: "Requirements covered",
             value: format!("{} / {}", s.requirements_covered, s.requirements),
             class: "total",
+            href: Some("#requirements"),
         },
-        count("Requirements failing", s.requirements_failed, "failed"),
+        count(
+            "Requirements failing",
+            s.requirements_failed,
+            "failed",
+            to_failed(s.requirements_failed),
+        ),
     ]
     .into_iter()
-    .chain((s.carried_over > 0).then(|| count("Carried over", s.carried_over, "total")))
+    .chain((s.carried_over > 0).then(|| count("Carried over", s.carried_over, "total", None)))
     .collect()
 }
 
+/// The matrix shows the requirements in scope and those of the actors under test that do
+/// not apply (options not claimed); never the untestable ones (listed apart).
+pub(super) fn in_matrix(r: &RunResults, q: &RequirementResult) -> bool {
+    q.in_scope
+        || (q.status == Status::NotApplicable
+            && q.untestable.is_none()
+            && r.scenarios.iter().any(|s| s.actor == q.actor))
+}
+
+/// The matrix filters; `all` is checked (passed rows collapsed, the others shown whole).
+fn filters(rows: &[Requirement<'_>]) -> Vec<Filter> {
+    let n = |f: &str| rows.iter().filter(|q| q.filter == f).count();
+    let failed = n("failed");
+    vec![
+        Filter {
+            name: "failed",
+            label: "Failed",
+            count: failed,
+            checked: false,
+        },
+        Filter {
+            name: "warned",
+            label: "Warned",
+            count: n("warned"),
+            checked: false,
+        },
+        Filter {
+            name: "not-applicable",
+            label: "Not applicable",
+            count: n("not-applicable"),
+            checked: false,
+        },
+        Filter {
+            name: "all",
+            label: "All",
+            count: rows.len(),
+            checked: true,
+        },
+    ]
+}
+
 fn requirement<'a>(
+    k: usize,
     q: &'a RequirementResult,
     index: &HashMap<&str, (usize, HashMap<&str, usize>)>,
 ) -> Requirement<'a> {
     Requirement {
+        anchor: requirement_anchor(k),
+        filter: match q.status {
+            Status::Failed | Status::Errored => "failed",
+            Status::Warned => "warned",
+            Status::NotApplicable => "not-applicable",
+            _ => "other",
+        },
+        collapsed: q.status == Status::Passed,
+        option: q.option.as_deref(),
         id: &q.id,
         actor: &q.actor,
         verb: &q.verb,
@@ -377,6 +497,14 @@ fn step_anchor(i: usize, j: usize) -> String {
     format!("sc-{i}-st-{j}")
 }
 
+fn exchange_anchor(i: usize, j: usize, k: usize) -> String {
+    format!("sc-{i}-st-{j}-x-{k}")
+}
+
+fn requirement_anchor(k: usize) -> String {
+    format!("req-{k}")
+}
+
 fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
     let open = matches!(s.status, Status::Failed | Status::Errored | Status::Warned);
     Scenario {
@@ -406,15 +534,15 @@ fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
             .steps
             .iter()
             .enumerate()
-            .map(|(j, st)| step(step_anchor(i, j), st))
+            .map(|(j, st)| step(i, j, st))
             .collect(),
     }
 }
 
-fn step(anchor: String, st: &StepResult) -> Step<'_> {
+fn step(i: usize, j: usize, st: &StepResult) -> Step<'_> {
     let open = !matches!(st.status, Status::Passed);
     Step {
-        anchor,
+        anchor: step_anchor(i, j),
         id: &st.id,
         title: &st.title,
         kind: &st.kind,
@@ -427,7 +555,15 @@ fn step(anchor: String, st: &StepResult) -> Step<'_> {
             .iter()
             .map(|(k, v)| KeyValue { name: k, value: v })
             .collect(),
-        exchanges: st.exchanges.iter().map(|x| exchange(x, open)).collect(),
+        exchanges: st
+            .exchanges
+            .iter()
+            .enumerate()
+            .map(|(k, x)| ExchangeView {
+                anchor: Some(exchange_anchor(i, j, k)),
+                ..exchange(x, open)
+            })
+            .collect(),
         also_received: st
             .also_received
             .iter()
@@ -472,6 +608,7 @@ fn exchange(x: &Exchange, open: bool) -> ExchangeView<'_> {
         request: message(&x.request),
         response: x.response.as_ref().map(message),
         open,
+        anchor: None,
     }
 }
 

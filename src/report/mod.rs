@@ -5,6 +5,7 @@
 //! without touching the file system. [`write_all`] writes the requested files atomically.
 
 pub mod console;
+pub mod findings;
 pub mod html;
 pub mod json;
 pub mod junit;

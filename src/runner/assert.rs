@@ -43,6 +43,7 @@ pub async fn evaluate(a: &Assertion, msg: &Message, vars: &Vars) -> AssertionRes
         expected,
         actual,
         message,
+        hint: a.hint.clone(),
     }
 }
 
@@ -65,6 +66,7 @@ fn not_checked_for_status(a: &Assertion, status: u16, vars: &Vars) -> AssertionR
         message: Some(format!(
             "not checked: it applies to a {wanted} answer, and the status was {status}"
         )),
+        hint: a.hint.clone(),
     }
 }
 
@@ -93,6 +95,7 @@ pub fn not_evaluated(
         expected: None,
         actual: None,
         message: Some(why.to_string()),
+        hint: a.hint.clone(),
     }
 }
 
@@ -128,6 +131,7 @@ fn describe(kind: &AssertKind) -> String {
         AssertKind::PollSchedule(p) => format!("when the client sends {} {}", p.method, p.path),
         AssertKind::Attachment(e) => format!("the attachments at {e}"),
         AssertKind::Signature { at, step } => super::signature_check::describe(at, step),
+        AssertKind::External(c) => c.0.describe(),
     }
 }
 
@@ -213,6 +217,13 @@ async fn check(
         AssertKind::Signature { .. } => {
             // Judged by `signature_check::evaluate` (it can warn or not apply, not just fail).
             return Err("`signature` is judged on its own".to_string());
+        }
+        AssertKind::External(_) => {
+            // Evaluated over the whole exchange (see `runner::steps`), never one message.
+            return Err(format!(
+                "`{}` is evaluated over the whole exchange",
+                kind.name()
+            ));
         }
         AssertKind::TaskStates { .. } | AssertKind::PollSchedule(_) => {
             // Checked over the whole scenario (see `runner::steps`), never one message.
@@ -444,6 +455,7 @@ mod tests {
             strict_severity: Severity::Required,
             on: Target::Response,
             title: None,
+            hint: None,
             since: None,
             when_status: vec![200..=299],
         }

@@ -421,6 +421,7 @@ pub fn matrix(catalog: &Catalog, scenarios: &[ScenarioResult]) -> Vec<Requiremen
                 basis: r.basis,
                 source: r.source.clone(),
                 url: r.url.clone(),
+                option: r.option.clone(),
                 status,
                 evidence,
             }

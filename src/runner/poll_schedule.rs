@@ -88,6 +88,7 @@ pub fn evaluate(
         expected: Some(describe(&spec.schedule)),
         actual: None,
         message: None,
+        hint: a.hint.clone(),
     };
     let fail = |mut r: AssertionResult, why: String| {
         r.status = failed_status(a.severity);
@@ -266,6 +267,7 @@ mod tests {
             strict_severity: Severity::Recommended,
             on: crate::scenario::Target::Request,
             title: None,
+            hint: None,
             since: None,
             when_status: Vec::new(),
         };

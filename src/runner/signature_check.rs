@@ -116,6 +116,7 @@ pub async fn evaluate(
         None => format!("verified (rules {})", opts.rules),
     });
     let mut result = AssertionResult {
+        hint: None,
         kind: a.kind.name().to_string(),
         description,
         requirement: a.requirement.clone(),

@@ -167,6 +167,7 @@ pub fn evaluate(
         expected: Some(expected),
         actual: None,
         message: None,
+        hint: a.hint.clone(),
     };
     let bodies = observed.bodies();
     let h = history(bodies.iter(), &id);
@@ -379,6 +380,7 @@ mod tests {
             strict_severity: crate::results::Severity::Required,
             on: crate::scenario::Target::Response,
             title: None,
+            hint: None,
             since: None,
             when_status: Vec::new(),
         };

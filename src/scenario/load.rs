@@ -1885,6 +1885,16 @@ impl Checker<'_> {
             }
             AssertKind::Json
         };
+        let hint = a.hint.map(|h| h.trim().to_string());
+        if let Some(h) = &hint
+            && (h.is_empty() || h.contains('\n'))
+        {
+            self.err(
+                format!("{field}.hint"),
+                loc,
+                "a hint is one line of text: the likely fix, shown next to the failure",
+            );
+        }
         Some(Assertion {
             kind,
             requirement,
@@ -1892,6 +1902,7 @@ impl Checker<'_> {
             strict_severity,
             on: a.on.unwrap_or(default_target),
             title: a.title,
+            hint,
             since: proved.and_then(|r| r.since.clone()),
             when_status,
         })

@@ -2,6 +2,7 @@
 //! templates ([`template`]), and the checked form the runner executes (this module).
 
 pub mod diagnostic;
+pub mod external;
 pub mod load;
 pub mod model;
 pub mod template;
@@ -72,6 +73,9 @@ pub enum StepKind {
     Poll(Poll),
     Serve(Vec<Body>),
     Timeline(Timeline),
+    /// No exchange: only [`AssertKind::External`] checks, over what earlier steps
+    /// exchanged (a TestScript assert that follows another assert, not an operation).
+    Checks,
 }
 
 impl StepKind {
@@ -82,6 +86,7 @@ impl StepKind {
             StepKind::Poll(_) => "poll",
             StepKind::Serve(_) => "serve",
             StepKind::Timeline(_) => "timeline",
+            StepKind::Checks => "checks",
         }
     }
 }
@@ -239,6 +244,8 @@ pub struct Assertion {
     pub strict_severity: Severity,
     pub on: Target,
     pub title: Option<String>,
+    /// The likely fix when the check fails, in one line (`hint:`).
+    pub hint: Option<String>,
     /// The rule set of the requirement it proves (catalog `since:`), when the catalog has
     /// several: under an earlier rule set (`--rules`) a failure only warns.
     pub since: Option<String>,
@@ -309,6 +316,9 @@ pub enum AssertKind {
         at: Option<String>,
         step: Option<crate::fhir::signature::Step>,
     },
+    /// A check defined outside the scenario language (a TestScript assert, see
+    /// `crate::testscript`): it sees the whole exchange and may set variables.
+    External(external::ExternalCheck),
 }
 
 /// `poll_schedule:` checked.
@@ -339,6 +349,7 @@ impl AssertKind {
             AssertKind::PollSchedule(_) => "poll_schedule",
             AssertKind::Attachment(_) => "attachment",
             AssertKind::Signature { .. } => "signature",
+            AssertKind::External(c) => c.0.kind(),
         }
     }
 

@@ -315,6 +315,9 @@ pub struct AssertDef {
     pub on: Option<Target>,
     /// A short human description shown in reports instead of the generated one.
     pub title: Option<String>,
+    /// One line telling a developer the likely fix when the check fails (shown next to the
+    /// failure in the reports' "What failed" list).
+    pub hint: Option<String>,
 
     /// Status code: `201`, a class `2xx`/`4xx`, or a list of either.
     pub status: Option<StatusSpec>,

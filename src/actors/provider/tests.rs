@@ -224,3 +224,45 @@ fn a_claim_without_service_date_is_refused() {
     );
     assert_eq!(post_task(&plain, &ok).status, Some(422));
 }
+
+#[test]
+fn an_unsolicited_submission_is_built_from_the_steps_with() {
+    let with: std::collections::BTreeMap<String, String> = [
+        ("attach_to", "preauthorization"),
+        ("tracking_id", "urn:t|t-1"),
+        ("member_id", "urn:m|m-1"),
+        ("payer_id", "urn:p|p-1"),
+        ("code", "18842-5"),
+        ("line_item", "1, 2"),
+        ("content", "observations"),
+        ("final", "false"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let req = ActionRequest {
+        action: "submit-attachment".into(),
+        scenario: "t".into(),
+        base_url: "http://127.0.0.1:9".into(),
+        with,
+        payload: None,
+        vars: Default::default(),
+    };
+    let sub = client::submission(&client::Settings::default(), &req).expect("built");
+    let p = sub.to_parameters();
+    assert_eq!(param(&p, "AttachTo")["valueCode"], "preauthorization");
+    assert_eq!(param(&p, "TrackingId")["valueIdentifier"]["value"], "t-1");
+    assert_eq!(param(&p, "ServiceDate"), &Value::Null);
+    assert_eq!(param(&p, "Final")["valueBoolean"], false);
+    let attachments: Vec<&Value> = p["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["name"] == "Attachment")
+        .collect();
+    assert_eq!(attachments.len(), 3, "one per Observation");
+    assert_eq!(attachments[0]["part"][1]["valueString"], "2");
+    let mut bad = req.clone();
+    bad.with.insert("content".into(), "video".into());
+    assert!(client::submission(&client::Settings::default(), &bad).is_err());
+}

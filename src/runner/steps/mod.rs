@@ -160,9 +160,33 @@ pub fn skipped(step: &Step, status: Status, why: &str) -> StepResult {
         assertions: step
             .asserts
             .iter()
+            .filter(|a| !is_hidden(a))
             .map(|a| assert::not_evaluated(a, why, status, None))
             .collect(),
         captures: BTreeMap::new(),
+    }
+}
+
+/// An external check that is bookkeeping only (never listed).
+fn is_hidden(a: &crate::scenario::Assertion) -> bool {
+    matches!(&a.kind, AssertKind::External(c) if c.0.hidden())
+}
+
+/// Evaluate the step's external checks over its exchange (or none); hidden ones are not
+/// listed.
+async fn external_checks(
+    ctx: &StepCtx<'_>,
+    step: &Step,
+    x: Option<&RawExchange>,
+    vars: &mut Vars,
+    out: &mut Vec<AssertionResult>,
+) {
+    for a in &step.asserts {
+        if let AssertKind::External(c) = &a.kind
+            && let Some(res) = c.0.evaluate(x, vars).await
+        {
+            out.push(redact_assertion(ctx.redactor, res));
+        }
     }
 }
 
@@ -187,6 +211,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
             r.message = Some(said);
             Done::of(Vec::new())
         }),
+        StepKind::Checks => Ok(Done::of(Vec::new())),
     };
     match outcome {
         Err(StepError {
@@ -212,6 +237,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
             r.assertions = step
                 .asserts
                 .iter()
+                .filter(|a| !matches!(a.kind, AssertKind::External(_)))
                 .map(|a| {
                     redact_assertion(
                         ctx.redactor,
@@ -219,6 +245,11 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                     )
                 })
                 .collect();
+            // External checks judge the failed exchange themselves (a TestScript records
+            // that its operation got no response).
+            let mut external = Vec::new();
+            external_checks(ctx, step, exchanges.last(), vars, &mut external).await;
+            r.assertions.extend(external);
         }
         Ok(Done {
             before,
@@ -255,7 +286,13 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
                         )),
                     }
                 }
-                for a in step.asserts.iter().filter(|a| !a.kind.is_scenario_wide()) {
+                external_checks(ctx, step, Some(x), vars, &mut r.assertions).await;
+                for a in step
+                    .asserts
+                    .iter()
+                    .filter(|a| !a.kind.is_scenario_wide())
+                    .filter(|a| !matches!(a.kind, AssertKind::External(_)))
+                {
                     let res = match pick(x, a.on) {
                         Some(msg) => assert::evaluate(a, msg, vars).await,
                         None => assert::not_evaluated(
@@ -279,7 +316,13 @@ pub async fn run(ctx: &mut StepCtx<'_>, step: &Step, vars: &mut Vars) -> StepRes
             if exchanges.is_empty() {
                 // Nothing arrived, as a `received: false` step wants (or nothing is
                 // exchanged: a `timeline` step).
-                for a in step.asserts.iter().filter(|a| !a.kind.is_scenario_wide()) {
+                external_checks(ctx, step, None, vars, &mut r.assertions).await;
+                for a in step
+                    .asserts
+                    .iter()
+                    .filter(|a| !a.kind.is_scenario_wide())
+                    .filter(|a| !matches!(a.kind, AssertKind::External(_)))
+                {
                     if !matches!(a.kind, AssertKind::NotReceived) {
                         r.assertions.push(assert::not_evaluated(
                             a,
