@@ -401,7 +401,7 @@ fn unreachable_server_is_an_error_not_a_panic() {
 #[test]
 fn ctrl_c_mid_run_writes_every_report_and_marks_the_rest_not_run() {
     let out = tmp("sigint");
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args([
             "run",
             "--actor",
@@ -423,19 +423,49 @@ fn ctrl_c_mid_run_writes_every_report_and_marks_the_rest_not_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Interrupt once the first scenario is waiting (the run has started and installed its
+    // Ctrl-C handler), however long a loaded machine takes to get there.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut readers = Vec::new();
+    for pipe in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut all = String::new();
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        }));
+    }
+    drop(tx);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("waiting up to") => break,
+            Ok(_) => {}
+            Err(_) => panic!("the run never started waiting for the client"),
+        }
+    }
     // SAFETY: kill(2) on the child we just started.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
     let started = std::time::Instant::now();
-    let o = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
+    let output: String = readers.into_iter().map(|r| r.join().unwrap()).collect();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
         "stopped promptly"
     );
-    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
-    assert!(text(&o).contains("interrupted"));
+    assert_eq!(status.code(), Some(130), "{output}");
+    assert!(output.contains("interrupted"), "{output}");
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["interrupted"], true);

@@ -742,6 +742,20 @@ fn unsupported_scripts_are_refused_or_skipped() {
         common::text(&o)
     );
 
+    // A variable used and not declared is named, with how to give it.
+    let hinted = write_script(
+        "undeclared",
+        json!({"test": [{"name": "u", "action": [
+            op("read", json!({"resource": "Patient", "params": "/${patientId}"}))]}]}),
+    );
+    let o = common::harness(&["testscript", "check", hinted.to_str().unwrap()]);
+    let t = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("`${patientId}` is used and not declared: give it with --var patientId=VALUE"),
+        "{t}"
+    );
+
     let dir = write_script(
         "unsupported",
         json!({"test": [{"name": "u", "action": [
@@ -1040,4 +1054,63 @@ esac
         assert_eq!(*s, w, "{d}");
     }
     assert_eq!(r.scenarios[0].actor, "information-client");
+}
+
+/// autocreate POSTs the fixture before the setup and its server id is the target of the
+/// operations naming it; autodelete deletes it after the teardown.
+#[tokio::test(flavor = "multi_thread")]
+async fn autocreate_and_autodelete() {
+    let dir = write_script(
+        "auto",
+        json!({"test": [{"name": "auto", "action": [
+        op("read", json!({"targetId": "patient"})),
+        asrt(json!({"response": "okay"})),
+        asrt(json!({"expression": "Patient.id", "value": "gen1"}))]}]}),
+    );
+    let mut s: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("script.json")).unwrap()).unwrap();
+    s["fixture"][0]["autocreate"] = json!(true);
+    s["fixture"][0]["autodelete"] = json!(true);
+    std::fs::write(dir.join("script.json"), s.to_string()).unwrap();
+    let srv = start(&[]).await;
+    let (lowered, r) = run_path(&dir, Some(srv.base_url()), &[]).await;
+    assert_eq!(
+        r.scenarios[0].status,
+        Status::Passed,
+        "{:#?}",
+        assertions(&r)
+    );
+    let calls: Vec<String> = r.scenarios[0]
+        .steps
+        .iter()
+        .flat_map(|s| {
+            s.exchanges.iter().map(|x| {
+                format!(
+                    "{} {}",
+                    x.request.method.clone().unwrap_or_default(),
+                    x.request.url.clone().unwrap_or_default()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        calls[0].starts_with("POST ") && calls[0].ends_with("/Patient"),
+        "{calls:?}"
+    );
+    assert!(calls[1].ends_with("/Patient/gen1"), "{calls:?}");
+    assert!(
+        calls[2].starts_with("DELETE ") && calls[2].ends_with("/Patient/gen1"),
+        "{calls:?}"
+    );
+    let report = test_report(
+        &lowered[0],
+        &r.scenarios[0],
+        srv.base_url(),
+        "2026-12-01T10:00:00Z",
+    );
+    assert_eq!(report["setup"]["action"][0]["operation"]["result"], "pass");
+    assert_eq!(
+        report["teardown"]["action"][0]["operation"]["result"],
+        "pass"
+    );
 }

@@ -241,8 +241,30 @@ pub fn check(l: &Loaded) -> Report {
             }
         }
     }
+    // `${name}` of a variable the script does not declare: given with --var, or an error
+    // when the action runs.
+    let declared: BTreeSet<&str> = s.variable.iter().map(|v| v.name.as_str()).collect();
+    let mut used = BTreeSet::new();
+    collect_vars(&l.raw, &mut used);
+    for name in used.iter().filter(|n| !declared.contains(n.as_str())) {
+        r.notes.push(format!(
+            "`${{{name}}}` is used and not declared: give it with --var {name}=VALUE"
+        ));
+    }
     r.unsupported = out;
     r
+}
+
+fn collect_vars(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::String(s) => out.extend(super::vars::referenced(s)),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_vars(x, out)),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != "text")
+            .for_each(|(_, x)| collect_vars(x, out)),
+        _ => {}
+    }
 }
 
 fn operation(

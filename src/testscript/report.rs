@@ -165,7 +165,8 @@ pub fn test_report(l: &Lowered, r: &ScenarioResult, target: &str, issued: &str) 
         "issued": issued,
         "participant": [
             {"type": "test-engine", "uri": "https://github.com/cdex-harness", "display": format!("cdex-harness {}", env!("CARGO_PKG_VERSION"))},
-            {"type": "server", "uri": if target.starts_with("http") { target.to_string() } else { "urn:cdex-harness:reference-actors".to_string() }, "display": target},
+            {"type": if target.starts_with("client under test") { "client" } else { "server" },
+             "uri": if target.starts_with("http") { target.to_string() } else { "urn:cdex-harness:system-under-test".to_string() }, "display": target},
         ],
     });
     let mut setup: Vec<Value> = autocreate;
