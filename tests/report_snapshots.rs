@@ -523,9 +523,12 @@ fn html_leads_with_what_failed() {
     // A hint on the failing check, and a second check failing the same requirement.
     r.scenarios[1].steps[0].assertions[0].hint =
         Some(format!("Answer a valid Task with 201 Created {SCRIPT}"));
-    let mut again = r.scenarios[1].steps[0].assertions[0].clone();
+    let same = r.scenarios[1].steps[0].assertions[0].clone();
+    let mut again = same.clone();
     again.description = "the second check".into();
     r.scenarios[1].steps[0].assertions.push(again);
+    // The same failure once more: one line.
+    r.scenarios[1].steps[0].assertions.push(same);
     let page = html::render(&r);
     let lead =
         &page[page.find(r#"id="what-failed""#).unwrap()..page.find(r#"id="summary""#).unwrap()];
@@ -548,10 +551,18 @@ fn html_leads_with_what_failed() {
     );
     assert!(lead.contains(r##"<a href="#sc-1-st-0-x-0">Exchange: <span class="mono">POST http://ehr.example/fhir/Task → 400</span></a>"##), "{lead}");
     assert!(page.contains(r#"<details class="exchange" id="sc-1-st-0-x-0" open>"#));
-    assert!(
-        lead.contains(
+    // The hint all its checks share, once, on top.
+    assert_eq!(
+        lead.matches(
             "<strong>Likely fix:</strong> Answer a valid Task with 201 Created &lt;script&gt;"
-        ),
+        )
+        .count(),
+        1,
+        "{lead}"
+    );
+    assert_eq!(
+        lead.matches(r#"<li class="check repeat">"#).count(),
+        1,
         "{lead}"
     );
     // The errored step, linked.
@@ -732,4 +743,25 @@ fn untestable_requirements_are_listed_apart_never_covered() {
     let matrix = &page[page.find(r#"id="requirements""#).unwrap()..];
     let matrix = &matrix[..matrix.find("</table>").unwrap()];
     assert!(!matrix.contains("CONF-016"));
+}
+
+#[test]
+fn an_interrupted_run_with_nothing_failed_says_why_it_fails() {
+    let mut r = fixture();
+    // Only the passed scenario and the not-run one: nothing failed, but the run was cut.
+    r.scenarios = vec![r.scenarios[0].clone(), r.scenarios[4].clone()];
+    r.requirements.truncate(1);
+    r.summarize();
+    let page = html::render(&r);
+    assert!(page.contains(r##"href="#what-failed">Verdict: FAIL"##));
+    let lead = &page[page
+        .find(r#"id="what-failed""#)
+        .expect("a What failed section")..];
+    assert!(
+        lead.contains("No check failed: the verdict is FAIL because the run was interrupted"),
+        "{lead}"
+    );
+    let console = console::render(&r, false);
+    assert!(!console.contains("What failed"), "{console}");
+    assert!(console.ends_with("\nFAIL\n"), "{console}");
 }

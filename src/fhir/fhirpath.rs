@@ -36,8 +36,9 @@ pub async fn evaluate(expr: &str, resource: &Value) -> Result<Vec<Value>, String
         .prepare_context(Arc::new(resource.clone()), None, &HashMap::new())
         .await
         .map_err(|e| clean_error(&e.to_string()))?;
+    let expr = rewrite_all(expr);
     let result = engine
-        .evaluate(expr, &ctx)
+        .evaluate(&expr, &ctx)
         .await
         .map_err(|e| clean_error(&e.to_string()))?;
     Ok(match result.value.to_json_value() {
@@ -45,6 +46,83 @@ pub async fn evaluate(expr: &str, resource: &Value) -> Result<Vec<Value>, String
         Value::Array(items) => items,
         other => vec![other],
     })
+}
+
+/// `X.all(C)` written as `X.where(iif((C) = true, false, true)).empty()`.
+///
+/// The pinned crate answers an empty collection for any method called on an empty
+/// collection, `all()` included, where FHIRPath says `all()` over nothing is `true`: a check
+/// such as `entry.skip(1).all(resource.empty())` would fail a notification with one entry.
+/// The rewrite means the same (an element passes only when C is `true`; an empty C fails it)
+/// and `where`/`empty` behave on empty input. String literals and backtick-quoted names are
+/// left alone; nested `all` calls are rewritten too.
+pub fn rewrite_all(expr: &str) -> String {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len() + 32);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '`' {
+            let end = skip_quoted(&chars, i);
+            out.extend(&chars[i..end]);
+            i = end;
+            continue;
+        }
+        let ident_before = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        if !ident_before
+            && chars[i..].starts_with(&['a', 'l', 'l', '('])
+            && let Some(close) = matching_paren(&chars, i + 3)
+        {
+            let inner: String = chars[i + 4..close].iter().collect();
+            out.push_str("where(iif((");
+            out.push_str(&rewrite_all(&inner));
+            out.push_str(") = true, false, true)).empty()");
+            i = close + 1;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The index just past the quoted literal starting at `start` (its quote char repeated, `\\`
+/// escapes), or the end of the text.
+fn skip_quoted(chars: &[char], start: usize) -> usize {
+    let quote = chars[start];
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 2,
+            c if c == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    chars.len()
+}
+
+/// The index of the `)` closing the `(` at `open`, skipping literals.
+fn matching_paren(chars: &[char], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < chars.len() {
+        match chars[i] {
+            '\'' | '`' => {
+                i = skip_quoted(chars, i);
+                continue;
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// FHIRPath truth for an assertion: an empty collection is false; booleans must all be
@@ -77,6 +155,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn all_is_rewritten_outside_literals() {
+        assert_eq!(
+            rewrite_all("entry.skip(1).all(resource.empty())"),
+            "entry.skip(1).where(iif((resource.empty()) = true, false, true)).empty()"
+        );
+        assert_eq!(
+            rewrite_all("a.all(b.all(c = 'x.all(y)')) and allTrue() and call(d)"),
+            "a.where(iif((b.where(iif((c = 'x.all(y)') = true, false, true)).empty()) = true, false, true)).empty() and allTrue() and call(d)"
+        );
+        assert_eq!(rewrite_all("name = 'all('"), "name = 'all('");
+    }
+
     #[tokio::test]
     async fn evaluates_and_checks() {
         let task = json!({"resourceType":"Task","status":"requested","input":[{"valueString":"a"},{"valueString":"b"}],
@@ -97,6 +188,42 @@ mod tests {
                 .unwrap()
         ));
         assert!(!is_true(&evaluate("missingElement", &task).await.unwrap()));
+        // FHIRPath: all() over an empty collection is true.
+        let bundle = json!({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient"}}]});
+        assert_eq!(
+            evaluate("entry.skip(1).all(resource.empty())", &bundle)
+                .await
+                .unwrap(),
+            vec![json!(true)]
+        );
+        assert!(is_true(
+            &evaluate("entry.skip(1).all(resource.empty())", &bundle)
+                .await
+                .unwrap()
+        ));
+        // ... and false when one element fails, or when its criterion is empty.
+        assert!(!is_true(
+            &evaluate("entry.all(resource.empty())", &bundle)
+                .await
+                .unwrap()
+        ));
+        let two =
+            json!({"resourceType":"Bundle","type":"searchset","link":[{"url":"#a"},{"url":"#b"}]});
+        assert!(is_true(
+            &evaluate("link.all(url.startsWith('#'))", &two)
+                .await
+                .unwrap()
+        ));
+        assert!(!is_true(
+            &evaluate("link.all(url.startsWith('#a'))", &two)
+                .await
+                .unwrap()
+        ));
+        assert!(is_true(
+            &evaluate("link.where(url.all(startsWith('#'))).count() = 2", &two)
+                .await
+                .unwrap()
+        ));
         assert!(check("status = = 1").is_err());
         assert!(check("entry.where(resource.resourceType = 'Condition').count() = 1").is_ok());
     }

@@ -206,6 +206,7 @@ fn assertion_details(out: &mut String, step: &str, a: &AssertionResult) {
         ("expected", &a.expected),
         ("actual", &a.actual),
         ("message", &a.message),
+        ("likely fix", &a.hint),
     ] {
         if let Some(v) = value {
             let _ = writeln!(out, "  {label}: {}", v.replace('\n', "\n    "));

@@ -9,7 +9,7 @@ use crate::results::{RunResults, Status};
 use serde::Serialize;
 
 /// Checks shown per requirement before the rest go under "N more".
-const SHOWN_CHECKS: usize = 3;
+const SHOWN_CHECKS: usize = 5;
 
 #[derive(Serialize)]
 pub(super) struct Lead<'a> {
@@ -53,6 +53,8 @@ pub(super) struct FindingView<'a> {
     pub row: Option<String>,
     /// The status word of its first check (the item's colour).
     pub worst: &'static str,
+    /// The likely fix, when every check of it gives the same one (shown once, on top).
+    pub hint: Option<&'a str>,
     pub checks: Vec<CheckView<'a>>,
     pub more_checks: Vec<CheckView<'a>>,
 }
@@ -73,7 +75,10 @@ pub(super) struct CheckView<'a> {
     pub expected: Option<&'a str>,
     pub actual: Option<&'a str>,
     pub message: Option<&'a str>,
+    /// Its own hint, when the finding has no common one.
     pub hint: Option<&'a str>,
+    /// Same description, expected, actual and message as the first check: one line.
+    pub repeat: bool,
 }
 
 #[derive(Serialize)]
@@ -118,7 +123,33 @@ fn statement(s: &OptionStatement) -> Statement {
 
 fn finding<'a>(r: &'a RunResults, f: &Finding<'a>) -> FindingView<'a> {
     let q = f.requirement;
-    let mut checks: Vec<CheckView<'a>> = f.checks.iter().map(check).collect();
+    let first: &'a crate::results::AssertionResult = f.checks[0].assertion;
+    let common_hint = first.hint.as_deref().filter(|h| {
+        f.checks
+            .iter()
+            .all(|c| c.assertion.hint.as_deref() == Some(*h))
+    });
+    let mut checks: Vec<CheckView<'a>> = f
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let a = c.assertion;
+            let mut v = check(c);
+            v.repeat = i > 0
+                && (&a.description, &a.expected, &a.actual, &a.message)
+                    == (
+                        &first.description,
+                        &first.expected,
+                        &first.actual,
+                        &first.message,
+                    );
+            if common_hint.is_some() {
+                v.hint = None;
+            }
+            v
+        })
+        .collect();
     let more_checks = checks.split_off(checks.len().min(SHOWN_CHECKS));
     FindingView {
         id: f.id,
@@ -134,7 +165,8 @@ fn finding<'a>(r: &'a RunResults, f: &Finding<'a>) -> FindingView<'a> {
             .requirement_index
             .filter(|&k| super::in_matrix(r, &r.requirements[k]))
             .map(requirement_anchor),
-        worst: f.first().assertion.status.as_str(),
+        worst: first.status.as_str(),
+        hint: common_hint,
         checks,
         more_checks,
     }
@@ -175,6 +207,7 @@ fn check<'a>(c: &Check<'a>) -> CheckView<'a> {
         actual: a.actual.as_deref(),
         message: a.message.as_deref(),
         hint: a.hint.as_deref(),
+        repeat: false,
     }
 }
 
