@@ -91,6 +91,9 @@ pub struct Settings {
     /// It supports requesting attachments with questionnaires: QuestionnaireResponse
     /// contents are taken (default true).
     pub questionnaires: bool,
+    /// PEM files of further trust anchors for signatures (a real Provider's CA, when the
+    /// reference Payer is simulated against it); the harness's test CA is always trusted.
+    pub trust_anchors: Vec<String>,
 }
 
 impl Default for Settings {
@@ -101,6 +104,7 @@ impl Default for Settings {
             max_payload: Bytes::default(),
             known_claims: Vec::new(),
             questionnaires: true,
+            trust_anchors: Vec::new(),
         }
     }
 }
@@ -109,6 +113,26 @@ impl Settings {
     pub fn parse(settings: &Value, actor: &str) -> Result<Settings, String> {
         serde_json::from_value(settings.clone())
             .map_err(|e| format!("reference settings of {actor}: {e}"))
+    }
+
+    /// The DER trust anchors signatures are verified against: the harness's test CA and the
+    /// certificates of `trust_anchors` (a file that cannot be read is skipped; `none` and
+    /// empty entries are ignored).
+    pub fn trust(&self) -> Vec<Vec<u8>> {
+        let mut out = vec![crate::fhir::signature::TestPki::shared().ca_der()];
+        for path in self
+            .trust_anchors
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty() && *p != "none")
+        {
+            if let Ok(text) = std::fs::read(path)
+                && let Ok(certs) = crate::fhir::signature::pki::certificates_from_pem(&text)
+            {
+                out.extend(certs);
+            }
+        }
+        out
     }
 
     pub fn signatures_required(&self) -> bool {
@@ -294,3 +318,6 @@ pub fn build_signed(settings: &Value, faults: BTreeSet<String>) -> Result<Refere
         client: None,
     })
 }
+
+#[cfg(test)]
+mod tests;

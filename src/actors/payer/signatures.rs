@@ -4,8 +4,9 @@
 //! `business-rule` naming the failed step (sending-attachments.html, CONF-025; the IG's
 //! unsolicited-attachment-scenario4 and 7).
 
+use super::Settings;
 use super::checks::{Problem, contents, is_signed};
-use crate::fhir::signature::{Outcome, Step, TestPki, VerifyOptions, verify_with};
+use crate::fhir::signature::{Outcome, Step, VerifyOptions, verify_with};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -23,7 +24,7 @@ fn ignored(faults: &BTreeSet<String>, step: Step) -> bool {
 }
 
 /// Problems with the signatures of a submission's contents (empty: every one verifies).
-pub fn problems(params: &Value, rules: &str, faults: &BTreeSet<String>) -> Vec<Problem> {
+pub fn problems(params: &Value, settings: &Settings, faults: &BTreeSet<String>) -> Vec<Problem> {
     if faults.contains("accepts-bad-signature") {
         return Vec::new();
     }
@@ -47,30 +48,43 @@ pub fn problems(params: &Value, rules: &str, faults: &BTreeSet<String>) -> Vec<P
             ));
             continue;
         }
-        if let Some((step, why)) = failure(resource, rules, faults) {
+        if let Some((step, why)) = failure(resource, settings, faults) {
             out.push(Problem::new(
                 "business-rule",
                 at,
-                format!("The signature cannot be verified: step `{step}` failed: {why}"),
+                format!("The signature cannot be verified (failed: {step}): {why}"),
             ));
         }
     }
     out
 }
 
-/// The first verifier step that failed and was not skipped by a fault (a step that only
-/// warns under the rule set, a CI-build rule judged under 2.1.0, does not refuse).
-fn failure(resource: &Value, rules: &str, faults: &BTreeSet<String>) -> Option<(String, String)> {
+/// The verifier steps that failed and were not skipped by a fault (a step that only warns
+/// under the rule set, a CI-build rule judged under 2.1.0, does not refuse), as
+/// ("step, step", "step: why; step: why"); None when the signature verifies.
+fn failure(
+    resource: &Value,
+    settings: &Settings,
+    faults: &BTreeSet<String>,
+) -> Option<(String, String)> {
     let opts = VerifyOptions {
         at: chrono::Utc::now(),
-        rules: rules.to_string(),
-        trust: vec![TestPki::shared().ca_der()],
+        rules: settings.signature_rules.clone(),
+        trust: settings.trust(),
     };
     let report = verify_with(resource, &opts);
-    report
+    let failed: Vec<_> = report
         .steps
         .iter()
         .filter(|s| s.outcome == Outcome::Fail && !ignored(faults, s.step))
-        .map(|s| (s.step.name().to_string(), s.message.clone()))
-        .next()
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let steps: Vec<&str> = failed.iter().map(|s| s.step.name()).collect();
+    let why: Vec<String> = failed
+        .iter()
+        .map(|s| format!("{}: {}", s.step.name(), s.message))
+        .collect();
+    Some((steps.join(", "), why.join("; ")))
 }

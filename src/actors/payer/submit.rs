@@ -193,7 +193,7 @@ pub fn submit(ep: &Endpoint, req: &Message) -> Message {
 
     // Signatures, when pre-negotiated (400 + business-rule, CONF-025).
     if ep.settings.signatures_required() {
-        let bad = super::signatures::problems(&params, &ep.settings.signature_rules, &ep.faults);
+        let bad = super::signatures::problems(&params, &ep.settings, &ep.faults);
         if !bad.is_empty() {
             let status = if ep.fault("bad-signature-422") {
                 422
