@@ -62,6 +62,14 @@ pub struct SimulateArgs {
     /// are kept and never answered
     #[arg(long)]
     pub answer_attachments: bool,
+    /// Where an actor that signs (option `signatures`) writes the CA its signing certificates
+    /// chain to, for the partner to trust (made fresh at each start)
+    #[arg(
+        long,
+        value_name = "PEM",
+        default_value = "reports/simulate/harness-signing-ca.pem"
+    )]
+    pub signing_ca: std::path::PathBuf,
 }
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
@@ -178,8 +186,13 @@ pub async fn simulate(args: SimulateArgs) -> i32 {
     }
     if spec.options.contains(&"signatures") {
         // It signs what it returns with the harness's test PKI: the partner trusts this CA.
-        let ca_file = std::path::PathBuf::from("harness-signing-ca.pem");
-        match std::fs::write(&ca_file, crate::fhir::signature::TestPki::shared().ca_pem()) {
+        let ca_file = &args.signing_ca;
+        let written = match ca_file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+            _ => Ok(()),
+        }
+        .and_then(|_| std::fs::write(ca_file, crate::fhir::signature::TestPki::shared().ca_pem()));
+        match written {
             Ok(()) => eprintln!(
                 "it signs its results; the CA its signing certificates chain to is in {}",
                 ca_file.display()
