@@ -136,6 +136,45 @@ impl Redactor {
         }
     }
 
+    /// A body the mock streamed to a file as it arrived: when it holds a secret (a peer
+    /// echoing the harness's token, say), the file is rewritten with the secret redacted. The
+    /// scan reads the file in chunks; only a file that holds a secret is read whole.
+    fn redact_file(&self, file: &std::path::Path) {
+        use std::io::Read;
+        let longest = self.secrets.iter().map(String::len).max().unwrap_or(0);
+        if longest == 0 {
+            return;
+        }
+        let Ok(mut f) = std::fs::File::open(file) else {
+            return;
+        };
+        let mut window: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut found = false;
+        loop {
+            let n = match f.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            window.extend_from_slice(&chunk[..n]);
+            if self
+                .secrets
+                .iter()
+                .any(|s| window.windows(s.len()).any(|w| w == s.as_bytes()))
+            {
+                found = true;
+                break;
+            }
+            // Keep the tail a secret split across two chunks may start in.
+            let keep = window.len().min(longest - 1);
+            window.drain(..window.len() - keep);
+        }
+        if found && let Ok(bytes) = std::fs::read(file) {
+            let redacted = self.text(&String::from_utf8_lossy(&bytes));
+            let _ = std::fs::write(file, redacted);
+        }
+    }
+
     /// A message whose body is not in memory: its size, digest and file, and a preview.
     fn stored_message(&self, m: &Message, stored: &StoredBody) -> HttpMessage {
         let mut out = self.message(&Message {
@@ -148,6 +187,9 @@ impl Redactor {
             truncated: m.truncated,
             stored: None,
         });
+        if let Some(file) = &stored.file {
+            self.redact_file(file);
+        }
         out.body = preview(m.header("content-type"), &stored.head).map(|p| self.text(&p));
         out.body_truncated = true;
         out.body_size = Some(stored.size);
@@ -211,6 +253,34 @@ pub fn body_file_name(f: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_streamed_to_a_file_loses_its_secrets() {
+        let dir = std::env::temp_dir().join(format!("cdex-redact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("body.json");
+        // The secret straddles the scan's 64 KiB chunk boundary.
+        let mut body = "x".repeat(64 * 1024 - 5);
+        body.push_str("s3cr3t-token and more");
+        std::fs::write(&file, &body).unwrap();
+        let clean = dir.join("clean.json");
+        std::fs::write(&clean, "nothing secret").unwrap();
+        let r = Redactor::new(vec!["s3cr3t-token".to_string()]);
+        for f in [&file, &clean] {
+            let stored = StoredBody {
+                size: 1,
+                sha256: None,
+                file: Some(f.clone()),
+                head: Vec::new(),
+            };
+            r.stored_message(&Message::default(), &stored);
+        }
+        let after = std::fs::read_to_string(&file).unwrap();
+        assert!(!after.contains("s3cr3t-token"), "still there");
+        assert!(after.contains(REDACTED));
+        assert_eq!(std::fs::read_to_string(&clean).unwrap(), "nothing secret");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn redacts_headers_and_values() {
