@@ -217,27 +217,32 @@ document.getElementById('f').addEventListener('load', async () => {{
 </script></body></html>"#
     );
     std::fs::write(dir.join("probe.html"), probe).unwrap();
-    let out = headless(chromium, &dir)
-        .args([
-            "--allow-file-access-from-files",
-            "--window-size=1500,1100",
-            "--virtual-time-budget=60000",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", dir.join("probe.html").display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
+    // Headless Chromium now and then ends a --dump-dom before the page's script has run (seen
+    // on a loaded 2-core machine): one more try before calling the probe unfinished.
+    let mut attempt = 0;
+    let (dom, stderr) = loop {
+        attempt += 1;
+        let out = headless(chromium, &dir)
+            .args([
+                "--allow-file-access-from-files",
+                "--window-size=1500,1100",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+            ])
+            .arg(format!("file://{}", dir.join("probe.html").display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout).to_string();
+        if dom.contains("RESULT:") || attempt == 2 {
+            break (dom, String::from_utf8_lossy(&out.stderr).to_string());
+        }
+        let _ = std::fs::remove_dir_all(dir.join("profile"));
+    };
     let b64 = dom
         .split("RESULT:")
         .nth(1)
         .and_then(|r| r.split(":END").next())
-        .unwrap_or_else(|| {
-            panic!(
-                "the probe did not finish: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        .unwrap_or_else(|| panic!("the probe did not finish (twice): {stderr}"));
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
