@@ -297,15 +297,17 @@ pub async fn run(
             carried.clone()
         } else if interrupted {
             scenario::not_run(sc, "the run was interrupted before this scenario")
-        } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
-            scenario::unreachable(sc, why)
         } else if let Some(o) = unclaimed {
+            // Before reachability: a scenario of an option not claimed does not apply, whether
+            // or not the server answers.
             scenario::not_applicable(
                 sc,
                 &format!(
                     "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
                 ),
             )
+        } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
+            scenario::unreachable(sc, why)
         } else {
             scenario::run(pack, sc, cfg, &mut env, &run_id, cancel.clone()).await
         };
