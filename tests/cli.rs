@@ -1036,3 +1036,51 @@ fn run_takes_exclusions() {
         );
     }
 }
+
+/// `--partition I/N`: the N shards run every selected scenario exactly once between them,
+/// each passing on its own; a malformed shard is a usage error.
+#[test]
+fn partitions_split_the_pack_without_overlap() {
+    let ids = |dir: &PathBuf| -> Vec<String> {
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+        r["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let whole = tmp("partition-whole");
+    let o = harness(&[
+        "run",
+        "--actor",
+        "information-server",
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut all = ids(&whole);
+    let mut shards = Vec::new();
+    for i in 1..=3 {
+        let out = tmp(&format!("partition-{i}"));
+        let o = harness(&[
+            "run",
+            "--actor",
+            "information-server",
+            "--partition",
+            &format!("{i}/3"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        shards.extend(ids(&out));
+    }
+    all.sort();
+    shards.sort();
+    assert_eq!(shards, all, "every scenario in exactly one shard");
+    for bad in ["0/3", "4/3", "1/0", "two"] {
+        let o = harness(&["run", "--partition", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+    }
+}

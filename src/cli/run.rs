@@ -91,6 +91,11 @@ pub struct RunArgs {
     /// Leave out the scenarios whose id matches (substring, or `*` wildcards; repeatable)
     #[arg(long = "skip", value_name = "PATTERN")]
     pub skip: Vec<String>,
+    /// Run only shard I of N (`--partition 2/4`): a scenario belongs to the shard its id's
+    /// hash names, so adding a scenario never moves the others; the N shards together run
+    /// every selected scenario once
+    #[arg(long, value_name = "I/N", value_parser = parse_partition)]
+    pub partition: Option<(u64, u64)>,
     /// Switch on a fault of a reference actor, ACTOR:FAULT (repeatable; see `list faults`)
     #[arg(long = "fault", value_name = "ACTOR:FAULT")]
     pub faults: Vec<String>,
@@ -142,6 +147,30 @@ pub struct RunArgs {
     /// instead of refusing the script
     #[arg(long, requires = "testscript")]
     pub skip_unsupported: bool,
+}
+
+/// `I/N` with 1 <= I <= N.
+fn parse_partition(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("`{text}`: write the shard as I/N, 1 <= I <= N (e.g. 2/4)");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let i: u64 = i.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Whether the scenario `id` is in shard `i` of `n`: FNV-1a (64-bit) of the id, modulo `n`.
+/// Written out (a few lines) because the standard library's hasher is not stable across
+/// releases, and the shard of a scenario must not change with the toolchain.
+pub fn in_partition(id: &str, i: u64, n: u64) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % n == i - 1
 }
 
 fn usage(msg: impl std::fmt::Display) -> i32 {
@@ -327,6 +356,20 @@ pub async fn run(mut args: RunArgs) -> i32 {
         return usage(no_match(&pack, args.actor.as_deref(), &patterns));
     }
     warn_unused_vars(&args.vars, &pack, &selected);
+    let selected: Vec<&Scenario> = match args.partition {
+        Some((i, n)) => {
+            let shard: Vec<&Scenario> = selected
+                .into_iter()
+                .filter(|s| in_partition(&s.id, i, n))
+                .collect();
+            eprintln!(
+                "cdex-harness: partition {i}/{n}: {} scenario(s) of this shard",
+                shard.len()
+            );
+            shard
+        }
+        None => selected,
+    };
 
     let mut cfg = RunConfig::new(sut);
     cfg.options = options;
