@@ -76,39 +76,12 @@ impl HttpClient {
     }
 
     /// Send a request; never fails: a transport problem is recorded in the exchange.
-    pub async fn send(&self, req: OutgoingRequest, timeout: Duration) -> RawExchange {
-        let at = chrono::Utc::now();
-        let start = Instant::now();
-        let request = Message {
-            method: Some(req.method.clone()),
-            url: Some(req.url.clone()),
-            path: Some(req.path.clone()),
-            status: None,
-            headers: req.headers.clone(),
-            body: req.body.clone().unwrap_or_default(),
-            truncated: false,
-            stored: None,
-        };
-        let outcome = tokio::time::timeout(timeout, self.exchange(req)).await;
-        let (response, error) = match outcome {
-            Ok(Ok(resp)) => (Some(resp), None),
-            Ok(Err(e)) => (None, Some(e)),
-            Err(_) => (
-                None,
-                Some(format!(
-                    "no complete response within {}",
-                    humantime::format_duration(timeout)
-                )),
-            ),
-        };
-        RawExchange {
-            direction: Direction::Outgoing,
-            at,
-            duration: start.elapsed(),
-            request,
-            response,
-            error,
-        }
+    pub async fn send(&self, mut req: OutgoingRequest, timeout: Duration) -> RawExchange {
+        let bytes = req.body.take();
+        let body = bytes.clone().map(reqwest::Body::from);
+        let mut x = self.send_with(req, body, timeout).await;
+        x.request.body = bytes.unwrap_or_default();
+        x
     }
 
     /// Send a request whose body is generated and streamed ([`Grown`]): the body is never
@@ -130,6 +103,7 @@ impl HttpClient {
         x
     }
 
+    /// Send with the body given apart (bytes, or a stream), recording the exchange.
     async fn send_with(
         &self,
         req: OutgoingRequest,
@@ -168,11 +142,6 @@ impl HttpClient {
             response,
             error,
         }
-    }
-
-    async fn exchange(&self, mut req: OutgoingRequest) -> Result<Message, String> {
-        let body = req.body.take().map(reqwest::Body::from);
-        self.exchange_with(req, body).await
     }
 
     async fn exchange_with(
