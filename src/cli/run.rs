@@ -240,6 +240,19 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
     Ok((k.trim().to_string(), v.trim().to_string()))
 }
 
+/// The headers of a run: the config file's, then each `--header` (a later one of the same
+/// name wins when the request is built).
+pub fn run_headers(
+    from_config: &std::collections::BTreeMap<String, String>,
+    given: &[String],
+) -> Result<Vec<(String, String)>, String> {
+    let mut headers: Vec<(String, String)> = from_config.clone().into_iter().collect();
+    for h in given {
+        headers.push(parse_header(h)?);
+    }
+    Ok(headers)
+}
+
 pub async fn run(mut args: RunArgs) -> i32 {
     if args.testscript.is_some() {
         return crate::testscript::cli::run(args).await;
@@ -272,13 +285,10 @@ pub async fn run(mut args: RunArgs) -> i32 {
             Err(e) => return usage(e),
         }
     }
-    let mut headers: Vec<(String, String)> = cfg_file.headers.clone().into_iter().collect();
-    for h in &args.headers {
-        match parse_header(h) {
-            Ok(kv) => headers.push(kv),
-            Err(e) => return usage(e),
-        }
-    }
+    let headers = match run_headers(&cfg_file.headers, &args.headers) {
+        Ok(h) => h,
+        Err(e) => return usage(e),
+    };
     let timeout = match args
         .timeout
         .as_deref()

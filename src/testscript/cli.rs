@@ -3,7 +3,7 @@
 use super::check::{self, Unsupported};
 use super::load::{self, Loaded};
 use super::lower::{self, Lowered};
-use crate::cli::run::{RunArgs, parse_header, parse_var};
+use crate::cli::run::{RunArgs, parse_var, run_headers};
 use crate::cli::{EXIT_USAGE, config};
 use crate::runner::{self, RunConfig, Sut};
 use clap::{Args, Subcommand};
@@ -181,13 +181,10 @@ pub async fn run(args: RunArgs) -> i32 {
             Err(e) => return usage(e),
         }
     }
-    let mut headers: Vec<(String, String)> = cfg_file.headers.clone().into_iter().collect();
-    for h in &args.headers {
-        match parse_header(h) {
-            Ok(kv) => headers.push(kv),
-            Err(e) => return usage(e),
-        }
-    }
+    let headers = match run_headers(&cfg_file.headers, &args.headers) {
+        Ok(h) => h,
+        Err(e) => return usage(e),
+    };
     let timeout = match args
         .timeout
         .as_deref()
