@@ -6,6 +6,8 @@
 //! `attachment:` check. Each is run against small Handlers of this test's own, and each check
 //! is shown failing against a faulty one.
 
+mod common;
+
 use cdex_harness::catalog::Catalog;
 use cdex_harness::http::Message;
 use cdex_harness::http::redact::Redactor;
@@ -16,22 +18,12 @@ use cdex_harness::scenario;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn catalog() -> Catalog {
     Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/cdex-2.1")).unwrap()
-}
-
-/// A pack of one scenario in a fresh folder.
-fn pack_dir(name: &str, yaml: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("attach-engine-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    dir
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -190,7 +182,11 @@ fn submit_attachment_paths_reach_the_operation_at_any_base() {
         });
         let r = run_in(
             &rt,
-            &pack_dir(&format!("paths{}", prefix.len()), &server_scenario(prefix)),
+            &common::pack_dir(
+                "attach-engine",
+                &format!("paths{}", prefix.len()),
+                &server_scenario(prefix),
+            ),
             &cfg,
         );
         let s = &r.scenarios[0];
@@ -236,7 +232,11 @@ fn a_path_check_on_another_operation_fails() {
         "      - path: \"%24submit-attachment\"",
         "      - path: \"%24submit-claim\"",
     );
-    let r = run_in(&rt, &pack_dir("wrong-op", &yaml), &cfg);
+    let r = run_in(
+        &rt,
+        &common::pack_dir("attach-engine", "wrong-op", &yaml),
+        &cfg,
+    );
     let s = &r.scenarios[0];
     let a = step(s, "encoded")
         .assertions
@@ -317,7 +317,11 @@ fn a_client_scenario_sends_to_the_address_the_client_gave_and_expects_between() 
         let p = r#"{"resourceType":"Parameters","parameter":[{"name":"TrackingId","valueIdentifier":{"system":"urn:x","value":"t-2"}}]}"#;
         raw(&harness, "POST", "/%24submit-attachment", p)
     });
-    let r = run_in(&rt, &pack_dir("client-flow", CLIENT_SCENARIO), &cfg);
+    let r = run_in(
+        &rt,
+        &common::pack_dir("attach-engine", "client-flow", CLIENT_SCENARIO),
+        &cfg,
+    );
     let answer = client.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let s = &r.scenarios[0];
@@ -467,7 +471,11 @@ fn attachment_result(name: &str, attachments: Value) -> AssertionResult {
         target: Some(server.base_url().to_string()),
         trigger: None,
     });
-    let r = run_in(&rt, &pack_dir(name, ATTACHMENT_SCENARIO), &cfg);
+    let r = run_in(
+        &rt,
+        &common::pack_dir("attach-engine", name, ATTACHMENT_SCENARIO),
+        &cfg,
+    );
     assertion(&r.scenarios[0], "read", "attachment").clone()
 }
 
@@ -592,7 +600,11 @@ fn a_grown_body_is_streamed_and_shown_by_size_and_digest() {
         target: Some(server.base_url().to_string()),
         trigger: None,
     });
-    let r = run_in(&rt, &pack_dir("grow", GROW_SCENARIO), &cfg);
+    let r = run_in(
+        &rt,
+        &common::pack_dir("attach-engine", "grow", GROW_SCENARIO),
+        &cfg,
+    );
     let s = &r.scenarios[0];
     assert_eq!(s.status, Status::Passed, "{s:#?}");
     let got = h.got.lock().unwrap();
@@ -738,7 +750,11 @@ fn a_large_answer_is_checked_whole_and_reported_by_reference() {
         trigger: None,
     });
     cfg.bodies = Some(st.clone());
-    let r = run_in(&rt, &pack_dir("big-search", SEARCH_SCENARIO), &cfg);
+    let r = run_in(
+        &rt,
+        &common::pack_dir("attach-engine", "big-search", SEARCH_SCENARIO),
+        &cfg,
+    );
     let s = &r.scenarios[0];
     assert_eq!(s.status, Status::Passed, "{s:#?}");
     let resp = step(s, "search").exchanges[0].response.as_ref().unwrap();
@@ -770,7 +786,7 @@ fn a_large_answer_is_checked_whole_and_reported_by_reference() {
     // Without a store (no --out), the old way: inline, cut at 256 KiB.
     let r = run_in(
         &rt,
-        &pack_dir("big-search-inline", SEARCH_SCENARIO),
+        &common::pack_dir("attach-engine", "big-search-inline", SEARCH_SCENARIO),
         &RunConfig::new(Sut::External {
             target: Some(server.base_url().to_string()),
             trigger: None,
@@ -818,7 +834,11 @@ fn checks_of_a_request_kept_on_disk_read_it_back() {
         let p = r#"{"resourceType":"Parameters","parameter":[{"name":"TrackingId","valueIdentifier":{"system":"urn:x","value":"t-2"}}]}"#;
         raw(&harness, "POST", "/%24submit-attachment", p)
     });
-    let r = run_in(&rt, &pack_dir("client-disk", CLIENT_SCENARIO), &cfg);
+    let r = run_in(
+        &rt,
+        &common::pack_dir("attach-engine", "client-disk", CLIENT_SCENARIO),
+        &cfg,
+    );
     client.join().unwrap();
     let s = &r.scenarios[0];
     assert_eq!(s.status, Status::Passed, "{s:#?}");
@@ -859,7 +879,7 @@ fn grow_and_attachment_mistakes_are_reported_at_load() {
     for (i, (step, want)) in cases.iter().enumerate() {
         let yaml =
             format!("id: bad{i}\ntitle: t\nactor: data-consumer-server\nsteps:\n  - {step}\n");
-        let dir = pack_dir(&format!("bad{i}"), &yaml);
+        let dir = common::pack_dir("attach-engine", &format!("bad{i}"), &yaml);
         let err = scenario::load_pack(&dir, &catalog(), &Default::default())
             .err()
             .unwrap_or_else(|| panic!("case {i} loads"))

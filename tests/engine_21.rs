@@ -4,6 +4,8 @@
 //! check is shown to pass on a correct sequence and to fail on a wrong one, against small
 //! Handlers of this test's own (not the reference actors).
 
+mod common;
+
 use cdex_harness::catalog::Catalog;
 use cdex_harness::http::Message;
 use cdex_harness::mock::{self, Handler, MockServer};
@@ -13,22 +15,12 @@ use cdex_harness::scenario;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 fn catalog() -> Catalog {
     Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/cdex-2.1")).unwrap()
-}
-
-/// A pack of one scenario in a fresh folder.
-fn pack_dir(name: &str, yaml: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("engine21-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    dir
 }
 
 fn run(dir: &Path, cfg: &RunConfig) -> RunResults {
@@ -143,7 +135,7 @@ fn run_server(name: &str, statuses: Vec<&'static str>) -> RunResults {
     });
     // A pack hour in 100 ms: the schedule's first wait is 10 ms, its interval 50 ms.
     cfg.time_scale = 36_000.0;
-    let r = run(&pack_dir(name, SERVER_SCENARIO), &cfg);
+    let r = run(&common::pack_dir("engine21", name, SERVER_SCENARIO), &cfg);
     drop(server);
     r
 }
@@ -389,7 +381,7 @@ fn run_client(name: &str, handler: Arc<ScriptedSource>) -> RunResults {
     cfg.manual_timeout = Duration::from_secs(20);
     let base = format!("http://127.0.0.1:{port}");
     let c = std::thread::spawn(move || client(base, handler));
-    let r = run(&pack_dir(name, CLIENT_SCENARIO), &cfg);
+    let r = run(&common::pack_dir("engine21", name, CLIENT_SCENARIO), &cfg);
     c.join().unwrap();
     r
 }
@@ -479,7 +471,8 @@ fn a_handler_that_takes_no_script_makes_the_timeline_step_error() {
 // The loader: every problem with its file, line and field.
 
 fn problems(name: &str, text: &str) -> Vec<String> {
-    let dir = pack_dir(
+    let dir = common::pack_dir(
+        "engine21",
         name,
         "id: placeholder\ntitle: t\nactor: data-consumer-client\nsteps: [{ serve: { resources: [] } }]\n",
     );

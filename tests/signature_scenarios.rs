@@ -4,6 +4,8 @@
 //! anchors. The system under test here echoes what it receives, so each signed body comes back
 //! to be checked: every check passes on a good signature and fails (or warns) on a bad one.
 
+mod common;
+
 use cdex_harness::catalog::Catalog;
 use cdex_harness::fhir::signature::TestPki;
 use cdex_harness::http::Message;
@@ -13,7 +15,7 @@ use cdex_harness::runner::{self, RunConfig, Sut};
 use cdex_harness::scenario;
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Answers every POST with its own body (200).
@@ -29,15 +31,6 @@ impl Handler for Echo {
     fn seed(&self, _resource: Value) -> Result<String, String> {
         Err("no seeding".into())
     }
-}
-
-fn pack_dir(name: &str, yaml: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sigscen-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    dir
 }
 
 fn run(name: &str, yaml: &str, rules: &[&str], anchors: Vec<Vec<u8>>) -> RunResults {
@@ -60,7 +53,7 @@ fn run(name: &str, yaml: &str, rules: &[&str], anchors: Vec<Vec<u8>>) -> RunResu
     });
     cfg.rules = rules.iter().map(|r| r.to_string()).collect();
     cfg.trust_anchors = anchors;
-    let dir = pack_dir(name, yaml);
+    let dir = common::pack_dir("sigscen", name, yaml);
     let pack = scenario::load_pack(&dir, &catalog, &Default::default())
         .unwrap_or_else(|d| panic!("the pack loads: {d}"));
     let selected = runner::select(&pack, None, &[]);
@@ -247,7 +240,7 @@ fn unknown_keys_and_values_are_load_errors() {
             "unknown verifier step `everything`",
         ),
     ] {
-        let dir = pack_dir("bad", &scenario(sign, checks));
+        let dir = common::pack_dir("sigscen", "bad", &scenario(sign, checks));
         let err = scenario::load_pack(&dir, &catalog, &Default::default())
             .err()
             .unwrap_or_else(|| panic!("{sign} {checks} should not load"));

@@ -44,3 +44,10 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A pack of one scenario (`s.yaml`) in a fresh folder (see [`tmp`]).
+pub fn pack_dir(prefix: &str, name: &str, yaml: &str) -> PathBuf {
+    let dir = tmp(prefix, name);
+    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
+    dir
+}
