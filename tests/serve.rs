@@ -23,6 +23,7 @@ async fn console(name: &str, listen: &str, token: Option<&str>) -> (ServeHandle,
         listen: listen.parse().unwrap(),
         runs_dir: dir.clone(),
         token: token.map(str::to_string),
+        ..ServeOptions::default()
     })
     .await
     .expect("the console starts");
@@ -353,6 +354,20 @@ async fn beyond_loopback_every_request_needs_the_token() {
     );
     assert_eq!(b.get("/runs").await.status().as_u16(), 200);
     assert_eq!(b.get("/").await.status().as_u16(), 200);
+    // Whoever has the token does not get a shell: no trigger command beyond loopback.
+    let r = b
+        .post(
+            "/runs",
+            &[
+                ("pack", "cdex-2019"),
+                ("actor", "information-client"),
+                ("sut", "client"),
+                ("trigger", "touch /tmp/never"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("--allow-commands"));
     h.stop().await;
 }
 
@@ -635,7 +650,7 @@ async fn a_manual_step_is_answered_over_http_and_a_run_can_be_stopped() {
         .await;
     let done = events.last().unwrap();
     assert_ne!(done["step"]["status"], "passed", "{done}");
-    assert!(of_type(&events, "wait-ended").len() >= 1);
+    assert!(!of_type(&events, "wait-ended").is_empty());
 
     let r = b.post(&format!("/runs/{id}/stop"), &[]).await;
     assert_eq!(r.status().as_u16(), 303);

@@ -287,6 +287,37 @@ impl Prepared {
         r.setup = Some(self.setup.clone());
         r.notes.extend(self.notes.iter().cloned());
     }
+
+    /// The run's checkpoints (its results.json, rewritten as scenarios end, for `--resume`
+    /// after a crash): tell it [`Checkpointer::started`] and [`Checkpointer::scenario_done`],
+    /// and [`Checkpointer::finish`] before the final reports.
+    pub fn checkpoints(&self) -> Arc<Checkpointer> {
+        let setup = self.setup.clone();
+        let notes = self.notes.clone();
+        Arc::new(Checkpointer::start(checkpoint::Plan {
+            catalog: self.catalog.clone(),
+            pending: self
+                .scenarios()
+                .iter()
+                .map(|s| match self.cfg.carried.get(&s.id) {
+                    Some(r) => r.clone(),
+                    None => {
+                        runner::scenario::not_run(s, "not reached when this checkpoint was written")
+                    }
+                })
+                .collect(),
+            // The checkpoint is results.json alone: what --resume reads, and cheap to write (the
+            // HTML page of a large run takes ten times longer); the run's end writes them all.
+            paths: ReportPaths {
+                json: self.paths.json.clone(),
+                ..ReportPaths::default()
+            },
+            finish: Box::new(move |r: &mut crate::results::RunResults| {
+                r.setup = Some(setup.clone());
+                r.notes.extend(notes.iter().cloned());
+            }),
+        }))
+    }
 }
 
 /// Turn the command line (`args`, into which the config file's settings are merged: the
@@ -663,6 +694,14 @@ pub async fn run(mut args: RunArgs) -> i32 {
             .to_path_buf()
     });
     let tell = |m: String| eprintln!("{m}");
+    let prepared = match prepare(&mut args, &cfg_file, config_dir.as_deref(), &tell).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let checkpoints = prepared.checkpoints();
     let Prepared {
         catalog,
         pack,
@@ -672,44 +711,15 @@ pub async fn run(mut args: RunArgs) -> i32 {
         setup,
         notes: resume_notes,
         ..
-    } = match prepare(&mut args, &cfg_file, config_dir.as_deref(), &tell).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_USAGE;
-        }
-    };
+    } = prepared;
     let to_run: Vec<&Scenario> = to_run.iter().map(|&i| &pack.scenarios[i]).collect();
     let verbose = args.verbose;
     let total = to_run.len();
     // What the runner does not know about the run: its setup, and what resuming it noted.
-    let decorate = {
-        let setup = setup.clone();
-        let notes = resume_notes.clone();
-        move |r: &mut crate::results::RunResults| {
-            r.setup = Some(setup.clone());
-            r.notes.extend(notes.iter().cloned());
-        }
+    let decorate = move |r: &mut crate::results::RunResults| {
+        r.setup = Some(setup.clone());
+        r.notes.extend(resume_notes.iter().cloned());
     };
-    let checkpoints = Arc::new(Checkpointer::start(checkpoint::Plan {
-        catalog: catalog.clone(),
-        pending: to_run
-            .iter()
-            .map(|s| match cfg.carried.get(&s.id) {
-                Some(r) => r.clone(),
-                None => {
-                    runner::scenario::not_run(s, "not reached when this checkpoint was written")
-                }
-            })
-            .collect(),
-        // The checkpoint is results.json alone: what --resume reads, and cheap to write (the
-        // HTML page of a large run takes ten times longer); the run's end writes them all.
-        paths: ReportPaths {
-            json: paths.json.clone(),
-            ..ReportPaths::default()
-        },
-        finish: Box::new(decorate.clone()),
-    }));
     let live = crate::report::live::Live::start(total);
     let on_done = live.clone();
     let cp = checkpoints.clone();

@@ -40,6 +40,10 @@ pub struct ServeOptions {
     /// The token every request must carry; generated when the console listens beyond
     /// loopback and none is given.
     pub token: Option<String>,
+    /// Beyond loopback, let the form run trigger commands and read files of this machine
+    /// (a scenario folder, trust anchors): whoever has the token may then run commands here.
+    /// On loopback they are always allowed (the console is its user's).
+    pub allow_commands: bool,
 }
 
 impl Default for ServeOptions {
@@ -48,6 +52,7 @@ impl Default for ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             runs_dir: PathBuf::from("reports/console"),
             token: None,
+            allow_commands: false,
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct Inner {
     /// The console listens on loopback only: runs found on disk without an owner are shown
     /// to everyone, and the Host header must name the machine itself.
     pub loopback: bool,
+    /// Trigger commands and this machine's files may be named by the form.
+    pub commands: bool,
     pub runs: runs::Registry,
     pub pages: pages::Templates,
     pub packs: Vec<form::PackInfo>,
@@ -77,6 +84,7 @@ impl AppState {
                 runs_dir: opts.runs_dir.clone(),
                 token: opts.token.clone(),
                 loopback: opts.listen.ip().is_loopback(),
+                commands: opts.listen.ip().is_loopback() || opts.allow_commands,
                 runs: runs::Registry::default(),
                 pages: pages::Templates::new()?,
                 packs: form::PackInfo::shipped(),
