@@ -213,8 +213,20 @@ impl Browser {
 
     /// A new tab, 1400×900, attached through a flattened session.
     pub fn page(&self) -> Page {
+        self.tab(json!({ "url": "about:blank" }))
+    }
+
+    /// A tab of a new browser context: its own cookies (another user of the same server).
+    pub fn other_user_page(&self) -> Page {
+        let context = self
+            .call(None, "Target.createBrowserContext", json!({}))
+            .expect("create a browser context");
+        self.tab(json!({ "url": "about:blank", "browserContextId": context["browserContextId"] }))
+    }
+
+    fn tab(&self, params: Value) -> Page {
         let target = self
-            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
+            .call(None, "Target.createTarget", params)
             .expect("create a tab");
         let target_id = target["targetId"].as_str().unwrap().to_string();
         let attached = self
@@ -288,6 +300,16 @@ impl Page {
             Duration::from_secs(120),
         )
         .unwrap_or_else(|e| panic!("{url} did not load: {e}"));
+    }
+
+    /// Run `js` in every document this tab loads from now on, before the page's own scripts
+    /// (a probe: it records what happens from the start).
+    pub fn on_new_document(&self, js: &str) {
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": js }),
+        )
+        .expect("add a script to new documents");
     }
 
     /// The value of a JavaScript expression (a promise is awaited), or the exception it threw.
