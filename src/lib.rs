@@ -4,7 +4,7 @@
 //! counterpart, over [`http`] as a client and [`mock`] as a server, with the [`actors`]) ->
 //! [`results`] (plain data) -> [`report`] (HTML, JUnit, JSON, console). [`catalog`] holds the
 //! requirements every assertion traces to; [`fhir`] holds FHIR knowledge; [`cli`] is the
-//! command line.
+//! command line; [`serve`] the web console over the same runner and reports.
 
 pub mod actors;
 pub mod catalog;
@@ -16,5 +16,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod serve;
 pub mod suggest;
 pub mod testscript;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod list;
 pub mod resume;
 pub mod run;
+pub mod serve;
 pub mod simulate;
 pub mod validate;
 pub mod verify_signature;
@@ -44,6 +45,9 @@ pub enum Command {
     Requirements(list::RequirementsArgs),
     /// Run a reference actor on its own, logging and validating every exchange live.
     Simulate(Box<simulate::SimulateArgs>),
+    /// The web console: start runs, watch them live, past runs and their reports, compare
+    /// two runs (loopback by default; elsewhere with a token).
+    Serve(serve::ServeArgs),
     /// Check the scenario pack without running anything (exit 2 on problems).
     Check(list::CheckArgs),
     /// Perform one CDEX_ACTION as the reference client, from the trigger environment (an
@@ -147,6 +151,7 @@ pub fn main() -> i32 {
         Command::List(args) => list::list(args),
         Command::Requirements(args) => list::requirements(args),
         Command::Simulate(args) => rt.block_on(simulate::simulate(*args)),
+        Command::Serve(args) => rt.block_on(serve::serve(args)),
         Command::Check(args) => list::check(args),
         Command::Act(args) => rt.block_on(act::act(args)),
         Command::Validate(args) => rt.block_on(validate::validate(args)),
@@ -200,8 +205,22 @@ pub fn load(
     pack: &PackArgs,
     extra_vars: Vec<String>,
 ) -> Option<(crate::catalog::Catalog, crate::scenario::Pack)> {
+    match try_load(pack, extra_vars) {
+        Ok(loaded) => Some(loaded),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+/// Load the catalog and the pack; `Err` is every problem, as [`load`] prints them.
+pub fn try_load(
+    pack: &PackArgs,
+    extra_vars: Vec<String>,
+) -> Result<(crate::catalog::Catalog, crate::scenario::Pack), String> {
     if pack.scenarios.is_none() && pack.catalog.is_none() && !pack.scenario_dir().is_dir() {
-        eprintln!(
+        return Err(format!(
             "error: {}",
             crate::suggest::unknown(
                 "pack",
@@ -209,27 +228,17 @@ pub fn load(
                 pack.pack_name(),
                 PackArgs::known_packs().iter().map(String::as_str)
             )
-        );
-        return None;
+        ));
     }
     let catalog_path = pack.catalog_path();
-    let catalog = match crate::catalog::Catalog::load(&catalog_path) {
-        Ok(c) => c,
-        Err(d) => {
-            eprintln!("{d}");
-            return None;
-        }
-    };
+    let catalog = crate::catalog::Catalog::load(&catalog_path).map_err(|d| d.to_string())?;
     let opts = crate::scenario::load::LoadOptions { extra_vars };
-    match crate::scenario::load_pack(&pack.scenario_dir(), &catalog, &opts) {
-        Ok(p) => Some((catalog, p)),
-        Err(d) => {
-            eprintln!("{d}");
-            eprintln!(
-                "\n{} problem(s) in the scenario pack; nothing was run.",
+    crate::scenario::load_pack(&pack.scenario_dir(), &catalog, &opts)
+        .map(|p| (catalog, p))
+        .map_err(|d| {
+            format!(
+                "{d}\n\n{} problem(s) in the scenario pack; nothing was run.",
                 d.0.len()
-            );
-            None
-        }
-    }
+            )
+        })
 }

@@ -173,9 +173,9 @@ pub fn in_partition(id: &str, i: u64, n: u64) -> bool {
     h % n == i - 1
 }
 
-fn usage(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    EXIT_USAGE
+/// A refusal before anything runs: the whole message, as printed (exit 2).
+fn usage<T>(msg: impl std::fmt::Display) -> Result<T, String> {
+    Err(format!("error: {msg}"))
 }
 
 /// The options claimed: `--option` (repeatable, `all`), else the config file's `options:`,
@@ -253,28 +253,63 @@ pub fn run_headers(
     Ok(headers)
 }
 
-pub async fn run(mut args: RunArgs) -> i32 {
-    if args.testscript.is_some() {
-        return crate::testscript::cli::run(args).await;
+/// A run made ready from the command line and the config file: the pack, the scenarios to
+/// run, the runner's settings and where the reports go. `run` and the web console (`serve`)
+/// both start runs from it, so a run means the same thing in both.
+pub struct Prepared {
+    pub catalog: crate::catalog::Catalog,
+    pub pack: Pack,
+    /// The scenarios to run (those carried over from an earlier run included), as indexes
+    /// into `pack.scenarios`, in order.
+    pub to_run: Vec<usize>,
+    pub cfg: RunConfig,
+    pub paths: ReportPaths,
+    /// What the run is a run of (written into its results).
+    pub setup: RunSetup,
+    /// What resuming (or rerunning what failed) noted, for the results' notes.
+    pub notes: Vec<String>,
+    /// The run's folder.
+    pub out_dir: PathBuf,
+}
+
+impl Prepared {
+    /// The scenarios to run.
+    pub fn scenarios(&self) -> Vec<&Scenario> {
+        self.to_run
+            .iter()
+            .map(|&i| &self.pack.scenarios[i])
+            .collect()
     }
-    let cfg_file = match &args.config {
-        Some(p) => match config::load(p) {
-            Ok(c) => c,
-            Err(e) => return usage(e),
-        },
-        None => config::Config::default(),
-    };
+
+    /// What the runner does not know about the run, added to its results: its setup, and
+    /// what resuming it noted.
+    pub fn decorate(&self, r: &mut crate::results::RunResults) {
+        r.setup = Some(self.setup.clone());
+        r.notes.extend(self.notes.iter().cloned());
+    }
+}
+
+/// Turn the command line (`args`, into which the config file's settings are merged: the
+/// command line wins) and the config file into a run ready to start. `config_dir` is the
+/// config file's folder (its `trust_anchors:` are relative to it); `tell` gets the warnings
+/// and notices as they come. `Err` is the whole refusal, as printed (exit 2).
+pub async fn prepare(
+    args: &mut RunArgs,
+    cfg_file: &config::Config,
+    config_dir: Option<&std::path::Path>,
+    tell: &(dyn Fn(String) + Sync),
+) -> Result<Prepared, String> {
     // The command line wins over the config file.
-    args.actor = args.actor.or(cfg_file.actor.clone());
-    args.target = args.target.or(cfg_file.target.clone());
-    args.listen = args.listen.or(cfg_file.listen.clone());
-    args.trigger = args.trigger.or(cfg_file.trigger.clone());
-    args.timeout = args.timeout.or(cfg_file.timeout.clone());
+    args.actor = args.actor.take().or(cfg_file.actor.clone());
+    args.target = args.target.take().or(cfg_file.target.clone());
+    args.listen = args.listen.take().or(cfg_file.listen.clone());
+    args.trigger = args.trigger.take().or(cfg_file.trigger.clone());
+    args.timeout = args.timeout.take().or(cfg_file.timeout.clone());
     if args.pack.scenarios.is_none() {
         args.pack.scenarios = cfg_file.scenarios.as_ref().map(PathBuf::from);
     }
-    args.pack.pack = args.pack.pack.or(cfg_file.pack.clone());
-    args.rules = args.rules.or(cfg_file.rules.clone());
+    args.pack.pack = args.pack.pack.take().or(cfg_file.pack.clone());
+    args.rules = args.rules.take().or(cfg_file.rules.clone());
     args.time_scale = args.time_scale.or(cfg_file.time_scale);
     let mut vars: BTreeMap<String, String> = cfg_file.vars.clone();
     for v in &args.vars {
@@ -303,9 +338,9 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Err(e) => return usage(format!("--listen: {e} (write e.g. 127.0.0.1:8090)")),
     };
     if !listen.ip().is_loopback() {
-        eprintln!(
+        tell(format!(
             "warning: the harness's endpoint will listen on {listen}, reachable from other machines, not just this one"
-        );
+        ));
     }
     if let Some(t) = &args.target
         && !(t.starts_with("http://") || t.starts_with("https://"))
@@ -330,9 +365,7 @@ pub async fn run(mut args: RunArgs) -> i32 {
         }
     };
 
-    let Some((catalog, pack)) = super::load(&args.pack, vars.keys().cloned().collect()) else {
-        return EXIT_USAGE;
-    };
+    let (catalog, pack) = super::try_load(&args.pack, vars.keys().cloned().collect())?;
     if let Some(a) = &args.actor
         && !catalog.actors.contains_key(a)
     {
@@ -365,17 +398,17 @@ pub async fn run(mut args: RunArgs) -> i32 {
     if selected.is_empty() {
         return usage(no_match(&pack, args.actor.as_deref(), &patterns));
     }
-    warn_unused_vars(&args.vars, &pack, &selected);
+    warn_unused_vars(&args.vars, &pack, &selected, tell);
     let selected: Vec<&Scenario> = match args.partition {
         Some((i, n)) => {
             let shard: Vec<&Scenario> = selected
                 .into_iter()
                 .filter(|s| in_partition(&s.id, i, n))
                 .collect();
-            eprintln!(
+            tell(format!(
                 "cdex-harness: partition {i}/{n}: {} scenario(s) of this shard",
                 shard.len()
-            );
+            ));
             shard
         }
         None => selected,
@@ -398,8 +431,7 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Err(e) => return usage(e),
     };
     let mut anchor_files = args.trust_anchor.clone();
-    if let Some(path) = &args.config {
-        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    if let Some(dir) = config_dir {
         anchor_files.extend(cfg_file.trust_anchors.iter().map(|f| dir.join(f)));
     }
     for path in &anchor_files {
@@ -460,17 +492,17 @@ pub async fn run(mut args: RunArgs) -> i32 {
         let differences =
             resume::differences(&earlier.results, &setup, &cfg.options.names(&catalog));
         if !differences.is_empty() && !args.force {
-            eprintln!(
-                "error: {flag}: {} is not a run of the same thing, so its verdicts cannot be carried over:",
+            let mut msg = format!(
+                "{flag}: {} is not a run of the same thing, so its verdicts cannot be carried over:",
                 earlier.file.display()
             );
             for d in &differences {
-                eprintln!("  - {d}");
+                msg.push_str(&format!("\n  - {d}"));
             }
-            eprintln!(
-                "  hint: repeat the earlier run's options, or run afresh without {flag}; --force carries its results over anyway (the differences go into the report's notes)"
-            );
-            return EXIT_USAGE;
+            msg.push_str(&format!(
+                "\n  hint: repeat the earlier run's options, or run afresh without {flag}; --force carries its results over anyway (the differences go into the report's notes)"
+            ));
+            return usage(msg);
         }
         if !differences.is_empty() {
             resume_notes.push(format!(
@@ -531,14 +563,14 @@ pub async fn run(mut args: RunArgs) -> i32 {
     if let Some(smart) = args.smart.backend() {
         match crate::http::smart::fetch_token(&smart, &client, cfg.timeout).await {
             Ok(token) => {
-                eprintln!(
+                tell(format!(
                     "SMART: got an access token from {}{}",
                     smart.token_url,
                     token
                         .expires_in
                         .map(|s| format!(" (expires in {s} s)"))
                         .unwrap_or_default()
-                );
+                ));
                 cfg.secrets.push(token.assertion.clone());
                 cfg.headers
                     .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
@@ -564,10 +596,10 @@ pub async fn run(mut args: RunArgs) -> i32 {
                 if let Err(e) = crate::http::client::HttpClient::trust_in_shared(pem.as_bytes()) {
                     return usage(e);
                 }
-                eprintln!(
+                tell(format!(
                     "the harness's endpoint serves https; its CA is in {} (trigger commands get CDEX_HARNESS_CA)",
                     ca_file.display()
-                );
+                ));
                 cfg.server_ca_file = Some(ca_file);
             }
             cfg.server_tls = Some(tls);
@@ -575,8 +607,6 @@ pub async fn run(mut args: RunArgs) -> i32 {
         Ok(None) => {}
         Err(e) => return usage(e),
     }
-    let verbose = args.verbose;
-    let total = to_run.len();
     let paths = ReportPaths {
         html: Some(
             args.html
@@ -594,6 +624,64 @@ pub async fn run(mut args: RunArgs) -> i32 {
                 .unwrap_or_else(|| out_dir.join("results.json")),
         ),
     };
+    let index: std::collections::HashMap<&str, usize> = pack
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let to_run = to_run.iter().map(|s| index[s.id.as_str()]).collect();
+    Ok(Prepared {
+        catalog,
+        pack,
+        to_run,
+        cfg,
+        paths,
+        setup,
+        notes: resume_notes,
+        out_dir,
+    })
+}
+
+pub async fn run(mut args: RunArgs) -> i32 {
+    if args.testscript.is_some() {
+        return crate::testscript::cli::run(args).await;
+    }
+    let cfg_file = match &args.config {
+        Some(p) => match config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => config::Config::default(),
+    };
+    let config_dir = args.config.as_ref().map(|p| {
+        p.parent()
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf()
+    });
+    let tell = |m: String| eprintln!("{m}");
+    let Prepared {
+        catalog,
+        pack,
+        to_run,
+        mut cfg,
+        paths,
+        setup,
+        notes: resume_notes,
+        ..
+    } = match prepare(&mut args, &cfg_file, config_dir.as_deref(), &tell).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let to_run: Vec<&Scenario> = to_run.iter().map(|&i| &pack.scenarios[i]).collect();
+    let verbose = args.verbose;
+    let total = to_run.len();
     // What the runner does not know about the run: its setup, and what resuming it noted.
     let decorate = {
         let setup = setup.clone();
@@ -720,7 +808,12 @@ fn no_match(pack: &Pack, actor: Option<&str>, patterns: &[String]) -> String {
 /// `--var nonsense=1`: say so when no selected scenario, pack variable, pack header or
 /// reference setting uses a variable given on the command line (a typo otherwise passes
 /// silently). A warning only: a trigger command still gets it as `CDEX_VAR_...`.
-fn warn_unused_vars(given: &[String], pack: &Pack, selected: &[&Scenario]) {
+fn warn_unused_vars(
+    given: &[String],
+    pack: &Pack,
+    selected: &[&Scenario],
+    tell: &(dyn Fn(String) + Sync),
+) {
     let used = used_vars(pack, selected);
     for item in given {
         let Ok((name, _)) = parse_var(item) else {
@@ -732,10 +825,10 @@ fn warn_unused_vars(given: &[String], pack: &Pack, selected: &[&Scenario]) {
         let guess = crate::suggest::did_you_mean(&name, used.iter().map(String::as_str))
             .map(|d| format!(" ({d})"))
             .unwrap_or_default();
-        eprintln!(
+        tell(format!(
             "warning: --var {name}: no selected scenario uses this variable{guess}; a trigger command still gets it as CDEX_VAR_{}",
             crate::runner::trigger::env_name(&name)
-        );
+        ));
     }
 }
 

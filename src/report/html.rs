@@ -489,19 +489,19 @@ fn group_evidence(
     rows
 }
 
-fn scenario_anchor(i: usize) -> String {
+pub(crate) fn scenario_anchor(i: usize) -> String {
     format!("sc-{i}")
 }
 
-fn step_anchor(i: usize, j: usize) -> String {
+pub(crate) fn step_anchor(i: usize, j: usize) -> String {
     format!("sc-{i}-st-{j}")
 }
 
-fn exchange_anchor(i: usize, j: usize, k: usize) -> String {
+pub(crate) fn exchange_anchor(i: usize, j: usize, k: usize) -> String {
     format!("sc-{i}-st-{j}-x-{k}")
 }
 
-fn requirement_anchor(k: usize) -> String {
+pub(crate) fn requirement_anchor(k: usize) -> String {
     format!("req-{k}")
 }
 

@@ -92,7 +92,12 @@ impl Live {
                 }
             }
             Progress::WaitEnded => s.wait = None,
+            // The `[n/N]` lines come from the scenario results; the rest is for the web
+            // console.
             Progress::RunStarted(_) => {}
+            Progress::Exchange { .. }
+            | Progress::StepFinished { .. }
+            | Progress::ScenarioFinished { .. } => return,
         }
         drop(s);
         self.redraw();

@@ -12,7 +12,7 @@ pub mod junit;
 pub mod live;
 
 mod atomic;
-mod format;
+pub(crate) mod format;
 mod pretty_json;
 
 use crate::results::RunResults;

@@ -132,6 +132,9 @@ pub struct RunConfig {
     /// inlined in the results; the harness's endpoint also streams such bodies there as they
     /// arrive. `None`: bodies stay in memory and results cut them at 256 KiB.
     pub bodies: Option<crate::http::bodies::BodyStore>,
+    /// Where the answers of a person testing by hand come from (the web console's "done" /
+    /// "cannot" buttons); `None`: the terminal, when standard input is one.
+    pub operator: Option<tokio::sync::broadcast::Sender<operator::Answer>>,
 }
 
 impl RunConfig {
@@ -165,6 +168,7 @@ impl RunConfig {
             counterpart: None,
             carried: BTreeMap::new(),
             bodies: None,
+            operator: None,
         }
     }
 }
@@ -311,6 +315,13 @@ pub async fn run(
         } else {
             scenario::run(pack, sc, cfg, &mut env, &run_id, cancel.clone()).await
         };
+        if let Some(cb) = &cfg.on_progress {
+            cb(progress::Progress::ScenarioFinished {
+                id: r.id.clone(),
+                status: r.status,
+                message: r.message.clone(),
+            });
+        }
         if let Some(cb) = &cfg.on_scenario {
             cb(&r);
         }

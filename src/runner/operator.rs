@@ -1,4 +1,6 @@
 //! A person at the terminal, during a manual wait: Enter means "done", `s` means "skip".
+//! A run may take its answers from elsewhere instead (the web console's buttons): see
+//! [`answers_for`] and `RunConfig::operator`.
 //!
 //! One thread reads standard input, only when it is a terminal, and broadcasts each answer;
 //! a wait subscribes for its own duration, so a line typed before it began does not count.
@@ -49,6 +51,17 @@ pub fn answers() -> Option<broadcast::Receiver<Answer>> {
         })
         .as_ref()
         .map(|tx| tx.subscribe())
+}
+
+/// Listen for the answers of a run: those `injected` (the web console's buttons), else the
+/// person at the terminal ([`answers`]).
+pub fn answers_for(
+    injected: Option<&broadcast::Sender<Answer>>,
+) -> Option<broadcast::Receiver<Answer>> {
+    match injected {
+        Some(tx) => Some(tx.subscribe()),
+        None => answers(),
+    }
 }
 
 /// The next answer, or never when there is no terminal.

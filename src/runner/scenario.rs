@@ -228,6 +228,11 @@ pub async fn run(
             Some((status, why)) => steps::skipped(step, status, &why),
             None => steps::run(&mut ctx, step, &mut vars).await,
         };
+        if let Some(cb) = &cfg.on_progress {
+            super::progress::step_finished(&s.id, &r)
+                .into_iter()
+                .for_each(|p| cb(p));
+        }
         outcomes.insert(step.id.clone(), r.status);
         step_results.push(r);
     }

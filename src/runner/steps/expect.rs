@@ -287,6 +287,7 @@ pub(super) async fn expect(
         within.as_millis(),
         ctx.cfg.server_ca_file.as_deref(),
     );
+    let mut instruction = None;
     if manual {
         let mut text = prompt(ctx, step, e, &action, vars);
         if let Some(why) = &refused {
@@ -297,11 +298,15 @@ pub(super) async fn expect(
         if let Some(p) = env.get("CDEX_PAYLOAD_FILE") {
             text.push_str(&format!("\n    suggested payload: {p}"));
         }
+        instruction = Some(
+            ctx.redactor
+                .text(text.trim_start().trim_start_matches(">>> ")),
+        );
         text.push_str(&format!(
             "\n    (`--trigger CMD` automates this step: see docs/actions.md, action `{}`)",
             e.action
         ));
-        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        if ctx.cfg.operator.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             text.push_str(&format!(
                 "\n    waiting up to {}: press Enter when done, or s then Enter to skip this step",
                 humantime::format_duration(within)
@@ -322,6 +327,7 @@ pub(super) async fn expect(
         what: awaited.describe(),
         within,
         manual,
+        instruction,
     });
 
     let taken = ctx.taken.clone();
@@ -329,7 +335,11 @@ pub(super) async fn expect(
         i >= window_start && !taken.contains(&i) && awaited.matches(&x.request)
     };
     let mut cancel = ctx.cancel.clone();
-    let mut answers = if manual { operator::answers() } else { None };
+    let mut answers = if manual {
+        operator::answers_for(ctx.cfg.operator.as_ref())
+    } else {
+        None
+    };
     let mut trigger_error = None;
     let mut skipped_by_person = false;
     let mut said_done = false;

@@ -80,7 +80,11 @@ pub(super) async fn poll(
     }
     let start = Instant::now();
     let deadline = start + within;
-    let mut answers = if manual { operator::answers() } else { None };
+    let mut answers = if manual {
+        operator::answers_for(ctx.cfg.operator.as_ref())
+    } else {
+        None
+    };
     if let Some(prompt) = &p.prompt {
         let text = render(prompt, vars).unwrap_or_else(|_| prompt.clone());
         if manual {
@@ -95,7 +99,7 @@ pub(super) async fn poll(
                 p.request.method,
                 render(&p.request.path, vars).unwrap_or_else(|_| p.request.path.clone()),
             );
-            if answers.is_some() {
+            if answers.is_some() && ctx.cfg.operator.is_none() {
                 line.push_str(&format!(
                     "\n    waiting up to {}: press Enter to poll at once, or s then Enter to skip this step",
                     humantime::format_duration(within)
@@ -109,6 +113,7 @@ pub(super) async fn poll(
             what: ctx.redactor.text(&text),
             within,
             manual,
+            instruction: manual.then(|| ctx.redactor.text(&text)),
         });
     }
     let result = attempts(
