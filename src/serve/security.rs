@@ -107,10 +107,12 @@ fn is_local_host(host: &str) -> bool {
 
 /// Whether a POST (or any request that changes something) comes from a page of this console.
 fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        // The browser says so (a page cannot set this header). Its `Origin` is `null` then:
+        // a form POST from a page under `Referrer-Policy: no-referrer` carries no origin.
+        Some("same-origin" | "none") => return true,
+        Some(_) => return false,
+        None => {}
     }
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         // Not a browser's cross-site request (a browser always sends Origin with a POST).

@@ -3,6 +3,8 @@
 //! and the combined output. `mod common;` in a test file; each uses what it needs.
 #![allow(dead_code)]
 
+pub mod cdp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
