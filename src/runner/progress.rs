@@ -8,7 +8,8 @@ use std::time::Duration;
 pub enum Progress {
     /// The run has begun (the preflight is done): what every report of it repeats.
     RunStarted(super::RunHeader),
-    /// A scenario starts (`index` counts from 1).
+    /// A scenario starts (`index` is its place in the run, from 1). With `--jobs`, several
+    /// may be running at once, and they may start out of order (a lock they wait for).
     ScenarioStarted {
         index: usize,
         total: usize,
@@ -30,8 +31,8 @@ pub enum Progress {
         /// A person is to act (no `--trigger`): they may press Enter (done) or `s` (skip).
         manual: bool,
     },
-    /// The wait is over (arrived, timed out, or the person answered).
-    WaitEnded,
+    /// The wait of this scenario is over (arrived, timed out, or the person answered).
+    WaitEnded { scenario: String },
 }
 
 pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
