@@ -22,6 +22,8 @@ pub struct Config {
     pub rules: Option<String>,
     /// Run the pack's clocks this many times faster (`--time-scale`).
     pub time_scale: Option<f64>,
+    /// How many scenarios run at once (`--jobs`).
+    pub jobs: Option<usize>,
     /// The options the system claims (`--option`): `task-based`, `notified-pull`, `all`.
     #[serde(default)]
     pub options: Vec<String>,
