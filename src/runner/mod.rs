@@ -584,6 +584,55 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::wildcard;
+    use super::{ENDPOINT_LOCK, PERSON_LOCK, RunConfig, Sut, claim};
+
+    #[test]
+    fn what_a_scenario_may_not_share() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = crate::catalog::Catalog::load(&root.join("catalog/cdex-2019")).unwrap();
+        let pack = crate::scenario::load_pack(
+            &root.join("scenarios/cdex-2019"),
+            &catalog,
+            &Default::default(),
+        )
+        .unwrap();
+        let find = |id: &str| pack.scenarios.iter().find(|s| s.id == id).unwrap();
+        let mut server = find("is-push-create").clone();
+        server.concurrency.locks = vec!["patient".into()];
+        let client = find("ic-push-create");
+        let locks = |cfg: &RunConfig, s: &crate::scenario::Scenario| -> Vec<String> {
+            claim(cfg, s).locks.into_iter().collect()
+        };
+
+        // The reference actors: every scenario running has its own, nothing to protect.
+        let reference = RunConfig::new(Sut::Reference(Default::default()));
+        assert!(locks(&reference, &server).is_empty());
+        assert!(locks(&reference, client).is_empty());
+        // A real server: the pack's locks.
+        let target = RunConfig::new(Sut::External {
+            target: Some("http://127.0.0.1:1".into()),
+            trigger: None,
+        });
+        assert_eq!(locks(&target, &server), ["patient"]);
+        // A client driven by a person: one thing at a time.
+        let by_hand = RunConfig::new(Sut::External {
+            target: None,
+            trigger: None,
+        });
+        assert_eq!(locks(&by_hand, client), [PERSON_LOCK]);
+        // A client driven by a command at one fixed address: the endpoint in turn.
+        let mut fixed = RunConfig::new(Sut::External {
+            target: None,
+            trigger: Some("act".into()),
+        });
+        assert!(locks(&fixed, client).is_empty());
+        fixed.listen = "127.0.0.1:8090".parse().unwrap();
+        assert_eq!(locks(&fixed, client), [ENDPOINT_LOCK]);
+        fixed.listen = "127.0.0.1:0".parse().unwrap();
+        fixed.public_url = Some("https://harness.example".into());
+        assert_eq!(locks(&fixed, client), [ENDPOINT_LOCK]);
+        assert!(!claim(&fixed, client).serial);
+    }
 
     #[test]
     fn wildcards() {
