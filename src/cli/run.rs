@@ -91,6 +91,12 @@ pub struct RunArgs {
     /// Leave out the scenarios whose id matches (substring, or `*` wildcards; repeatable)
     #[arg(long = "skip", value_name = "PATTERN")]
     pub skip: Vec<String>,
+    /// Run this many scenarios at once, each with its own endpoint and reference server;
+    /// reports come in the pack's order whatever N. Scenarios marked `serial: true` run
+    /// alone, and ones sharing a `locks:` name never overlap (see docs/scenarios.md); 1 runs
+    /// them one after another [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Run only shard I of N (`--partition 2/4`): a scenario belongs to the shard its id's
     /// hash names, so adding a scenario never moves the others; the N shards together run
     /// every selected scenario once
@@ -446,6 +452,8 @@ pub async fn prepare(
     };
 
     let mut cfg = RunConfig::new(sut);
+    cfg.jobs = (args.jobs.map(usize::from).or(cfg_file.jobs))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     cfg.options = options;
     if args.timeout.is_some() {
         // The person testing by hand gets what they asked for.

@@ -384,7 +384,9 @@ pub(super) async fn expect(
             }
         }
     };
-    ctx.progress(Progress::WaitEnded);
+    ctx.progress(Progress::WaitEnded {
+        scenario: ctx.scenario.id.clone(),
+    });
     if step.respond.is_some()
         && let Some(m) = ctx.env.mock()
     {
