@@ -166,15 +166,24 @@ fn form_page(state: &AppState, values: &FormValues, error: Option<&str>) -> Html
     )
 }
 
-pub async fn index(State(state): State<AppState>) -> Html<String> {
-    form_page(
-        &state,
-        &FormValues {
+/// `GET /` (`?from=RUN_ID`: the settings of that run, to change and start again).
+pub async fn index(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    RawQuery(query): RawQuery,
+) -> Html<String> {
+    let from = query_param(query.as_deref(), "from")
+        .and_then(|id| runs::find(&state, &id, &session, None))
+        .filter(|f| f.owned_by(&state, &session));
+    let values = match &from {
+        Some(Found::Live(r)) => FormValues::from_request(&r.request),
+        Some(Found::Disk(d)) => FormValues::from_request(&request_on_disk(d)),
+        None => FormValues {
             sut: "reference".into(),
             ..FormValues::default()
         },
-        None,
-    )
+    };
+    form_page(&state, &values, None)
 }
 
 /// "Fill the form from this config file".

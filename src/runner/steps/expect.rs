@@ -324,7 +324,7 @@ pub(super) async fn expect(
     ctx.progress(Progress::Waiting {
         scenario: ctx.scenario.id.clone(),
         step: step.id.clone(),
-        what: awaited.describe(),
+        what: ctx.redactor.text(&awaited.describe()),
         within,
         manual,
         instruction,
