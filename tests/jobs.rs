@@ -232,6 +232,7 @@ fn a_latency_bound_pack_takes_about_its_longest_chain_not_the_sum() {
         took >= sum,
         "one at a time took {took} ms, less than {sum} ms"
     );
+    eprintln!("latency-bound pack, --jobs 1: {took:.0} ms (the sum of latencies: {sum:.0} ms)");
 
     let parallel = run_against("latency", 30, &peer, &pack);
     let took = parallel["duration_ms"].as_f64().unwrap();
