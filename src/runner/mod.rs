@@ -334,31 +334,6 @@ pub async fn run(
     let mut watch_cancel = cancel.clone();
     let mut cancel_open = true;
     let run_id = run_id.as_str();
-    // Why a scenario is reported without running it, if it is.
-    let outcome_without_running = |sc: &Scenario, interrupted: bool| -> Option<ScenarioResult> {
-        let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
-        if let Some(carried) = cfg.carried.get(&sc.id) {
-            Some(carried.clone())
-        } else if interrupted {
-            Some(scenario::not_run(
-                sc,
-                "the run was interrupted before this scenario",
-            ))
-        } else if let Some(o) = unclaimed {
-            // Before reachability: a scenario of an option not claimed does not apply,
-            // whether or not the server answers.
-            Some(scenario::not_applicable(
-                sc,
-                &format!(
-                    "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
-                ),
-            ))
-        } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
-            Some(scenario::unreachable(sc, why))
-        } else {
-            None
-        }
-    };
     let done = |r: &ScenarioResult| {
         if let Some(cb) = &cfg.on_scenario {
             cb(r);
@@ -369,8 +344,7 @@ pub async fn run(
             interrupted = true;
         }
         while running.len() < jobs {
-            let Some(i) =
-                schedule.next(|i| outcome_without_running(scenarios[i], interrupted).is_none())
+            let Some(i) = schedule.next(|i| unrun(cfg, &pf, scenarios[i], interrupted).is_none())
             else {
                 break;
             };
@@ -382,7 +356,8 @@ pub async fn run(
                     id: sc.id.clone(),
                 });
             }
-            if let Some(r) = outcome_without_running(sc, interrupted) {
+            if let Some(why) = unrun(cfg, &pf, sc, interrupted) {
+                let r = why.result(sc);
                 done(&r);
                 results[i] = Some(r);
                 continue;
@@ -455,6 +430,58 @@ pub async fn run(
         clock.elapsed().as_secs_f64() * 1000.0,
         interrupted,
     )
+}
+
+/// Why a scenario is reported without running it, if it is (cheap: asked of every scenario
+/// the schedule looks at).
+fn unrun<'a>(
+    cfg: &'a RunConfig,
+    pf: &'a preflight::Preflight,
+    sc: &'a Scenario,
+    interrupted: bool,
+) -> Option<Unrun<'a>> {
+    if let Some(carried) = cfg.carried.get(&sc.id) {
+        Some(Unrun::Carried(carried))
+    } else if interrupted {
+        Some(Unrun::Interrupted)
+    } else if let Some(o) = sc.options.iter().find(|o| !cfg.options.claims(o)) {
+        // Before reachability: a scenario of an option not claimed does not apply, whether or
+        // not the server answers.
+        Some(Unrun::Unclaimed(o))
+    } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
+        Some(Unrun::Unreachable(why))
+    } else {
+        None
+    }
+}
+
+/// Why a scenario is reported without running.
+enum Unrun<'a> {
+    /// Carried over from an earlier run (`--resume`).
+    Carried(&'a ScenarioResult),
+    Interrupted,
+    /// It tests this option, which the system under test does not claim.
+    Unclaimed(&'a str),
+    /// The server under test does not answer: why.
+    Unreachable(&'a str),
+}
+
+impl Unrun<'_> {
+    fn result(&self, sc: &Scenario) -> ScenarioResult {
+        match self {
+            Unrun::Carried(r) => (*r).clone(),
+            Unrun::Interrupted => {
+                scenario::not_run(sc, "the run was interrupted before this scenario")
+            }
+            Unrun::Unclaimed(o) => scenario::not_applicable(
+                sc,
+                &format!(
+                    "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
+                ),
+            ),
+            Unrun::Unreachable(why) => scenario::unreachable(sc, why),
+        }
+    }
 }
 
 /// What was tested, in words.
