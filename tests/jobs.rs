@@ -232,9 +232,11 @@ fn a_latency_bound_pack_takes_about_its_longest_chain_not_the_sum() {
         took >= sum,
         "one at a time took {took} ms, less than {sum} ms"
     );
+    eprintln!("latency-bound pack, --jobs 1: {took:.0} ms (the sum of latencies: {sum:.0} ms)");
 
     let parallel = run_against("latency", 30, &peer, &pack);
     let took = parallel["duration_ms"].as_f64().unwrap();
+    eprintln!("latency-bound pack, --jobs 30: {took:.0} ms");
     assert!(
         took < 0.4 * sum,
         "30 at once took {took} ms, not well under the {sum} ms of one at a time"

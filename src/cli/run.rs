@@ -92,9 +92,9 @@ pub struct RunArgs {
     #[arg(long = "skip", value_name = "PATTERN")]
     pub skip: Vec<String>,
     /// Run this many scenarios at once, each with its own endpoint and reference server;
-    /// reports come in the pack's order whatever N. Scenarios marked `serial: true` run
-    /// alone, and ones sharing a `locks:` name never overlap (see docs/scenarios.md); 1 runs
-    /// them one after another [default: the number of CPUs]
+    /// reports come in the pack's order whatever N. Against a real system, scenarios marked
+    /// `serial: true` run alone and ones sharing a `locks:` name never overlap (see
+    /// docs/scenarios.md); 1 runs them one after another [default: the number of CPUs]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Run only shard I of N (`--partition 2/4`): a scenario belongs to the shard its id's

@@ -124,7 +124,8 @@ pub struct RunConfig {
     /// polling schedules divide their durations by it. Given to scenarios as `time_scale`.
     pub time_scale: f64,
     /// The Handler the harness's endpoint answers with, instead of the reference
-    /// implementation of the role the scenario plays (an embedding program, a test).
+    /// implementation of the role the scenario plays (an embedding program, a test). With
+    /// `jobs` above 1 the scenarios running at once share it.
     pub counterpart: Option<Arc<dyn crate::mock::Handler>>,
     /// Results carried over from an earlier run (`run --resume`), by scenario id: reported
     /// as they are instead of running the scenario.
@@ -235,12 +236,16 @@ pub const ENDPOINT_LOCK: &str = "(the harness endpoint)";
 /// The lock every scenario holds in which a person may be asked to act (no `--trigger`).
 pub const PERSON_LOCK: &str = "(the person at the terminal)";
 
-/// What a scenario may not share with the ones running beside it: its `serial:`, its
-/// `locks:` against a real system (against the built-in reference actors every scenario
-/// running has its own, so there is nothing to protect), and the implicit locks.
+/// What a scenario may not share with the ones running beside it. Its `serial:` and
+/// `locks:` name what collides on a real system under test; against the built-in reference
+/// actors every scenario running has its own, so they are not needed there. Whatever the
+/// system: the implicit locks (a fixed endpoint address, a person at the terminal), and a
+/// scenario that measures time with a `poll_schedule` check under a sped-up clock runs
+/// alone, since its slack is then milliseconds that other scenarios' work would eat.
 pub fn claim(cfg: &RunConfig, s: &Scenario) -> schedule::Claim {
+    let real = matches!(cfg.sut, Sut::External { .. });
     let mut locks = std::collections::BTreeSet::new();
-    if matches!(cfg.sut, Sut::External { .. }) {
+    if real {
         locks.extend(s.concurrency.locks.iter().cloned());
     }
     if env::needs_mock(s) && env::fixed_endpoint(cfg) {
@@ -249,8 +254,13 @@ pub fn claim(cfg: &RunConfig, s: &Scenario) -> schedule::Claim {
     if env::person_acts(cfg, s) {
         locks.insert(PERSON_LOCK.to_string());
     }
+    let measures_time = cfg.time_scale > 1.0
+        && s.steps
+            .iter()
+            .flat_map(|st| &st.asserts)
+            .any(|a| matches!(a.kind, crate::scenario::AssertKind::PollSchedule(_)));
     schedule::Claim {
-        serial: s.concurrency.serial,
+        serial: (real && s.concurrency.serial) || measures_time,
         locks,
     }
 }
@@ -328,31 +338,6 @@ pub async fn run(
     let mut watch_cancel = cancel.clone();
     let mut cancel_open = true;
     let run_id = run_id.as_str();
-    // Why a scenario is reported without running it, if it is.
-    let outcome_without_running = |sc: &Scenario, interrupted: bool| -> Option<ScenarioResult> {
-        let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
-        if let Some(carried) = cfg.carried.get(&sc.id) {
-            Some(carried.clone())
-        } else if interrupted {
-            Some(scenario::not_run(
-                sc,
-                "the run was interrupted before this scenario",
-            ))
-        } else if let Some(o) = unclaimed {
-            // Before reachability: a scenario of an option not claimed does not apply,
-            // whether or not the server answers.
-            Some(scenario::not_applicable(
-                sc,
-                &format!(
-                    "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
-                ),
-            ))
-        } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
-            Some(scenario::unreachable(sc, why))
-        } else {
-            None
-        }
-    };
     let done = |r: &ScenarioResult| {
         if let Some(cb) = &cfg.on_progress {
             cb(progress::Progress::ScenarioFinished {
@@ -370,8 +355,7 @@ pub async fn run(
             interrupted = true;
         }
         while running.len() < jobs {
-            let Some(i) =
-                schedule.next(|i| outcome_without_running(scenarios[i], interrupted).is_none())
+            let Some(i) = schedule.next(|i| unrun(cfg, &pf, scenarios[i], interrupted).is_none())
             else {
                 break;
             };
@@ -383,7 +367,8 @@ pub async fn run(
                     id: sc.id.clone(),
                 });
             }
-            if let Some(r) = outcome_without_running(sc, interrupted) {
+            if let Some(why) = unrun(cfg, &pf, sc, interrupted) {
+                let r = why.result(sc);
                 done(&r);
                 results[i] = Some(r);
                 continue;
@@ -456,6 +441,58 @@ pub async fn run(
         clock.elapsed().as_secs_f64() * 1000.0,
         interrupted,
     )
+}
+
+/// Why a scenario is reported without running it, if it is (cheap: asked of every scenario
+/// the schedule looks at).
+fn unrun<'a>(
+    cfg: &'a RunConfig,
+    pf: &'a preflight::Preflight,
+    sc: &'a Scenario,
+    interrupted: bool,
+) -> Option<Unrun<'a>> {
+    if let Some(carried) = cfg.carried.get(&sc.id) {
+        Some(Unrun::Carried(carried))
+    } else if interrupted {
+        Some(Unrun::Interrupted)
+    } else if let Some(o) = sc.options.iter().find(|o| !cfg.options.claims(o)) {
+        // Before reachability: a scenario of an option not claimed does not apply, whether or
+        // not the server answers.
+        Some(Unrun::Unclaimed(o))
+    } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
+        Some(Unrun::Unreachable(why))
+    } else {
+        None
+    }
+}
+
+/// Why a scenario is reported without running.
+enum Unrun<'a> {
+    /// Carried over from an earlier run (`--resume`).
+    Carried(&'a ScenarioResult),
+    Interrupted,
+    /// It tests this option, which the system under test does not claim.
+    Unclaimed(&'a str),
+    /// The server under test does not answer: why.
+    Unreachable(&'a str),
+}
+
+impl Unrun<'_> {
+    fn result(&self, sc: &Scenario) -> ScenarioResult {
+        match self {
+            Unrun::Carried(r) => (*r).clone(),
+            Unrun::Interrupted => {
+                scenario::not_run(sc, "the run was interrupted before this scenario")
+            }
+            Unrun::Unclaimed(o) => scenario::not_applicable(
+                sc,
+                &format!(
+                    "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
+                ),
+            ),
+            Unrun::Unreachable(why) => scenario::unreachable(sc, why),
+        }
+    }
 }
 
 /// What was tested, in words.
@@ -615,16 +652,19 @@ mod tests {
             claim(cfg, s).locks.into_iter().collect()
         };
 
+        server.concurrency.serial = true;
         // The reference actors: every scenario running has its own, nothing to protect.
         let reference = RunConfig::new(Sut::Reference(Default::default()));
         assert!(locks(&reference, &server).is_empty());
+        assert!(!claim(&reference, &server).serial);
         assert!(locks(&reference, client).is_empty());
-        // A real server: the pack's locks.
+        // A real server: the pack's locks and serial.
         let target = RunConfig::new(Sut::External {
             target: Some("http://127.0.0.1:1".into()),
             trigger: None,
         });
         assert_eq!(locks(&target, &server), ["patient"]);
+        assert!(claim(&target, &server).serial);
         // A client driven by a person: one thing at a time.
         let by_hand = RunConfig::new(Sut::External {
             target: None,
@@ -643,6 +683,24 @@ mod tests {
         fixed.public_url = Some("https://harness.example".into());
         assert_eq!(locks(&fixed, client), [ENDPOINT_LOCK]);
         assert!(!claim(&fixed, client).serial);
+
+        // A poll_schedule check under a sped-up clock: alone, whatever the system.
+        let catalog = crate::catalog::Catalog::load(&root.join("catalog/cdex-2.1")).unwrap();
+        let pack = crate::scenario::load_pack(
+            &root.join("scenarios/cdex-2.1"),
+            &catalog,
+            &Default::default(),
+        )
+        .unwrap();
+        let polled = pack
+            .scenarios
+            .iter()
+            .find(|s| s.id == "dcc-task-query-polling")
+            .unwrap();
+        assert!(claim(&reference, polled).serial);
+        let mut real_time = reference.clone();
+        real_time.time_scale = 1.0;
+        assert!(!claim(&real_time, polled).serial);
     }
 
     #[test]

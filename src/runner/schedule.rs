@@ -5,7 +5,7 @@
 //! running anything. The runner asks [`Schedule::next`] whenever a worker is free and tells
 //! [`Schedule::finish`] when a scenario ends.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What one scenario may not share with the ones running beside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct Claim {
 pub struct Schedule {
     claims: Vec<Claim>,
     /// Scenarios not started yet, by position, in the pack's order.
-    pending: Vec<usize>,
+    pending: VecDeque<usize>,
     running: BTreeSet<usize>,
     /// Lock name -> how many running scenarios hold it (at most one).
     held: BTreeMap<String, usize>,
@@ -73,7 +73,7 @@ impl Schedule {
             }
             waiting.extend(claim.locks.iter().map(String::as_str));
         }
-        let i = self.pending.remove(found?);
+        let i = self.pending.remove(found?)?;
         if runs(i) {
             for l in &self.claims[i].locks {
                 *self.held.entry(l.clone()).or_default() += 1;

@@ -31,12 +31,12 @@ pub struct ScenarioDef {
     /// does not hold, the scenario is reported not applicable, with its reason.
     #[serde(default)]
     pub requires: Vec<RequireDef>,
-    /// Run alone: no other scenario at the same time (`run --jobs`); the pack's
-    /// `serial:` when absent.
+    /// Run alone against a real system: no other scenario at the same time (`run --jobs`);
+    /// the pack's `serial:` when absent.
     #[serde(default)]
     pub serial: Option<Serial>,
-    /// Names of what the scenario uses exclusively on the system under test (a fixed resource
-    /// id, a count of what a search finds): scenarios sharing a name never overlap.
+    /// Names of what the scenario uses exclusively on a real system under test (a fixed
+    /// resource id, a count of what a search finds): scenarios sharing a name never overlap.
     #[serde(default)]
     pub locks: Vec<Spanned<String>>,
     pub steps: Vec<Spanned<StepDef>>,
