@@ -3,7 +3,8 @@
 //! Data flows one way: [`scenario`] (the YAML pack, checked) -> [`runner`] (plays the
 //! counterpart, over [`http`] as a client and [`mock`] as a server, with the [`actors`]) ->
 //! [`results`] (plain data) -> [`report`] (HTML, JUnit, JSON, console). [`catalog`] holds the
-//! requirements every assertion traces to; [`fhir`] holds FHIR knowledge; [`cli`] is the
+//! requirements every assertion traces to; [`fhir`] holds FHIR knowledge; [`simulator`] runs
+//! a reference actor on its own for partners, checking what they send live; [`cli`] is the
 //! command line.
 
 pub mod actors;
@@ -16,5 +17,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod simulator;
 pub mod suggest;
 pub mod testscript;

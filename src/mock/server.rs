@@ -23,9 +23,14 @@ pub struct Override {
     pub response: Message,
 }
 
+/// Where every exchange goes instead of the [`Recorder`] (a simulator's live check): called
+/// on the request path, so it must not wait.
+pub type Tap = Arc<dyn Fn(RawExchange) + Send + Sync>;
+
 struct Shared {
     handler: RwLock<Arc<dyn Handler>>,
     recorder: Arc<Recorder>,
+    tap: Option<Tap>,
     overrides: Mutex<Vec<Override>>,
     base_url: String,
     /// How long a request body may take to arrive, in milliseconds (see
@@ -60,11 +65,23 @@ impl MockServer {
         tls: Option<&ServerTls>,
     ) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::start_on(listener, handler, tls, None).await
+    }
+
+    /// Serve on a bound `listener` with `handler`, over TLS when `tls` is given; with a
+    /// `tap`, every exchange goes to it and the [`recorder`](Self::recorder) stays empty.
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        handler: Arc<dyn Handler>,
+        tls: Option<&ServerTls>,
+        tap: Option<Tap>,
+    ) -> std::io::Result<MockServer> {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             handler: RwLock::new(handler),
             recorder: Arc::new(Recorder::default()),
+            tap,
             overrides: Mutex::new(Vec::new()),
             base_url: format!("{scheme}://{addr}"),
             body_timeout_ms: AtomicU64::new(DEFAULT_BODY_TIMEOUT.as_millis() as u64),
@@ -434,14 +451,18 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             (super::outcome(400, "structure", &msg), Some(msg))
         }
     };
-    shared.recorder.record(RawExchange {
+    let exchange = RawExchange {
         direction: Direction::Incoming,
         at,
         duration: start.elapsed(),
         request,
         response: Some(response.clone()),
         error,
-    });
+    };
+    match &shared.tap {
+        Some(tap) => tap(exchange),
+        None => shared.recorder.record(exchange),
+    }
     to_axum(response)
 }
 
