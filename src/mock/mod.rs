@@ -1,6 +1,7 @@
 //! The harness as an HTTP server: a mock FHIR endpoint that records every exchange and
 //! answers through a [`Handler`] (a reference actor), or with a canned answer a scenario gives.
 
+pub mod accept;
 pub mod recorder;
 pub mod server;
 pub mod tls;

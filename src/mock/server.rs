@@ -50,6 +50,7 @@ pub struct MockServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    accept_errors: Arc<super::accept::AcceptErrors>,
 }
 
 impl MockServer {
@@ -91,30 +92,30 @@ impl MockServer {
             .fallback(serve)
             .with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        match tls {
-            None => {
-                tokio::spawn(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            }
-            Some(tls) => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
-                tokio::spawn(serve_tls(listener, acceptor, app, rx));
-            }
-        }
+        let accept_errors = Arc::new(super::accept::AcceptErrors::default());
+        let tls = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
+        tokio::spawn(super::accept::serve(
+            listener,
+            tls,
+            app,
+            rx,
+            accept_errors.clone(),
+        ));
         Ok(MockServer {
             shared,
             addr,
             stop: Some(tx),
+            accept_errors,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections that could not be accepted so far (out of file descriptors...).
+    pub fn accept_errors(&self) -> Arc<super::accept::AcceptErrors> {
+        self.accept_errors.clone()
     }
 
     /// How long a request body may take to arrive before the answer is 408 (the run uses its
@@ -302,39 +303,6 @@ fn single_request_matches(pattern: &str, path_and_query: &str) -> bool {
                 .iter()
                 .any(|(n, v)| *n == name && (*v == value || v.ends_with(&format!("/{value}"))))
         })
-}
-
-/// Accept TLS connections until stopped; a failed handshake (a peer that does not trust the
-/// certificate, or speaks plain HTTP) ends that connection only.
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
-    mut stop: oneshot::Receiver<()>,
-) {
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(_) => continue,
-            },
-            _ = &mut stop => return,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
-                    .await
-            else {
-                return;
-            };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
 }
 
 async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {

@@ -45,7 +45,8 @@ pub struct Simulator {
     server: MockServer,
     shared: Arc<worker::Shared>,
     stop: Option<oneshot::Sender<()>>,
-    worker: tokio::task::JoinHandle<()>,
+    /// Fires when the worker has finished its log.
+    done: oneshot::Receiver<()>,
     settings: String,
     authentication: String,
     notes: Vec<String>,
@@ -92,6 +93,8 @@ impl Simulator {
         let faults = Faults::parse(&faults)?;
         let mut vars = opts.pack.vars.clone();
         vars.extend(opts.vars.clone());
+        // A thousand partners' connections are a thousand file descriptors.
+        crate::mock::accept::raise_open_file_limit();
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
@@ -193,15 +196,18 @@ impl Simulator {
             log,
             verbose: opts.verbose,
             resources_said: 0,
+            accept_errors: server.accept_errors(),
+            accept_errors_said: 0,
         };
         let (stop_tx, stop_rx) = oneshot::channel();
-        let worker = tokio::spawn(worker.run(stop_rx));
+        let (done_tx, done) = oneshot::channel();
+        worker::spawn(worker, stop_rx, done_tx, format!("live check {addr}"))?;
         Ok(Simulator {
             actor: spec.name.to_string(),
             server,
             shared,
             stop: Some(stop_tx),
-            worker,
+            done,
             settings: redactor.text(&auth::without_token(&settings).to_string()),
             authentication: auth::describe(
                 &settings,
@@ -267,6 +273,6 @@ impl Simulator {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        let _ = (&mut self.worker).await;
+        let _ = (&mut self.done).await;
     }
 }

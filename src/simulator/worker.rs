@@ -2,6 +2,9 @@
 //! channel ([`Tap::exchange`], which never waits); one worker per simulator checks it, logs
 //! it, keeps it (bounded) and broadcasts it. When the worker is behind and the channel is
 //! full, the exchange is answered but not checked, and counted: the log says how many.
+//!
+//! The worker runs on its own thread at a lower CPU priority: under load the request path
+//! comes first, and the live check takes what CPU is left.
 
 use super::answer::Answerer;
 use super::exchange::{self, LiveExchange};
@@ -89,6 +92,9 @@ pub struct Worker {
     pub verbose: bool,
     /// Resources dropped as last said in the log.
     pub resources_said: u64,
+    /// Connections the server could not accept, and how many of them the log told.
+    pub accept_errors: Arc<crate::mock::accept::AcceptErrors>,
+    pub accept_errors_said: u64,
 }
 
 impl Worker {
@@ -96,9 +102,18 @@ impl Worker {
     /// summary in the log.
     pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
         let mut batch = Vec::with_capacity(64);
+        // What happens between exchanges (connections refused, exchanges not checked) is
+        // said within a second.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
+                _ = tick.tick() => {
+                    self.say_unchecked();
+                    self.say_accept_errors();
+                    self.flush();
+                }
                 n = self.rx.recv_many(&mut batch, 64) => {
                     if n == 0 {
                         break;
@@ -118,6 +133,7 @@ impl Worker {
         }
         self.say_unchecked();
         self.say_dropped_resources();
+        self.say_accept_errors();
         let s = &self.shared;
         let summary = format!(
             "note: {} exchange(s): {} checked, {} answered but not checked (the live check was behind); {} older exchange(s) and {} resource(s) dropped from memory (keep: {})",
@@ -185,6 +201,19 @@ impl Worker {
         }
     }
 
+    /// Say in the log when connections could not be accepted since it last did.
+    fn say_accept_errors(&mut self) {
+        let (n, last) = self.accept_errors.get();
+        if n > self.accept_errors_said {
+            self.line(&format!(
+                "note: {} connection(s) could not be accepted; the last error: {}",
+                n - self.accept_errors_said,
+                last.unwrap_or_default()
+            ));
+            self.accept_errors_said = n;
+        }
+    }
+
     fn line(&mut self, s: &str) {
         if let Some(log) = &mut self.log {
             let _ = writeln!(log, "{s}");
@@ -195,5 +224,42 @@ impl Worker {
         if let Some(log) = &mut self.log {
             let _ = log.flush();
         }
+    }
+}
+
+/// Run the worker on its own thread (at a lower CPU priority than the request path);
+/// `done` fires when it has finished its log.
+pub fn spawn(
+    worker: Worker,
+    stop: oneshot::Receiver<()>,
+    done: oneshot::Sender<()>,
+    name: String,
+) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            lower_priority();
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
+                Ok(rt) => rt.block_on(worker.run(stop)),
+                Err(e) => eprintln!("error: the live check cannot run: {e}"),
+            }
+            let _ = done.send(());
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the live check: {e}"))
+}
+
+/// This thread's nice value raised by 10 (Linux: per thread), so that the request path is
+/// scheduled first when both want the CPU.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority on the calling thread, with no pointers involved.
+    unsafe {
+        let tid = libc::gettid();
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, (now + 10).min(19));
     }
 }
