@@ -444,6 +444,185 @@ fn a_hostile_server_under_test_gets_no_markup_into_the_live_page() {
     assert_nothing_injected(&page, "the report");
 }
 
+// ---- Simulators ------------------------------------------------------------------------
+
+fn communication(with_subject: bool) -> String {
+    let text =
+        std::fs::read_to_string(common::project().join(
+            "scenarios/cdex-2019/information-recipient/fixtures/communication-unsolicited.json",
+        ))
+        .unwrap()
+        .replace("{{communication_key}}", "console-test-1")
+        .replace("{{patient_id}}", "cdex-patient-1");
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    if !with_subject {
+        v.as_object_mut().unwrap().remove("subject");
+    }
+    v.to_string()
+}
+
+/// POST a Communication to a simulator; the status it answered.
+fn post_communication(console: &Console, base: &str, body: String) -> u16 {
+    let url = format!("{}/Communication", base.trim_end_matches('/'));
+    cdex_harness::http::client::init_tls();
+    console.rt.block_on(async move {
+        reqwest::Client::new()
+            .post(&url)
+            .header("Content-Type", "application/fhir+json")
+            .header("Authorization", "Bearer cdex-reference-token-8c1f")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+            .status()
+            .as_u16()
+    })
+}
+
+/// Start a simulator of `actor` from the panel; its URL.
+fn start_simulator(page: &Page, actor: &str) -> String {
+    let before = page
+        .eval("document.querySelectorAll('.simulator').length")
+        .unwrap()
+        .as_u64()
+        .unwrap_or(0);
+    fill(
+        page,
+        "#start-simulator",
+        &[("pack", "cdex-2019"), ("actor", actor)],
+    );
+    page.eval("document.querySelector('#start-simulator [type=submit]').click()")
+        .unwrap();
+    wait(
+        page,
+        &format!("document.querySelectorAll('.simulator[data-url]').length > {before}"),
+    );
+    let url = page
+        .eval(&format!(
+            "[...document.querySelectorAll('.simulator[data-actor={actor:?}]')].pop().dataset.url"
+        ))
+        .unwrap();
+    url.as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_simulator_started_from_the_page_shows_a_partners_exchange_and_its_checks() {
+    let console = Console::start("simulator", None);
+    let Some(browser) = Browser::launch(&console.dir) else {
+        return;
+    };
+    let page = browser.page();
+    page.on_new_document(CSP_PROBE);
+    page.navigate(&console.at("/simulators"));
+    let recipient = start_simulator(&page, "information-recipient");
+    let server = start_simulator(&page, "information-server");
+    assert_ne!(
+        recipient, server,
+        "two simulators at once, each on its port"
+    );
+    for url in [&recipient, &server] {
+        assert!(url.starts_with("http://127.0.0.1:"), "on loopback: {url}");
+    }
+    let sim = format!(".simulator[data-url={recipient:?}]");
+    wait(
+        &page,
+        &format!("document.querySelector('{sim}')?.dataset.state === 'live'"),
+    );
+
+    assert_eq!(
+        post_communication(&console, &recipient, communication(true)),
+        201
+    );
+    let first = wait(
+        &page,
+        &format!(
+            "document.querySelector('{sim} .sim-exchange .check') && document.querySelector('{sim} .sim-exchange').innerText"
+        ),
+    );
+    let first = first.as_str().unwrap();
+    assert!(first.contains("POST /Communication"), "{first}");
+    assert!(first.contains("201"), "{first}");
+    // The live checks of a conforming Communication: green, with what they trace to.
+    let checks = page
+        .eval(&format!(
+            "[...document.querySelectorAll('{sim} .sim-exchange .check')].map(c => [c.dataset.status, c.innerText])"
+        ))
+        .unwrap();
+    assert!(
+        checks.as_array().unwrap().iter().all(|c| c[0] != "failed"),
+        "{checks}"
+    );
+
+    // One without its subject: a red check naming the profile rule.
+    post_communication(&console, &recipient, communication(false));
+    let failed = wait(
+        &page,
+        &format!(
+            "document.querySelector('{sim} .sim-exchange .check[data-status=failed]')?.innerText"
+        ),
+    );
+    let failed = failed.as_str().unwrap();
+    assert!(failed.contains("subject"), "{failed}");
+    let reqs = page
+        .eval(&format!(
+            "[...document.querySelectorAll('{sim} .sim-exchange .check .req')].map(r => r.textContent)"
+        ))
+        .unwrap();
+    assert!(
+        !reqs.as_array().unwrap().is_empty(),
+        "the checks name their requirement: {checks}"
+    );
+    assert_eq!(
+        page.eval(&format!(
+            "document.querySelectorAll('.simulator[data-url={server:?}] .sim-exchange').length"
+        ))
+        .unwrap(),
+        0,
+        "each simulator shows its own exchanges"
+    );
+
+    page.eval("window.scrollTo(0, 0)").unwrap();
+    screenshot(&page, "console-simulators.png");
+
+    // A reload replays what arrived.
+    page.navigate(&console.at("/simulators"));
+    wait(
+        &page,
+        &format!("document.querySelectorAll('{sim} .sim-exchange').length === 2"),
+    );
+    assert_nothing_injected(&page, "the simulators panel");
+
+    // Another browser (another session) sees none of them.
+    let other = browser.other_user_page();
+    other.navigate(&console.at("/simulators"));
+    assert_eq!(
+        other
+            .eval("document.querySelectorAll('.simulator').length")
+            .unwrap(),
+        0
+    );
+
+    // Stop: gone from the page, and the port refuses the partner.
+    page.eval(&format!(
+        "document.querySelector('{sim} .sim-stop').click()"
+    ))
+    .unwrap();
+    wait(
+        &page,
+        &format!(
+            "document.readyState === 'complete' && !document.querySelector('{sim}') && document.querySelectorAll('.simulator').length === 1"
+        ),
+    );
+    let refused = console.rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{recipient}/metadata"))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+    });
+    assert!(refused.is_err(), "the stopped simulator still answers");
+}
+
 // ---- A console that requires a token ---------------------------------------------------
 
 #[test]
@@ -484,6 +663,16 @@ fn with_a_token_the_page_loads_from_the_link_and_works_through_the_cookie() {
         "document.querySelector('.exchange') && document.querySelector('#run-status:not([data-status=running])')?.getAttribute('data-status')",
     );
     assert_eq!(status, "passed");
+    page.navigate(&console.at("/simulators"));
+    let url = start_simulator(&page, "information-recipient");
+    wait(
+        &page,
+        &format!(
+            "document.querySelector('.simulator[data-url={url:?}]')?.dataset.state === 'live'"
+        ),
+    );
+    post_communication(&console, &url, communication(true));
+    wait(&page, "document.querySelector('.sim-exchange .check')");
     // Without the cookie, nothing.
     let status = page
         .eval("fetch('/runs', { credentials: 'omit' }).then(r => r.status)")

@@ -65,7 +65,11 @@ pub struct Inner {
     /// The console listens on loopback only: runs found on disk without an owner are shown
     /// to everyone, and the Host header must name the machine itself.
     pub loopback: bool,
+    /// Where the console listens (as given: port 0 stays 0): simulators listen on its address.
+    pub listen: SocketAddr,
     pub runs: runs::Registry,
+    /// The simulators started from the console's panel.
+    pub simulators: simulators::registry::Registry,
     pub pages: pages::Templates,
     pub packs: Vec<form::PackInfo>,
 }
@@ -77,7 +81,9 @@ impl AppState {
                 runs_dir: opts.runs_dir.clone(),
                 token: opts.token.clone(),
                 loopback: opts.listen.ip().is_loopback(),
+                listen: opts.listen,
                 runs: runs::Registry::default(),
+                simulators: Default::default(),
                 pages: pages::Templates::new()?,
                 packs: form::PackInfo::shipped(),
             }),
@@ -143,9 +149,10 @@ impl ServeHandle {
         let _ = self.task.await;
     }
 
-    /// Stop the running runs (their reports are written), then the server.
+    /// Stop the running runs (their reports are written) and the simulators, then the server.
     pub async fn stop(mut self) {
         self.state.inner.runs.stop_all().await;
+        self.state.inner.simulators.stop_all().await;
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
