@@ -116,4 +116,8 @@ impl Handler for InformationRecipient {
     fn seed(&self, resource: Value) -> Result<String, String> {
         self.endpoint.seed(resource)
     }
+
+    fn keep_at_most(&self, keep: usize, dropped: Arc<std::sync::atomic::AtomicU64>) {
+        self.endpoint.store.keep_at_most(keep, dropped);
+    }
 }

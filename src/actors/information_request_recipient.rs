@@ -111,6 +111,10 @@ impl Handler for Server {
     fn seed(&self, resource: Value) -> Result<String, String> {
         self.0.endpoint.seed(resource)
     }
+
+    fn keep_at_most(&self, keep: usize, dropped: Arc<std::sync::atomic::AtomicU64>) {
+        self.0.endpoint.store.keep_at_most(keep, dropped);
+    }
 }
 
 impl ClientActor for Client {

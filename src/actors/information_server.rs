@@ -343,6 +343,10 @@ impl Handler for InformationServer {
     fn seed(&self, resource: Value) -> Result<String, String> {
         self.store.seed(resource)
     }
+
+    fn keep_at_most(&self, keep: usize, dropped: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.store.keep_at_most(keep, dropped);
+    }
 }
 
 /// The patient a resource is about: its own id for a Patient, else the id in

@@ -2,8 +2,10 @@
 //! need. One store per reference actor instance, so scenarios never see each other's data.
 
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Search parameters the store understands, and the elements each one looks at.
 /// (`_id` and `_lastUpdated` are handled separately.)
@@ -37,9 +39,52 @@ struct Inner {
     next_id: u64,
     /// (type, id) -> resource
     items: BTreeMap<(String, String), Stored>,
+    /// The most resources kept (a simulator's `--keep`; none in a run), and the count of
+    /// those dropped, the oldest first.
+    cap: Option<(usize, Arc<AtomicU64>)>,
+    /// With a cap: keys in the order they were first stored (may hold deleted ones).
+    order: VecDeque<(String, String)>,
+}
+
+impl Inner {
+    /// Insert, and past the cap drop the oldest.
+    fn insert(&mut self, key: (String, String), stored: Stored) {
+        let new = self.items.insert(key.clone(), stored).is_none();
+        if self.cap.is_none() {
+            return;
+        }
+        if new {
+            self.order.push_back(key);
+        }
+        self.evict();
+    }
+
+    /// Past the cap, drop the oldest.
+    fn evict(&mut self) {
+        let Some((cap, dropped)) = &self.cap else {
+            return;
+        };
+        while self.items.len() > *cap {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if self.items.remove(&oldest).is_some() {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 impl Store {
+    /// Keep at most `keep` resources (at least 1), dropping the oldest past it and counting
+    /// each in `dropped`: a simulator's memory stays bounded over a long day.
+    pub fn keep_at_most(&self, keep: usize, dropped: Arc<AtomicU64>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.order = inner.items.keys().cloned().collect();
+        inner.cap = Some((keep.max(1), dropped));
+        inner.evict();
+    }
+
     /// Create with a server-assigned id. Returns the stored resource.
     pub fn create(&self, rtype: &str, mut resource: Value) -> Stored {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -50,7 +95,7 @@ impl Store {
             version: 1,
             resource,
         };
-        inner.items.insert((rtype.to_string(), id), stored.clone());
+        inner.insert((rtype.to_string(), id), stored.clone());
         stored
     }
 
@@ -62,7 +107,7 @@ impl Store {
         let version = inner.items.get(&key).map(|s| s.version + 1).unwrap_or(1);
         stamp(&mut resource, id, version);
         let stored = Stored { version, resource };
-        inner.items.insert(key, stored.clone());
+        inner.insert(key, stored.clone());
         (stored, version == 1)
     }
 

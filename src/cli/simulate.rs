@@ -1,11 +1,12 @@
 //! `cdex-harness simulate ACTOR`: a reference actor on its own, for a partner to exchange
-//! with, logging and checking every exchange as it happens.
+//! with, logging and checking every exchange as it happens (a thin command line over
+//! [`crate::simulator`]); or, for an actor that initiates exchanges, one action against a
+//! partner, logged and checked the same way.
 
 use super::{EXIT_PASS, EXIT_USAGE, PackArgs};
 use crate::actors::{self, Faults};
-use crate::http::RawExchange;
 use crate::http::redact::Redactor;
-use crate::mock::MockServer;
+use crate::simulator::{Log, PackSettings, Simulator, SimulatorOptions};
 use clap::Args;
 use std::net::SocketAddr;
 
@@ -70,282 +71,116 @@ pub struct SimulateArgs {
         default_value = "reports/simulate/harness-signing-ca.pem"
     )]
     pub signing_ca: std::path::PathBuf,
+    /// How many exchanges, and resources per store of the actor, are kept in memory; past
+    /// it the oldest are dropped (the log says so; a partner reading a dropped resource gets
+    /// 404). Memory stays bounded over a connectathon day
+    #[arg(long, value_name = "N", default_value_t = crate::simulator::keep::DEFAULT_KEEP)]
+    pub keep: usize,
 }
 
 pub async fn simulate(args: SimulateArgs) -> i32 {
     let Some(spec) = actors::find_for(&args.actor, &args.options) else {
-        let mut names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
-        names.sort();
-        names.dedup();
-        let msg = crate::suggest::unknown("actor", "reference actors", &args.actor, names);
-        eprintln!("error: {msg}");
-        return EXIT_USAGE;
+        return unknown_actor(&args.actor);
     };
     if args.action.is_some() || !spec.serves {
         return act_once(spec, &args).await;
     }
-    let timeout = match crate::scenario::load::parse_duration(&args.timeout) {
+    let usage = |msg: String| {
+        eprintln!("error: {msg}");
+        EXIT_USAGE
+    };
+    let body_timeout = match crate::scenario::load::parse_duration(&args.timeout) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: --timeout: {e}");
-            return EXIT_USAGE;
-        }
+        Err(e) => return usage(format!("--timeout: {e}")),
     };
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: --listen: {e}");
-            return EXIT_USAGE;
-        }
+        Err(e) => return usage(format!("--listen: {e}")),
     };
-    let faults: Vec<String> = args
-        .faults
-        .iter()
-        .map(|f| format!("{}:{f}", spec.name))
-        .collect();
-    let faults = match Faults::parse(&faults) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    if args.keep == 0 {
+        return usage("--keep: keep at least 1".into());
+    }
     let Some((_, pack)) = super::load(&args.pack, Vec::new()) else {
         return EXIT_USAGE;
     };
-    let mut vars = pack.vars.clone();
+    let mut vars = std::collections::BTreeMap::new();
     for v in &args.vars {
         match super::run::parse_var(v) {
             Ok((k, v)) => {
                 vars.insert(k, v);
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
+            Err(e) => return usage(e),
         }
     }
-    let scheme = if args.endpoint_tls.tls_self_signed || args.endpoint_tls.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let base = format!("{scheme}://{listen}");
-    vars.insert("base_url".into(), base.clone());
-    vars.insert("harness_url".into(), base.clone());
-    let settings = match actors::settings(&pack.reference, spec.name, &vars) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let settings = match auth::apply(settings, spec.name, args.token.as_deref(), args.no_auth) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if args.answer_attachments && !spec.actions.contains(&"answer-attachment-request") {
-        eprintln!(
-            "error: --answer-attachments is for the Provider: data-source-server --option attachments"
-        );
-        return EXIT_USAGE;
-    }
-    let built = (spec.build)(&settings, faults.for_actor(spec.name));
-    let answerer = match &built {
-        Ok(a) if args.answer_attachments => a.client.clone(),
-        _ => None,
-    };
-    let handler = match built.map(|a| a.server) {
-        Ok(Some(h)) => h,
-        Ok(None) => {
-            eprintln!("error: the reference {} built no server side", spec.name);
-            return EXIT_USAGE;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let tls = match super::run::server_tls(&args.endpoint_tls) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+        Err(e) => return usage(e),
     };
     if let Some(pem) = tls.as_ref().and_then(|t| t.generated_ca_pem.as_ref()) {
         let ca_file = std::path::PathBuf::from("harness-ca.pem");
         if let Err(e) = std::fs::write(&ca_file, pem) {
-            eprintln!("error: cannot write {}: {e}", ca_file.display());
-            return EXIT_USAGE;
+            return usage(format!("cannot write {}: {e}", ca_file.display()));
         }
         eprintln!("serving https; the CA to trust is in {}", ca_file.display());
     }
-    if spec.options.contains(&"signatures") {
-        // It signs what it returns with the harness's test PKI: the partner trusts this CA.
-        let ca_file = &args.signing_ca;
-        let written = match ca_file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
-            _ => Ok(()),
-        }
-        .and_then(|_| std::fs::write(ca_file, crate::fhir::signature::TestPki::shared().ca_pem()));
-        match written {
-            Ok(()) => eprintln!(
-                "it signs its results; the CA its signing certificates chain to is in {}",
-                ca_file.display()
-            ),
-            Err(e) => eprintln!("warning: cannot write {}: {e}", ca_file.display()),
-        }
-    }
-    let server = match MockServer::start_with(listen, handler, tls.as_ref()).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
-            return EXIT_USAGE;
-        }
+    let opts = SimulatorOptions {
+        options: args.options.clone(),
+        listen,
+        vars,
+        faults: args.faults.clone(),
+        token: args.token.clone(),
+        no_auth: args.no_auth,
+        answer_attachments: args.answer_attachments,
+        body_timeout,
+        tls,
+        signing_ca: Some(args.signing_ca.clone()),
+        keep: args.keep,
+        log: Log::Stdout,
+        verbose: args.verbose,
+        ..SimulatorOptions::new(&args.actor, PackSettings::from(&pack))
     };
-    server.set_body_timeout(timeout);
-    if !listen.ip().is_loopback() {
-        eprintln!(
-            "warning: listening on {listen}: reachable from other machines, not just this one"
-        );
+    let sim = match Simulator::start(opts).await {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    for note in sim.notes() {
+        eprintln!("{note}");
     }
     // Ctrl-C is caught from its first poll: poll it once before saying how to stop.
     let stop = super::run::interrupted();
     tokio::pin!(stop);
     tokio::select! {
         biased;
-        _ = &mut stop => return EXIT_PASS,
+        _ = &mut stop => {
+            sim.stop().await;
+            return EXIT_PASS;
+        }
         _ = std::future::ready(()) => {}
-    }
-    let mut redactor = Redactor::new(pack.secrets.iter().filter_map(|n| vars.get(n).cloned()));
-    if let Some(t) = &args.token {
-        redactor.add(t);
     }
     eprintln!(
         "reference {} listening; FHIR base: {}",
-        spec.name,
-        server.base_url()
+        sim.actor(),
+        sim.base_url()
     );
     // The token partners must send, shown here once (the log below redacts it): it is the
     // pack's test value or the one typed with --token, not a secret kept from this user.
-    eprintln!(
-        "authentication: {}",
-        auth::describe(&settings, spec.name, args.token.is_some(), args.no_auth)
-    );
-    eprintln!(
-        "settings: {}",
-        redactor.text(&auth::without_token(&settings).to_string())
-    );
+    eprintln!("authentication: {}", sim.authentication());
+    eprintln!("settings: {}", sim.settings());
     eprintln!("every exchange is logged and checked below; Ctrl-C to stop");
-
-    let expects = crate::fhir::expected::for_actor(spec.name, spec.options);
-    let recorder = server.recorder().clone();
-    // From the first exchange: a partner may have sent one while the banner was printed.
-    let mut cursor = 0;
-    let (_never_tx, mut never) = tokio::sync::watch::channel(false);
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            out = recorder.wait_for(cursor, std::time::Duration::from_secs(3600), &mut never, |_| true) => {
-                if let crate::mock::recorder::WaitOutcome::Arrived(x, next) = out {
-                    cursor = next;
-                    log_exchange(&x, &redactor, args.verbose, expects).await;
-                    if let Some(client) = &answerer {
-                        answer_attachment_request(client, &x, &base, &vars);
-                    }
-                }
-            }
-        }
-    }
+    stop.await;
     // What arrived as Ctrl-C did is logged too.
-    for x in recorder.since(cursor) {
-        log_exchange(&x, &redactor, args.verbose, expects).await;
-    }
+    sim.stop().await;
     eprintln!("stopped");
     EXIT_PASS
 }
 
-/// `--answer-attachments`: an attachment request just accepted is answered, in the
-/// background (the answer's own exchange goes to the Payer, not through this server).
-fn answer_attachment_request(
-    client: &std::sync::Arc<dyn actors::ClientActor>,
-    x: &RawExchange,
-    base: &str,
-    vars: &std::collections::BTreeMap<String, String>,
-) {
-    let accepted = x.request.method.as_deref() == Some("POST")
-        && x.request.path_only().trim_matches('/') == "Task"
-        && x.response
-            .as_ref()
-            .and_then(|r| r.status)
-            .is_some_and(|s| (200..300).contains(&s));
-    let task = x.response.as_ref().and_then(|r| r.json().ok());
-    let Some(task) = task.filter(|t| {
-        accepted && actors::provider::request::is_attachment_request(t) && t.get("id").is_some()
-    }) else {
-        return;
-    };
-    let id = task["id"].as_str().unwrap_or_default().to_string();
-    let req = actors::ActionRequest {
-        action: "answer-attachment-request".into(),
-        scenario: "simulate".into(),
-        base_url: base.to_string(),
-        with: [("task".to_string(), format!("Task/{id}"))].into(),
-        payload: None,
-        vars: vars.clone(),
-    };
-    let fut = client.perform(req);
-    tokio::spawn(async move {
-        match fut.await {
-            Ok(()) => eprintln!("answered the attachment request Task/{id}"),
-            Err(e) => eprintln!("could not answer the attachment request Task/{id}: {e}"),
-        }
-    });
-}
-
-/// One line per exchange, then what the live checks found (`expects`: what the actor
-/// serving the exchange expects of what it receives).
-async fn log_exchange(
-    x: &RawExchange,
-    redactor: &Redactor,
-    verbose: bool,
-    expects: Option<&crate::fhir::expected::Expects>,
-) {
-    let shown = redactor.exchange(x);
-    let status = shown.response.as_ref().and_then(|r| r.status).unwrap_or(0);
-    println!(
-        "{} {} /{} -> {} ({:.1} ms)",
-        shown.at,
-        shown.request.method.as_deref().unwrap_or("?"),
-        x.request
-            .path
-            .as_deref()
-            .map(|p| redactor.text(p))
-            .unwrap_or_default(),
-        status,
-        shown.duration_ms
-    );
-    for finding in crate::fhir::live_check(&x.request, expects).await {
-        println!("    check: {}", redactor.text(&finding));
-    }
-    if verbose {
-        if let Some(b) = &shown.request.body {
-            println!(
-                "    request body: {}",
-                b.chars().take(2000).collect::<String>()
-            );
-        }
-        if let Some(b) = shown.response.as_ref().and_then(|r| r.body.as_ref()) {
-            println!(
-                "    response body: {}",
-                b.chars().take(2000).collect::<String>()
-            );
-        }
-    }
+fn unknown_actor(actor: &str) -> i32 {
+    let mut names: Vec<&str> = actors::registry().iter().map(|a| a.name).collect();
+    names.sort();
+    names.dedup();
+    let msg = crate::suggest::unknown("actor", "reference actors", actor, names);
+    eprintln!("error: {msg}");
+    EXIT_USAGE
 }
 
 /// Run an initiating reference actor once against a partner's server: the action is
@@ -446,104 +281,16 @@ async fn act_once(spec: &'static actors::ActorSpec, args: &SimulateArgs) -> i32 
     };
     let outcome = client.perform(req).await;
     let redactor = Redactor::new(args.token.clone());
-    for x in relay.exchanges() {
-        log_exchange(&x, &redactor, args.verbose, None).await;
+    let mut out = std::io::stdout().lock();
+    for (i, x) in relay.exchanges().iter().enumerate() {
+        let live = crate::simulator::exchange::check(i as u64 + 1, x, &redactor, None).await;
+        let _ = crate::simulator::exchange::write_lines(&mut out, &live, args.verbose);
     }
     match outcome {
         Ok(()) => EXIT_PASS,
         Err(e) => {
             eprintln!("error: {e}");
             super::EXIT_FAIL
-        }
-    }
-}
-
-mod auth {
-    //! How partners authenticate to a simulated actor: the `token` of its settings (the
-    //! pack's test token), replaced by `--token`, or taken away by `--no-auth`.
-    use serde_json::Value;
-
-    const KEY: &str = "token";
-
-    /// The settings with `--token` or `--no-auth` applied. `--token` for an actor whose
-    /// settings have no token is refused: it would check nothing.
-    pub fn apply(
-        mut settings: Value,
-        actor: &str,
-        token: Option<&str>,
-        no_auth: bool,
-    ) -> Result<Value, String> {
-        if let Some(t) = token {
-            match settings.as_object_mut() {
-                Some(o) if o.contains_key(KEY) => {
-                    o.insert(KEY.into(), Value::String(t.to_string()));
-                }
-                _ => {
-                    return Err(format!(
-                        "--token: the reference {actor} checks no bearer token (its settings in \
-                         the pack have no `{KEY}`): it accepts every request as it is"
-                    ));
-                }
-            }
-        }
-        if no_auth && let Some(o) = settings.as_object_mut() {
-            o.remove(KEY);
-        }
-        Ok(settings)
-    }
-
-    /// The token partners must send, if any.
-    pub fn token(settings: &Value) -> Option<&str> {
-        settings
-            .get(KEY)
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-    }
-
-    /// The settings to print: the token is told by [`describe`].
-    pub fn without_token(settings: &Value) -> Value {
-        let mut shown = settings.clone();
-        if let Some(o) = shown.as_object_mut() {
-            o.remove(KEY);
-        }
-        shown
-    }
-
-    /// One line: what a partner must send, where the value comes from, and how to change it.
-    pub fn describe(settings: &Value, actor: &str, given: bool, no_auth: bool) -> String {
-        match token(settings) {
-            Some(t) if given => format!(
-                "partners send `Authorization: Bearer {t}` (given with --token; the log \
-                 below redacts it)"
-            ),
-            Some(t) => format!(
-                "partners send `Authorization: Bearer {t}` (the pack's test token; --token \
-                 VALUE sets another, --no-auth accepts any request)"
-            ),
-            None if no_auth => {
-                "none (--no-auth): every request is accepted, with or without a token".into()
-            }
-            None => format!("none: the reference {actor} accepts every request"),
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use serde_json::json;
-
-        #[test]
-        fn token_and_no_auth_change_the_settings() {
-            let pack = json!({"token": "pack-token", "rejected_types": ["Basic"]});
-            let s = apply(pack.clone(), "information-server", Some("mine"), false).unwrap();
-            assert_eq!(token(&s), Some("mine"));
-            let s = apply(pack.clone(), "information-server", None, true).unwrap();
-            assert_eq!(token(&s), None);
-            assert_eq!(s["rejected_types"], json!(["Basic"]));
-            assert_eq!(without_token(&pack), json!({"rejected_types": ["Basic"]}));
-            let e = apply(json!({}), "information-recipient", Some("x"), false).unwrap_err();
-            assert!(e.contains("checks no bearer token"), "{e}");
-            assert!(apply(json!({}), "information-recipient", None, true).is_ok());
         }
     }
 }

@@ -18,28 +18,81 @@ use crate::http::Message;
 /// resource of that type (`expects`, from `profiles/expected.yaml`), the profiles its
 /// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict.
 pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> Vec<String> {
+    live_findings(req, expects)
+        .await
+        .into_iter()
+        .map(|f| f.text)
+        .collect()
+}
+
+/// One thing [`live_check`] says, with what kind of thing it is (for a simulator's
+/// subscribers to show as passed, warned or failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFinding {
+    pub kind: FindingKind,
+    /// The line [`live_check`] gives.
+    pub text: String,
+    /// For an issue: the rule's source.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingKind {
+    /// The Content-Type is not FHIR JSON (or missing).
+    NotFhirJson,
+    /// What the resource was checked against.
+    Note,
+    /// A validator issue (a body that is not JSON is an error).
+    Issue(validate::Severity),
+    /// The verdicts.
+    Valid,
+    Invalid,
+    /// Not checked: the validator could not (its data is missing).
+    NotChecked,
+}
+
+impl LiveFinding {
+    fn new(kind: FindingKind, text: String) -> LiveFinding {
+        LiveFinding {
+            kind,
+            text,
+            source: None,
+        }
+    }
+}
+
+/// [`live_check`], each line with its kind.
+pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -> Vec<LiveFinding> {
+    use FindingKind as K;
     let mut findings = Vec::new();
     if req.body.is_empty() && req.stored.is_none() {
         return findings;
     }
     match req.header("content-type") {
         Some(ct) if ct.to_ascii_lowercase().starts_with("application/fhir+json") => {}
-        Some(ct) => findings.push(format!(
-            "Content-Type is `{ct}`, FHIR JSON is application/fhir+json"
+        Some(ct) => findings.push(LiveFinding::new(
+            K::NotFhirJson,
+            format!("Content-Type is `{ct}`, FHIR JSON is application/fhir+json"),
         )),
-        None => findings.push("no Content-Type header".into()),
+        None => findings.push(LiveFinding::new(
+            K::NotFhirJson,
+            "no Content-Type header".into(),
+        )),
     }
     let value = match req.json() {
         Ok(v) => v,
         Err(e) => {
-            findings.push(e);
+            findings.push(LiveFinding::new(K::Issue(validate::Severity::Error), e));
             return findings;
         }
     };
     let validator = match conformance::validator() {
         Ok(v) => v,
         Err(e) => {
-            findings.push(format!("not validated: {e}"));
+            findings.push(LiveFinding::new(
+                K::NotChecked,
+                format!("not validated: {e}"),
+            ));
             return findings;
         }
     };
@@ -77,24 +130,31 @@ pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> V
     }
     validate::issue::dedupe(&mut issues);
     if let (Some(name), Some(e)) = (expected, expects) {
-        findings.push(format!(
-            "checked against {name}, the profile the {} expects of a {rtype}{}",
-            e.actor,
-            if declared.is_empty() {
-                String::new()
-            } else {
-                format!(", and the declared {}", declared.join(", "))
-            }
+        findings.push(LiveFinding::new(
+            K::Note,
+            format!(
+                "checked against {name}, the profile the {} expects of a {rtype}{}",
+                e.actor,
+                if declared.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and the declared {}", declared.join(", "))
+                }
+            ),
         ));
     }
     for i in &issues {
-        findings.push(format!(
-            "{} {}: {} [{}]",
-            i.severity.as_str(),
-            i.location,
-            i.message,
-            i.source
-        ));
+        findings.push(LiveFinding {
+            kind: K::Issue(i.severity),
+            text: format!(
+                "{} {}: {} [{}]",
+                i.severity.as_str(),
+                i.location,
+                i.message,
+                i.source
+            ),
+            source: Some(i.source.to_string()),
+        });
     }
     let mut verdict = validator.verdict(&value, &against, &issues);
     if let Some(url) = structural_only {
@@ -105,6 +165,11 @@ pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> V
             validate::Verdict::NotChecked { .. } => {}
         }
     }
-    findings.push(verdict.to_string());
+    let kind = match &verdict {
+        validate::Verdict::Valid { .. } => K::Valid,
+        validate::Verdict::Invalid { .. } => K::Invalid,
+        validate::Verdict::NotChecked { .. } => K::NotChecked,
+    };
+    findings.push(LiveFinding::new(kind, verdict.to_string()));
     findings
 }

@@ -1,6 +1,7 @@
 //! The harness as an HTTP server: a mock FHIR endpoint that records every exchange and
 //! answers through a [`Handler`] (a reference actor), or with a canned answer a scenario gives.
 
+pub mod accept;
 pub mod recorder;
 pub mod server;
 pub mod tls;
@@ -31,6 +32,13 @@ pub trait Handler: Send + Sync {
     /// Take a script that says how to behave from now on (a scenario's `timeline` step hands
     /// `task-timeline`: see docs/scenarios.md). A counterpart that takes no such script
     /// refuses it, and the step errors with this message.
+    /// Keep at most `keep` resources in memory (per store), dropping the oldest past it and
+    /// counting each in `dropped` (a simulator running for a day). The default keeps
+    /// everything: an actor whose memory does not grow with what partners send.
+    fn keep_at_most(&self, keep: usize, dropped: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        let _ = (keep, dropped);
+    }
+
     fn script(&self, name: &str, script: &serde_json::Value) -> Result<(), String> {
         let _ = script;
         Err(format!(

@@ -1,6 +1,7 @@
 //! Every exchange the mock server sees, in order, with a wake-up for whoever waits on one.
 
 use crate::http::RawExchange;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -18,7 +19,7 @@ pub struct Recorder {
 struct Log {
     /// Index of the first kept exchange since the last clear.
     offset: usize,
-    items: Vec<RawExchange>,
+    items: VecDeque<RawExchange>,
 }
 
 impl Recorder {
@@ -26,10 +27,10 @@ impl Recorder {
         {
             let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
             if log.items.len() >= MAX_RECORDED {
-                log.items.remove(0);
+                log.items.pop_front();
                 log.offset += 1;
             }
-            log.items.push(x);
+            log.items.push_back(x);
         }
         self.notify.notify_waiters();
     }
@@ -59,8 +60,8 @@ impl Recorder {
     pub fn since_indexed(&self, cursor: usize) -> Vec<(usize, RawExchange)> {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let start = cursor.saturating_sub(log.offset).min(log.items.len());
-        log.items[start..]
-            .iter()
+        log.items
+            .range(start..)
             .enumerate()
             .map(|(i, x)| (log.offset + start + i, x.clone()))
             .collect()
@@ -98,7 +99,7 @@ impl Recorder {
             {
                 let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
                 let start = from.saturating_sub(log.offset).min(log.items.len());
-                for (i, x) in log.items[start..].iter().enumerate() {
+                for (i, x) in log.items.range(start..).enumerate() {
                     if matches(log.offset + start + i, x) {
                         return WaitOutcome::Arrived(
                             Box::new(x.clone()),

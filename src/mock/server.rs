@@ -23,9 +23,14 @@ pub struct Override {
     pub response: Message,
 }
 
+/// Where every exchange goes instead of the [`Recorder`] (a simulator's live check): called
+/// on the request path, so it must not wait.
+pub type Tap = Arc<dyn Fn(RawExchange) + Send + Sync>;
+
 struct Shared {
     handler: RwLock<Arc<dyn Handler>>,
     recorder: Arc<Recorder>,
+    tap: Option<Tap>,
     overrides: Mutex<Vec<Override>>,
     base_url: String,
     /// How long a request body may take to arrive, in milliseconds (see
@@ -45,6 +50,7 @@ pub struct MockServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    accept_errors: Arc<super::accept::AcceptErrors>,
 }
 
 impl MockServer {
@@ -60,11 +66,23 @@ impl MockServer {
         tls: Option<&ServerTls>,
     ) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::start_on(listener, handler, tls, None).await
+    }
+
+    /// Serve on a bound `listener` with `handler`, over TLS when `tls` is given; with a
+    /// `tap`, every exchange goes to it and the [`recorder`](Self::recorder) stays empty.
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        handler: Arc<dyn Handler>,
+        tls: Option<&ServerTls>,
+        tap: Option<Tap>,
+    ) -> std::io::Result<MockServer> {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             handler: RwLock::new(handler),
             recorder: Arc::new(Recorder::default()),
+            tap,
             overrides: Mutex::new(Vec::new()),
             base_url: format!("{scheme}://{addr}"),
             body_timeout_ms: AtomicU64::new(DEFAULT_BODY_TIMEOUT.as_millis() as u64),
@@ -74,30 +92,30 @@ impl MockServer {
             .fallback(serve)
             .with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        match tls {
-            None => {
-                tokio::spawn(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            }
-            Some(tls) => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
-                tokio::spawn(serve_tls(listener, acceptor, app, rx));
-            }
-        }
+        let accept_errors = Arc::new(super::accept::AcceptErrors::default());
+        let tls = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
+        tokio::spawn(super::accept::serve(
+            listener,
+            tls,
+            app,
+            rx,
+            accept_errors.clone(),
+        ));
         Ok(MockServer {
             shared,
             addr,
             stop: Some(tx),
+            accept_errors,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections that could not be accepted so far (out of file descriptors...).
+    pub fn accept_errors(&self) -> Arc<super::accept::AcceptErrors> {
+        self.accept_errors.clone()
     }
 
     /// How long a request body may take to arrive before the answer is 408 (the run uses its
@@ -287,39 +305,6 @@ fn single_request_matches(pattern: &str, path_and_query: &str) -> bool {
         })
 }
 
-/// Accept TLS connections until stopped; a failed handshake (a peer that does not trust the
-/// certificate, or speaks plain HTTP) ends that connection only.
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
-    mut stop: oneshot::Receiver<()>,
-) {
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(_) => continue,
-            },
-            _ = &mut stop => return,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
-                    .await
-            else {
-                return;
-            };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
 async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
     let at = chrono::Utc::now();
     let start = Instant::now();
@@ -434,14 +419,18 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             (super::outcome(400, "structure", &msg), Some(msg))
         }
     };
-    shared.recorder.record(RawExchange {
+    let exchange = RawExchange {
         direction: Direction::Incoming,
         at,
         duration: start.elapsed(),
         request,
         response: Some(response.clone()),
         error,
-    });
+    };
+    match &shared.tap {
+        Some(tap) => tap(exchange),
+        None => shared.recorder.record(exchange),
+    }
     to_axum(response)
 }
 

@@ -72,7 +72,11 @@ pub struct Inner {
     pub loopback: bool,
     /// Trigger commands and this machine's files may be named by the form.
     pub commands: bool,
+    /// Where the console listens (as given: port 0 stays 0): simulators listen on its address.
+    pub listen: SocketAddr,
     pub runs: runs::Registry,
+    /// The simulators started from the console's panel.
+    pub simulators: simulators::registry::Registry,
     pub pages: pages::Templates,
     pub packs: Vec<form::PackInfo>,
 }
@@ -85,7 +89,9 @@ impl AppState {
                 token: opts.token.clone(),
                 loopback: opts.listen.ip().is_loopback(),
                 commands: opts.listen.ip().is_loopback() || opts.allow_commands,
+                listen: opts.listen,
                 runs: runs::Registry::default(),
+                simulators: Default::default(),
                 pages: pages::Templates::new()?,
                 packs: form::PackInfo::shipped(),
             }),
@@ -151,9 +157,10 @@ impl ServeHandle {
         let _ = self.task.await;
     }
 
-    /// Stop the running runs (their reports are written), then the server.
+    /// Stop the running runs (their reports are written) and the simulators, then the server.
     pub async fn stop(mut self) {
         self.state.inner.runs.stop_all().await;
+        self.state.inner.simulators.stop_all().await;
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

@@ -25,6 +25,7 @@ const RUN: &str = include_str!("templates/run.html.hbs");
 const RUNS: &str = include_str!("templates/runs.html.hbs");
 const COMPARE: &str = include_str!("templates/compare.html.hbs");
 const MESSAGE: &str = include_str!("templates/message.html.hbs");
+const SIMULATORS: &str = include_str!("templates/simulators.html.hbs");
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 
@@ -45,6 +46,7 @@ impl Templates {
             ("runs", RUNS),
             ("compare", COMPARE),
             ("message", MESSAGE),
+            ("simulators", SIMULATORS),
         ] {
             hb.register_template_string(name, text).map_err(e)?;
         }

@@ -159,6 +159,10 @@ impl Handler for NotifiedPullServer {
         self.process(req).0
     }
 
+    fn keep_at_most(&self, keep: usize, dropped: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.inner.keep_at_most(keep, dropped);
+    }
+
     /// A resource put in place (a `serve` step) is new on this server: an event, notified
     /// to the Subscriptions it matches, as a create would be.
     fn seed(&self, resource: Value) -> Result<String, String> {

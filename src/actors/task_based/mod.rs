@@ -226,6 +226,10 @@ impl Handler for Shared {
     fn seed(&self, resource: Value) -> Result<String, String> {
         server::seed(&self.0, resource)
     }
+
+    fn keep_at_most(&self, keep: usize, dropped: Arc<std::sync::atomic::AtomicU64>) {
+        self.0.store.keep_at_most(keep, dropped);
+    }
 }
 
 impl ClientActor for Shared {

@@ -345,8 +345,10 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
-    var form = document.getElementById('start-run');
-    if (form) initForm(form);
+    ['start-run', 'start-simulator'].forEach(function (id) {
+      var form = document.getElementById(id);
+      if (form) initForm(form);
+    });
     var run = document.getElementById('run');
     if (run) initRun(run);
   });
