@@ -16,5 +16,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod shards;
 pub mod suggest;
 pub mod testscript;
