@@ -290,3 +290,30 @@ fn bodies_kept_in_files_are_copied_with_the_merged_reports() {
         );
     }
 }
+
+#[test]
+fn an_interrupted_shard_makes_the_merged_run_interrupted() {
+    let runs = runs();
+    let dir = tmp("merge", "interrupted");
+    let mut shard: serde_json::Value =
+        serde_json::from_str(&read(&runs.shards[1].join("results.json"))).unwrap();
+    shard["interrupted"] = true.into();
+    shard["notes"] = serde_json::json!(["checkpoint: 3 of 10 scenario(s) done"]);
+    let edited = dir.join("results.json");
+    std::fs::write(&edited, serde_json::to_string_pretty(&shard).unwrap()).unwrap();
+    let out = dir.join("out");
+    let (code, said) = merge(&[
+        s(&runs.shards[0]),
+        s(&edited),
+        s(&runs.shards[2]),
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code, 1, "{said}");
+    let merged: serde_json::Value = serde_json::from_str(&read(&out.join("results.json"))).unwrap();
+    assert_eq!(merged["interrupted"], true);
+    assert_eq!(
+        merged["notes"],
+        serde_json::json!(["checkpoint: 3 of 10 scenario(s) done"])
+    );
+}
