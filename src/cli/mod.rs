@@ -179,13 +179,13 @@ pub fn main() -> i32 {
 /// process ends silently, exit status 141 in a shell. The commands that serve or call peers
 /// (`run`, `simulate`, `act`) keep SIGPIPE ignored, since a peer closing its socket must not
 /// kill the harness (hyper's vectored writes are not MSG_NOSIGNAL); for them a panic hook
-/// turns the failed print into the same quiet exit.
+/// turns the failed print into the same quiet exit. `merge` keeps it ignored too: it writes
+/// its reports after printing the summary, whoever reads the summary.
 fn quiet_on_closed_stdout(command: &Command) {
     #[cfg(unix)]
     if matches!(
         command,
         Command::List(_)
-            | Command::Merge(_)
             | Command::Requirements(_)
             | Command::Check(_)
             | Command::Validate(_)
