@@ -19,5 +19,6 @@ pub mod runner;
 pub mod scenario;
 pub mod serve;
 pub mod simulator;
+pub mod shards;
 pub mod suggest;
 pub mod testscript;

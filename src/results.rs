@@ -141,6 +141,10 @@ pub struct RunSetup {
     pub rules: Vec<String>,
     /// `--strict`: readings enforced as their verb says.
     pub strict: bool,
+    /// `--partition I/N`: this run is shard I of N of the selection (`merge` combines the
+    /// shards); absent: the whole selection. Not compared by `run --resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
 }
 
 /// Where a carried-over scenario result comes from: the run that produced it.

@@ -348,6 +348,7 @@ fn fixture() -> RunResults {
             sut: "http://ehr.example/fhir".to_owned(),
             rules: vec![],
             strict: false,
+            partition: None,
         }),
         started_at: "2025-01-02T03:04:05.000Z".to_owned(),
         duration_ms: 2125.0,

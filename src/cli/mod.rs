@@ -4,6 +4,7 @@ pub mod act;
 pub mod checkpoint;
 pub mod config;
 pub mod list;
+pub mod merge;
 pub mod resume;
 pub mod run;
 pub mod serve;
@@ -39,6 +40,9 @@ pub enum Command {
     /// Run scenarios: against the built-in reference actors (no target), a server under test
     /// (--target), or a client under test (--listen, with --trigger or a person).
     Run(Box<run::RunArgs>),
+    /// One set of reports (HTML, JUnit, JSON) from the results of the shards of a run
+    /// (`run --partition I/N` on several machines), with the requirements matrix recomputed.
+    Merge(merge::MergeArgs),
     /// List scenarios, actors, requirements, actions or faults.
     List(list::ListArgs),
     /// Show the requirement catalog and which assertions cover each requirement.
@@ -103,6 +107,18 @@ impl PackArgs {
             .join(self.pack_name())
     }
 
+    /// What a run's results record as its pack (`setup.pack`): the pack's name, or the
+    /// folder given with `--scenarios` (absolute, so runs from other folders compare).
+    pub fn recorded_name(&self) -> String {
+        match &self.scenarios {
+            Some(dir) => std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string(),
+            None => self.pack_name().to_string(),
+        }
+    }
+
     pub fn scenario_dir(&self) -> PathBuf {
         match &self.scenarios {
             Some(d) => d.clone(),
@@ -148,6 +164,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Run(args) => rt.block_on(run::run(*args)),
+        Command::Merge(args) => merge::merge(args),
         Command::List(args) => list::list(args),
         Command::Requirements(args) => list::requirements(args),
         Command::Simulate(args) => rt.block_on(simulate::simulate(*args)),
@@ -167,7 +184,8 @@ pub fn main() -> i32 {
 /// process ends silently, exit status 141 in a shell. The commands that serve or call peers
 /// (`run`, `simulate`, `act`) keep SIGPIPE ignored, since a peer closing its socket must not
 /// kill the harness (hyper's vectored writes are not MSG_NOSIGNAL); for them a panic hook
-/// turns the failed print into the same quiet exit.
+/// turns the failed print into the same quiet exit. `merge` keeps it ignored too: it writes
+/// its reports after printing the summary, whoever reads the summary.
 fn quiet_on_closed_stdout(command: &Command) {
     #[cfg(unix)]
     if matches!(

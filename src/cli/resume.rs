@@ -83,7 +83,12 @@ pub fn read(path: &Path) -> Result<Earlier, String> {
 
 /// [`read`], its messages naming the flag of `mode`.
 pub fn read_for(path: &Path, mode: Mode) -> Result<Earlier, String> {
-    let flag = mode.flag();
+    read_as(path, mode.flag())
+}
+
+/// [`read`], its messages naming `flag` (the option or command that reads the results: a
+/// run's `--resume`, `merge`).
+pub fn read_as(path: &Path, flag: &str) -> Result<Earlier, String> {
     let file = if path.is_dir() {
         path.join("results.json")
     } else {
@@ -261,15 +266,48 @@ pub fn differences(earlier: &RunResults, now: &RunSetup, options: &[String]) -> 
                 .to_string(),
         ];
     };
-    described(then, &earlier.options)
+    setup_differences((then, &earlier.options), (now, options))
         .into_iter()
-        .zip(described(now, options))
-        .filter(|(a, b)| a.1 != b.1)
-        .map(|((what, then, flag), (_, now, _))| {
+        .map(|d| {
             format!(
-                "{what}: {then} in the earlier run, {now} in this one (the earlier run had {flag})"
+                "{}: {} in the earlier run, {} in this one (the earlier run had {})",
+                d.what, d.first, d.second, d.first_flag
             )
         })
+        .collect()
+}
+
+/// One way two runs are not runs of the same thing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupDifference {
+    /// What differs: `pack`, `actor`, `system under test`, `options claimed`, `rule sets`,
+    /// `strict`.
+    pub what: &'static str,
+    /// Its value in the first run and in the second, in words.
+    pub first: String,
+    pub second: String,
+    /// The command-line flag(s) that select the first run's value.
+    pub first_flag: String,
+}
+
+/// How two runs' setups (and claimed options) differ; empty when they are runs of the same
+/// thing. The shard (`--partition`) is not compared.
+pub fn setup_differences(
+    first: (&RunSetup, &[String]),
+    second: (&RunSetup, &[String]),
+) -> Vec<SetupDifference> {
+    described(first.0, first.1)
+        .into_iter()
+        .zip(described(second.0, second.1))
+        .filter(|(a, b)| a.1 != b.1)
+        .map(
+            |((what, first, first_flag), (_, second, _))| SetupDifference {
+                what,
+                first,
+                second,
+                first_flag,
+            },
+        )
         .collect()
 }
 

@@ -490,13 +490,7 @@ pub async fn prepare(
         Some(f) => return usage(format!("--time-scale {f}: give a positive factor, e.g. 60")),
     };
     let setup = RunSetup {
-        pack: match &args.pack.scenarios {
-            Some(dir) => std::fs::canonicalize(dir)
-                .unwrap_or_else(|_| dir.clone())
-                .display()
-                .to_string(),
-            None => args.pack.pack_name().to_string(),
-        },
+        pack: args.pack.recorded_name(),
         actor: args.actor.clone(),
         sut: match &cfg.sut {
             Sut::Reference(_) => "reference".to_string(),
@@ -507,6 +501,7 @@ pub async fn prepare(
         },
         rules: cfg.rules.clone(),
         strict: cfg.strict,
+        partition: args.partition.map(|(i, n)| format!("{i}/{n}")),
     };
     let mut resume_notes = Vec::new();
     let mut to_run = selected.clone();

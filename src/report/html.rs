@@ -25,6 +25,12 @@ use std::collections::HashMap;
 mod what_failed;
 
 const TEMPLATE: &str = include_str!("templates/report.html.hbs");
+/// One scenario, around its steps' HTML (rendered one at a time: see [`try_render`]).
+const SCENARIO_TEMPLATE: &str = include_str!("templates/scenario.html.hbs");
+/// One step, with its checks and exchanges.
+const STEP_TEMPLATE: &str = include_str!("templates/step.html.hbs");
+/// A status as a pill (a partial of every template).
+const PILL_TEMPLATE: &str = include_str!("templates/pill.html.hbs");
 /// The lead of the page: conformance statement, "What failed", warnings (a partial).
 const LEAD_TEMPLATE: &str = include_str!("templates/lead.html.hbs");
 /// The requirements matrix with its filters (a partial).
@@ -50,11 +56,28 @@ pub fn try_render(results: &RunResults) -> anyhow::Result<String> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(escape);
+    hb.register_partial("pill", PILL_TEMPLATE)?;
     hb.register_partial("lead", LEAD_TEMPLATE)?;
     hb.register_partial("matrix", MATRIX_TEMPLATE)?;
     hb.register_partial("lead_css", LEAD_CSS)?;
     hb.register_template_string("report", TEMPLATE)?;
-    Ok(hb.render("report", &Page::new(results))?)
+    hb.register_template_string("scenario", SCENARIO_TEMPLATE)?;
+    hb.register_template_string("step", STEP_TEMPLATE)?;
+    // Each step is rendered on its own, then its scenario around it, then the page around
+    // the scenarios: handlebars turns what it renders into a JSON tree first, and one tree of
+    // a whole large run (every body again, as JSON strings) took several times the memory of
+    // the results themselves.
+    let mut scenarios = String::new();
+    for (i, s) in results.scenarios.iter().enumerate() {
+        let mut steps = String::new();
+        for (j, st) in s.steps.iter().enumerate() {
+            steps.push_str(&hb.render("step", &step(i, j, st))?);
+        }
+        scenarios.push_str(&hb.render("scenario", &scenario(i, s, steps))?);
+    }
+    let mut page = Page::new(results);
+    page.scenarios = scenarios;
+    Ok(hb.render("report", &page)?)
 }
 
 /// HTML-escape a value, first making control characters and bidirectional overrides visible
@@ -122,7 +145,8 @@ struct Page<'a> {
     out_of_scope: usize,
     /// Requirements of the actors under test that no black-box harness can test, with why.
     not_testable: Vec<NotTestable<'a>>,
-    scenarios: Vec<Scenario<'a>>,
+    /// The scenarios, as HTML (scenario.html.hbs, escaped there).
+    scenarios: String,
 }
 
 #[derive(Serialize)]
@@ -188,7 +212,8 @@ struct Scenario<'a> {
     summary_note: Option<&'a str>,
     /// Where a result carried over from an earlier run (`run --resume`) comes from, in words.
     carried: Option<String>,
-    steps: Vec<Step<'a>>,
+    /// Its steps, as HTML (step.html.hbs, escaped there).
+    steps: String,
 }
 
 #[derive(Serialize)]
@@ -315,12 +340,7 @@ impl<'a> Page<'a> {
                     })
                     .collect()
             },
-            scenarios: r
-                .scenarios
-                .iter()
-                .enumerate()
-                .map(|(i, s)| scenario(i, s))
-                .collect(),
+            scenarios: String::new(),
         }
     }
 }
@@ -505,7 +525,7 @@ pub(crate) fn requirement_anchor(k: usize) -> String {
     format!("req-{k}")
 }
 
-fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
+fn scenario(i: usize, s: &ScenarioResult, steps: String) -> Scenario<'_> {
     let open = matches!(s.status, Status::Failed | Status::Errored | Status::Warned);
     Scenario {
         anchor: scenario_anchor(i),
@@ -530,12 +550,7 @@ fn scenario(i: usize, s: &ScenarioResult) -> Scenario<'_> {
                 f.run_id, f.finished_at
             )
         }),
-        steps: s
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(j, st)| step(i, j, st))
-            .collect(),
+        steps,
     }
 }
 

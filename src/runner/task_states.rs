@@ -9,7 +9,7 @@ use crate::results::{AssertionResult, Status};
 use crate::scenario::template::{Vars, render};
 use crate::scenario::{Assertion, TASK_STATUS_VALUE_SET, TASK_STATUSES};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The transitions the task-based flow's state diagram draws.
 const DRAWN: &[(&str, &str)] = &[
@@ -301,6 +301,44 @@ pub fn note(actor: &str, statuses: &BTreeSet<String>) -> String {
     text
 }
 
+/// The statuses a note written by [`note`] names as demonstrated by its actor (and the ones
+/// outside the value set), or `None` for any other note.
+fn read_note(text: &str) -> Option<(String, BTreeSet<String>)> {
+    let rest = text.strip_prefix("Task statuses ")?;
+    let (actor, rest) = rest.split_once(" demonstrated (CONF-059): ")?;
+    let mut parts = rest.split("; ");
+    let mut statuses: BTreeSet<String> = match parts.next()? {
+        "none" => BTreeSet::new(),
+        shown => shown.split(", ").map(str::to_string).collect(),
+    };
+    for part in parts {
+        if let Some(others) = part.strip_prefix("outside the HRex Task Status value set: ") {
+            statuses.extend(others.split(", ").map(str::to_string));
+        } else if !part.starts_with("not seen: ") {
+            return None;
+        }
+    }
+    Some((actor.to_string(), statuses))
+}
+
+/// The notes of several runs of parts of one selection (`merge` of `run --partition`
+/// shards) as the notes of one run: each note once, in order of first appearance, and the
+/// Task-status notes ([`note`]) of one actor combined into one over every shard, at the end
+/// in actor order (where a single run puts them).
+pub fn combine_notes<'a>(notes: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut statuses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for n in notes {
+        if let Some((actor, shown)) = read_note(n) {
+            statuses.entry(actor).or_default().extend(shown);
+        } else if !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out.extend(statuses.iter().map(|(actor, shown)| note(actor, shown)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,6 +498,27 @@ mod tests {
         assert_eq!(
             n,
             "Task statuses data-source-server demonstrated (CONF-059): requested, completed; not seen: accepted, rejected, in-progress, on-hold, failed; outside the HRex Task Status value set: draft"
+        );
+    }
+
+    #[test]
+    fn the_task_notes_of_shards_combine_into_the_note_of_one_run() {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let a = note("data-source-server", &set(&["requested", "completed"]));
+        let b = note("data-source-server", &set(&["rejected", "draft-ish"]));
+        let other = "the server did not answer".to_string();
+        let c = note("information-server", &set(&[]));
+        let notes = [other.clone(), a, c.clone(), other.clone(), b];
+        assert_eq!(
+            combine_notes(&notes),
+            [
+                other,
+                note(
+                    "data-source-server",
+                    &set(&["requested", "completed", "rejected", "draft-ish"])
+                ),
+                c,
+            ]
         );
     }
 }

@@ -70,6 +70,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
 
     let mut scenarios = Vec::new();
     let mut ids: HashMap<String, (PathBuf, Option<u64>)> = HashMap::new();
+    let mut regexes = HashMap::new();
     for file in files {
         if file.file_name().is_some_and(|n| n == PACK_FILE) {
             if file != pack_path {
@@ -101,6 +102,7 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
             root: &root_canon,
             catalog,
             problems: &mut problems,
+            regexes: &mut regexes,
         };
         if let Some(scenario) = ctx.scenario(def, rel, &pack_def, opts, &mut ids) {
             scenarios.push(scenario);
@@ -166,11 +168,13 @@ pub fn check_scenario_text(
     let def = parse_yaml::<ScenarioDef>(file, text).map_err(|d| Diagnostics(vec![*d]))?;
     let mut problems = Vec::new();
     let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut regexes = HashMap::new();
     let mut ctx = Checker {
         file,
         root: &root_canon,
         catalog,
         problems: &mut problems,
+        regexes: &mut regexes,
     };
     let scenario = ctx.scenario(
         def,
@@ -432,9 +436,21 @@ struct Checker<'a> {
     root: &'a Path,
     catalog: &'a Catalog,
     problems: &'a mut Vec<Diagnostic>,
+    /// The capture patterns compiled so far, shared by every capture that uses one.
+    regexes: &'a mut HashMap<String, std::sync::Arc<Regex>>,
 }
 
 impl Checker<'_> {
+    /// The compiled pattern, shared with the captures that use the same one.
+    fn regex(&mut self, pattern: &str) -> Result<std::sync::Arc<Regex>, regex::Error> {
+        if let Some(r) = self.regexes.get(pattern) {
+            return Ok(r.clone());
+        }
+        let r = std::sync::Arc::new(Regex::new(pattern)?);
+        self.regexes.insert(pattern.to_string(), r.clone());
+        Ok(r)
+    }
+
     fn err(
         &mut self,
         field: impl Into<String>,
@@ -980,7 +996,7 @@ impl Checker<'_> {
                 self.err(&field, loc, msg);
                 continue;
             }
-            let regex = match c.regex.as_deref().map(Regex::new) {
+            let regex = match c.regex.as_deref().map(|p| self.regex(p)) {
                 Some(Ok(r)) => Some(r),
                 Some(Err(e)) => {
                     self.err(format!("{field}.regex"), loc, format!("invalid regex: {e}"));

@@ -235,7 +235,9 @@ pub struct Respond {
 pub struct Capture {
     pub name: String,
     pub source: CaptureSource,
-    pub regex: Option<Regex>,
+    /// Shared by every capture of the pack with the same pattern: one compiled program and
+    /// one pool of search caches, instead of one per step (tens of KiB each).
+    pub regex: Option<std::sync::Arc<Regex>>,
     pub on: Target,
 }
 
