@@ -8,7 +8,7 @@
 //! the full engine for the rest, as validation runs), and the Tasks with every invariant
 //! by the full engine, for comparison. Target: 20,000 resources/s on one core.
 
-use cdex_harness::fhir::validate::{Evaluator, Validator};
+use cdex_fhir::validate::{Evaluator, Validator};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
