@@ -1,4 +1,4 @@
-//! Validation benchmark: `cargo bench --bench validate` (add `-- --seconds N` to change the
+//! Validation benchmark: `cargo bench -p cdex-fhir --bench validate` (add `-- --seconds N` to change the
 //! time per group; with `-- --passes N --no-engine`, under `valgrind --tool=callgrind`,
 //! count instructions instead, steady on a busy machine: `perf` has no counters on these
 //! VMs). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
@@ -49,7 +49,7 @@ fn tasks() -> Vec<(Value, &'static str)> {
     out
 }
 
-/// Eight CDex Communications (`benches/data/communications.json`, which
+/// Eight CDex Communications (`crates/cdex-fhir/benches/data/communications.json`, which
 /// `tools/crosscheck/speed.py` reads too, so both measure the same set).
 fn communications() -> Vec<(Value, &'static str)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/communications.json");

@@ -21,3 +21,8 @@ pub mod fhirpath_subset;
 pub mod profiles;
 pub mod signature;
 pub mod validate;
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
