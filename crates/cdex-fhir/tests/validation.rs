@@ -590,4 +590,3 @@ async fn an_invariant_over_a_malformed_value_is_not_a_second_error() {
         "{issues:#?}"
     );
 }
-

@@ -84,21 +84,15 @@ const DEFAULT_DATA: &[(&str, &str)] = &[
     ),
     (
         "backport/StructureDefinition-backport-filter-criteria.json",
-        include_str!(
-            "../../profiles/backport/StructureDefinition-backport-filter-criteria.json"
-        ),
+        include_str!("../../profiles/backport/StructureDefinition-backport-filter-criteria.json"),
     ),
     (
         "backport/StructureDefinition-backport-payload-content.json",
-        include_str!(
-            "../../profiles/backport/StructureDefinition-backport-payload-content.json"
-        ),
+        include_str!("../../profiles/backport/StructureDefinition-backport-payload-content.json"),
     ),
     (
         "backport/StructureDefinition-backport-heartbeat-period.json",
-        include_str!(
-            "../../profiles/backport/StructureDefinition-backport-heartbeat-period.json"
-        ),
+        include_str!("../../profiles/backport/StructureDefinition-backport-heartbeat-period.json"),
     ),
     (
         "backport/StructureDefinition-backport-timeout.json",
@@ -174,9 +168,7 @@ const DEFAULT_DATA: &[(&str, &str)] = &[
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-task-data-request.json",
-        include_str!(
-            "../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"
-        ),
+        include_str!("../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"),
     ),
     (
         "cdex-2.1.0/valueset-cdex-POU.json",
