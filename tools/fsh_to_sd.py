@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compile the R4 Subscriptions Backport profiles, which the spec material has only as FSH
 (/work/shared/spec/subscriptions-backport/*.fsh), into StructureDefinition/ValueSet/CodeSystem
-JSON in profiles/backport/. SUSHI (the FSH compiler) needs the FHIR package registry, which
+JSON in crates/cdex-fhir/profiles/backport/. SUSHI (the FSH compiler) needs the FHIR package registry, which
 this machine does not reach, so this is a small compiler for the FSH subset those two files
 use: Profile/Extension/CodeSystem/ValueSet/Invariant declarations; rules `path min..max [MS]
 [SU]`, `path MS`, `path only Type|Type(Target)|Profile`, `path from ValueSet`,
@@ -243,7 +243,7 @@ class Compiler:
 def main():
     src = sys.argv[1]
     here = os.path.dirname(os.path.abspath(__file__))
-    dest = os.path.join(here, "..", "profiles", "backport")
+    dest = os.path.join(here, "..", "crates", "cdex-fhir", "profiles", "backport")
     os.makedirs(dest, exist_ok=True)
     decls = []
     for f in sorted(os.listdir(src)):

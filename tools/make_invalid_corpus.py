@@ -1,13 +1,13 @@
-"""Generate the invalid corpus, tests/validation/invalid/*.json, from the CDex 2.1.0 examples
-in tests/validation/examples/: each case changes one thing and names the issues it must
+"""Generate the invalid corpus, crates/cdex-fhir/tests/validation/invalid/*.json, from the CDex 2.1.0 examples
+in crates/cdex-fhir/tests/validation/examples/: each case changes one thing and names the issues it must
 produce (severity, location, message substring) and the profile to validate against.
 
     python3 tools/make_invalid_corpus.py
 """
 import json, copy, os
 HERE=os.path.dirname(os.path.abspath(__file__))
-E=os.path.join(HERE,'..','tests','validation','examples')+'/'
-OUT=os.path.join(HERE,'..','tests','validation','invalid')+'/'
+E=os.path.join(HERE,'..','crates','cdex-fhir','tests','validation','examples')+'/'
+OUT=os.path.join(HERE,'..','crates','cdex-fhir','tests','validation','invalid')+'/'
 def ex(n): return json.load(open(E+n+'.json'))
 TDR='http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-data-request'
 TAR='http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-task-attachment-request'

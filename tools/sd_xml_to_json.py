@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Convert the 2019 CDex draft StructureDefinitions (FHIR R4 XML) to FHIR JSON, once, into
-profiles/cdex-2019/. A small converter for the elements StructureDefinitions use: repeating
+crates/cdex-fhir/profiles/cdex-2019/. A small converter for the elements StructureDefinitions use: repeating
 elements are listed in REPEATING, booleans and integers by name; the narrative is dropped.
 
     python3 tools/sd_xml_to_json.py /work/shared/spec/cdex-2019-draft/resources/structuredefinition \
@@ -52,7 +52,7 @@ def convert(node, parent):
 def main():
     src = sys.argv[1]
     here = os.path.dirname(os.path.abspath(__file__))
-    dest = os.path.join(here, "..", "profiles", "cdex-2019")
+    dest = os.path.join(here, "..", "crates", "cdex-fhir", "profiles", "cdex-2019")
     os.makedirs(dest, exist_ok=True)
     for name in sys.argv[2:]:
         root = ET.parse(os.path.join(src, name + ".xml")).getroot()

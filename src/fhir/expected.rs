@@ -1,5 +1,5 @@
 //! Which profile a reference actor expects of what it receives, by resource type: data in
-//! `profiles/expected.yaml` (compiled into the binary), read by the simulator's live check.
+//! `src/fhir/expected.yaml` (compiled into the binary), read by the simulator's live check.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -31,12 +31,12 @@ impl Expects {
     }
 }
 
-/// Every entry of `profiles/expected.yaml`.
+/// Every entry of `expected.yaml`.
 pub fn all() -> &'static [Expects] {
     static ALL: OnceLock<Vec<Expects>> = OnceLock::new();
     ALL.get_or_init(|| {
-        serde_saphyr::from_str(include_str!("../../profiles/expected.yaml"))
-            .expect("profiles/expected.yaml is valid (checked by the unit tests)")
+        serde_saphyr::from_str(include_str!("expected.yaml"))
+            .expect("src/fhir/expected.yaml is valid (checked by the unit tests)")
     })
 }
 

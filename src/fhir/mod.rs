@@ -1,22 +1,22 @@
-//! FHIR knowledge: FHIRPath evaluation ([`fhirpath`]), structural profiles ([`profiles`]), and
-//! the live checks the simulator applies to what a partner sends.
+//! FHIR knowledge: the [`cdex_fhir`] crate (validator, FHIRPath, profiles, signatures,
+//! attachments), re-exported here so the harness names it `crate::fhir::...`, plus what only
+//! the harness knows: which profile each reference actor expects ([`expected`]) and the
+//! simulator's live check of an HTTP request ([`live_check`]).
 
-pub mod attachment;
-pub mod conformance;
+pub use cdex_fhir::{
+    attachment, conformance, fhirpath, fhirpath_subset, profiles, signature, validate,
+};
+
 pub mod expected;
-pub mod fhirpath;
-pub mod fhirpath_subset;
-pub mod profiles;
-pub mod signature;
-pub mod validate;
 
 use crate::http::Message;
 
 /// What the simulator says of an incoming request: its content type, whether it is JSON,
 /// what it was checked against, every issue the validator finds (each with its location and
 /// the rule's source: the R4 base structure, the profile the receiving actor expects of a
-/// resource of that type (`expects`, from `profiles/expected.yaml`), the profiles its
-/// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict.
+/// resource of that type (`expects`, from `src/fhir/expected.yaml`), the profiles its
+/// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict
+/// ([`conformance::check_received`]).
 pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> Vec<String> {
     live_findings(req, expects)
         .await
@@ -86,8 +86,14 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
             return findings;
         }
     };
-    let validator = match conformance::validator() {
-        Ok(v) => v,
+    let declared = validate::verdict::declared_profiles(&value);
+    let rtype = value
+        .get("resourceType")
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    let expected = expects.and_then(|e| e.profile_for(rtype, &declared));
+    let received = match conformance::check_received(&value, expected).await {
+        Ok(r) => r,
         Err(e) => {
             findings.push(LiveFinding::new(
                 K::NotChecked,
@@ -96,39 +102,6 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
             return findings;
         }
     };
-    let declared = validate::verdict::declared_profiles(&value);
-    let rtype = value
-        .get("resourceType")
-        .and_then(|t| t.as_str())
-        .unwrap_or("");
-    let expected = expects.and_then(|e| e.profile_for(rtype, &declared));
-    // The R4 base and what meta.profile declares; then the expected profile: the validator's
-    // when it has one, else the structural rules of that short name.
-    let mut issues = validator.validate_with_invariants(&value, None).await;
-    let mut against = declared.clone();
-    let mut structural_only = None;
-    if let Some(name) = expected {
-        if let Some(p) = validator
-            .profile(name)
-            .or_else(|| profiles::find(name).and_then(|s| validator.profile(&s.url)))
-        {
-            let url = p.url.clone();
-            issues.extend(validator.validate_with_invariants(&value, Some(&url)).await);
-            against.push(url);
-        } else if let Some(p) = profiles::find(name) {
-            for problem in profiles::check(p, &value) {
-                issues.push(validate::Issue::new(
-                    validate::Severity::Error,
-                    "required",
-                    p.resource.clone(),
-                    problem,
-                    format!("profiles/structural.yaml#{}", p.name),
-                ));
-            }
-            structural_only = Some(p.url.clone());
-        }
-    }
-    validate::issue::dedupe(&mut issues);
     if let (Some(name), Some(e)) = (expected, expects) {
         findings.push(LiveFinding::new(
             K::Note,
@@ -143,7 +116,7 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
             ),
         ));
     }
-    for i in &issues {
+    for i in &received.issues {
         findings.push(LiveFinding {
             kind: K::Issue(i.severity),
             text: format!(
@@ -156,20 +129,11 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
             source: Some(i.source.to_string()),
         });
     }
-    let mut verdict = validator.verdict(&value, &against, &issues);
-    if let Some(url) = structural_only {
-        match &mut verdict {
-            validate::Verdict::Valid { against } | validate::Verdict::Invalid { against, .. } => {
-                against.profiles.push(url)
-            }
-            validate::Verdict::NotChecked { .. } => {}
-        }
-    }
-    let kind = match &verdict {
+    let kind = match &received.verdict {
         validate::Verdict::Valid { .. } => K::Valid,
         validate::Verdict::Invalid { .. } => K::Invalid,
         validate::Verdict::NotChecked { .. } => K::NotChecked,
     };
-    findings.push(LiveFinding::new(kind, verdict.to_string()));
+    findings.push(LiveFinding::new(kind, received.verdict.to_string()));
     findings
 }

@@ -2,7 +2,7 @@
 //!
 //! Parsed with `quick-xml` (already a dependency for the narrative checks: small, maintained,
 //! a pull parser with no schema machinery we do not need) into a small tree, then converted
-//! with the R4 base model the validator ships (`profiles/r4/base.json`): it says which
+//! with the R4 base model the validator ships (`crates/cdex-fhir/profiles/r4/base.json`): it says which
 //! elements repeat (JSON arrays), which are primitives (`value` attribute) and of which type
 //! (booleans and numbers are JSON booleans and numbers). The narrative `div` is kept as text.
 

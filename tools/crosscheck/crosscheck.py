@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cross-check cdex-harness's R4 base-structure verdicts against independent validators.
 
-Runs every file of tests/validation/examples/ (valid CDex 2.1.0 examples) and of
-tests/validation/invalid/ (each case's "resource") through
+Runs every file of crates/cdex-fhir/tests/validation/examples/ (valid CDex 2.1.0 examples) and of
+crates/cdex-fhir/tests/validation/invalid/ (each case's "resource") through
 
   A  cdex-harness validate DIR --json      (no --profile: R4 base only)
   B  pydantic fhir.resources, R4B models    (fhir.resources.R4B, model_validate)
@@ -116,9 +116,9 @@ EXPLAIN = {
 def corpus():
     """[(name, resource, expected_base_valid)] for both folders."""
     out = []
-    for f in sorted((ROOT / "tests/validation/examples").glob("*.json")):
+    for f in sorted((ROOT / "crates/cdex-fhir/tests/validation/examples").glob("*.json")):
         out.append((f.name, json.loads(f.read_text()), True))
-    for f in sorted((ROOT / "tests/validation/invalid").glob("*.json")):
+    for f in sorted((ROOT / "crates/cdex-fhir/tests/validation/invalid").glob("*.json")):
         case = json.loads(f.read_text())
         out.append((f.name, case["resource"], "profile" in case))
     return out

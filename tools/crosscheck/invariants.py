@@ -6,9 +6,9 @@ profiles' cdex-* and tdr-*, the backport's, and the R4 base's own) is evaluated 
 fhirpath.js (npm fhirpath@5.2.0, HL7's reference JavaScript FHIRPath, with its R4 model) on
 the same value, with the same %resource and %rootResource. Corpus:
 
-  - tests/validation/examples/*.json, against the CDex profile each is an example of;
-  - tests/validation/invalid/*.json, each case's resource against its profile;
-  - benches/data/communications.json, against the 2019 cdex-communication;
+  - crates/cdex-fhir/tests/validation/examples/*.json, against the CDex profile each is an example of;
+  - crates/cdex-fhir/tests/validation/invalid/*.json, each case's resource against its profile;
+  - crates/cdex-fhir/benches/data/communications.json, against the 2019 cdex-communication;
   - Task variants whose authoredOn / lastModified / executionPeriod cross each date rule
     (zones, fractions, precisions), the rows where a text comparison goes wrong.
 
@@ -46,7 +46,7 @@ EXPLAIN = {}
 
 
 def profile_of(r):
-    """The profile an example is an instance of (as tests/validation.rs tells it)."""
+    """The profile an example is an instance of (as crates/cdex-fhir/tests/validation.rs tells it)."""
     codes = [c.get("code", "") for c in (r.get("code") or {}).get("coding", [])]
     t = r.get("resourceType")
     if t == "Task" and any(c.startswith("data-request") for c in codes):
@@ -111,16 +111,16 @@ DIVS = [
 def corpus():
     """[(name, resource, profile or None)]"""
     items = []
-    for f in sorted((ROOT / "tests/validation/examples").glob("*.json")):
+    for f in sorted((ROOT / "crates/cdex-fhir/tests/validation/examples").glob("*.json")):
         r = json.loads(f.read_text())
         items.append((f.name, r, profile_of(r)))
-    for f in sorted((ROOT / "tests/validation/invalid").glob("*.json")):
+    for f in sorted((ROOT / "crates/cdex-fhir/tests/validation/invalid").glob("*.json")):
         case = json.loads(f.read_text())
         items.append((f.name, case["resource"], case.get("profile")))
-    comms = json.loads((ROOT / "benches/data/communications.json").read_text())
+    comms = json.loads((ROOT / "crates/cdex-fhir/benches/data/communications.json").read_text())
     for i, c in enumerate(comms):
         items.append((f"benchmark-communication-{i}", c, COMM))
-    task = json.loads((ROOT / "tests/validation/examples/cdex-task-example1.json").read_text())
+    task = json.loads((ROOT / "crates/cdex-fhir/tests/validation/examples/cdex-task-example1.json").read_text())
     for a, m in DATE_ROWS:
         t = copy.deepcopy(task)
         t["authoredOn"], t["lastModified"] = a, m

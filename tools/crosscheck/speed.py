@@ -2,11 +2,11 @@
 """Side-by-side speed: cdex-harness's validator vs the independent validators, same resources,
 same run, one thread each.
 
-Resources: the benchmark's set (benches/validate.rs): the 31 tests/validation/examples/
+Resources: the benchmark's set (crates/cdex-fhir/benches/validate.rs): the 31 crates/cdex-fhir/tests/validation/examples/
 cdex-task-example*.json Tasks and the 8 generated Communications (copied below verbatim).
 
   (a) cdex-harness
-      a1  `cargo bench -j 1 --bench validate -- --seconds S` (release `bench` profile; Tasks
+      a1  `cargo bench -j 1 -p cdex-fhir --bench validate -- --seconds S` (release `bench` profile; Tasks
           against Task Data/Attachment Request, Communications against the 2019
           cdex-communication: base R4 + profile; parsed JSON, invariants off; also prints the
           Tasks with invariants). Skipped with --no-cargo-bench.
@@ -42,18 +42,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tasks():
-    files = sorted((ROOT / "tests/validation/examples").glob("cdex-task-example*.json"))
+    files = sorted((ROOT / "crates/cdex-fhir/tests/validation/examples").glob("cdex-task-example*.json"))
     return [json.loads(f.read_text()) for f in files]
 
 
 def communications():
     # The benchmark's own set (benches/validate.rs reads the same file).
-    return json.loads((ROOT / "benches/data/communications.json").read_text())
+    return json.loads((ROOT / "crates/cdex-fhir/benches/data/communications.json").read_text())
 
 
 def cargo_bench(seconds):
     """a1: {group: resources/s} parsed from the benchmark's output."""
-    p = subprocess.run(["cargo", "bench", "-j", "1", "--bench", "validate", "--",
+    p = subprocess.run(["cargo", "bench", "-j", "1", "-p", "cdex-fhir", "--bench", "validate", "--",
                         "--seconds", str(seconds)], cwd=ROOT, capture_output=True, text=True)
     if p.returncode != 0:
         print(p.stderr[-2000:], file=sys.stderr)

@@ -2,10 +2,10 @@
 //! inv-1, Bundle bdl-*...). Applying a profile and walking the base collect the invariants
 //! to check with where their values are ([`Pending`]); [`check_all`] evaluates them.
 //!
-//! Two evaluators: the fast subset ([`crate::fhir::fhirpath_subset`], synchronous, on the
+//! Two evaluators: the fast subset ([`crate::fhirpath_subset`], synchronous, on the
 //! borrowed JSON, well under 1 us per invariant) for every invariant inside it, and the
 //! project's FHIRPath crate (octofhir-fhirpath, async, no FHIR model: see
-//! [`crate::fhir::fhirpath`]) for the others and for whatever data the subset declines.
+//! [`crate::fhirpath`]) for the others and for whatever data the subset declines.
 //! [`Evaluator::Engine`] sends everything to the crate: the test that proves the two agree
 //! uses it, and so does the benchmark that measures the difference.
 //!
@@ -18,7 +18,7 @@
 use super::base::Base;
 use super::issue::{Issue, Severity};
 use super::profile::Constraint;
-use crate::fhir::fhirpath_subset::{self, Scope};
+use crate::fhirpath_subset::{self, Scope};
 use octofhir_fhirpath::{
     Collection, EmptyModelProvider, EvaluationContext, FhirPathEngine, FhirPathValue,
     ModelProvider, core::TraceProvider, core::model_provider::TypeInfo, core::node::FhirNode,
@@ -161,7 +161,7 @@ fn pointer(location: &str) -> String {
     out
 }
 
-/// The FHIRPath engine for invariants (no FHIR model, like [`crate::fhir::fhirpath`]).
+/// The FHIRPath engine for invariants (no FHIR model, like [`crate::fhirpath`]).
 async fn engine() -> Result<&'static FhirPathEngine, String> {
     static ENGINE: OnceCell<FhirPathEngine> = OnceCell::const_new();
     ENGINE

@@ -67,3 +67,57 @@ pub async fn check(resource: &Value, name: &str) -> Result<Vec<Issue>, String> {
     issues.extend(v.validate_with_invariants(resource, full.as_deref()).await);
     Ok(issues)
 }
+
+/// What a receiver finds in a resource it was sent: every issue (the R4 base, the profiles its
+/// `meta.profile` declares, and the `expected` profile, each with its invariants) and the
+/// verdict over all of them.
+#[derive(Debug)]
+pub struct Received {
+    pub issues: Vec<Issue>,
+    pub verdict: super::validate::Verdict,
+}
+
+/// Check a received resource against the R4 base, what it declares, and the profile the
+/// receiver expects of it (a short name or a canonical URL; the validator's profile when it
+/// has one, else the structural rules of that short name). Errs when the validator's data do
+/// not load.
+pub async fn check_received(value: &Value, expected: Option<&str>) -> Result<Received, String> {
+    use super::validate::{Verdict, issue, verdict};
+    let validator = validator()?;
+    let declared = verdict::declared_profiles(value);
+    let mut issues = validator.validate_with_invariants(value, None).await;
+    let mut against = declared;
+    let mut structural_only = None;
+    if let Some(name) = expected {
+        if let Some(p) = validator
+            .profile(name)
+            .or_else(|| profiles::find(name).and_then(|s| validator.profile(&s.url)))
+        {
+            let url = p.url.clone();
+            issues.extend(validator.validate_with_invariants(value, Some(&url)).await);
+            against.push(url);
+        } else if let Some(p) = profiles::find(name) {
+            for problem in profiles::check(p, value) {
+                issues.push(Issue::new(
+                    Severity::Error,
+                    "required",
+                    p.resource.clone(),
+                    problem,
+                    format!("profiles/structural.yaml#{}", p.name),
+                ));
+            }
+            structural_only = Some(p.url.clone());
+        }
+    }
+    issue::dedupe(&mut issues);
+    let mut verdict = validator.verdict(value, &against, &issues);
+    if let Some(url) = structural_only {
+        match &mut verdict {
+            Verdict::Valid { against } | Verdict::Invalid { against, .. } => {
+                against.profiles.push(url)
+            }
+            Verdict::NotChecked { .. } => {}
+        }
+    }
+    Ok(Received { issues, verdict })
+}

@@ -1,4 +1,4 @@
-//! Validation benchmark: `cargo bench --bench validate` (add `-- --seconds N` to change the
+//! Validation benchmark: `cargo bench -p cdex-fhir --bench validate` (add `-- --seconds N` to change the
 //! time per group; with `-- --passes N --no-engine`, under `valgrind --tool=callgrind`,
 //! count instructions instead, steady on a busy machine: `perf` has no counters on these
 //! VMs). Validates CDex Tasks (the 2.1.0 examples, against the Task Data Request
@@ -8,7 +8,7 @@
 //! the full engine for the rest, as validation runs), and the Tasks with every invariant
 //! by the full engine, for comparison. Target: 20,000 resources/s on one core.
 
-use cdex_harness::fhir::validate::{Evaluator, Validator};
+use cdex_fhir::validate::{Evaluator, Validator};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -49,7 +49,7 @@ fn tasks() -> Vec<(Value, &'static str)> {
     out
 }
 
-/// Eight CDex Communications (`benches/data/communications.json`, which
+/// Eight CDex Communications (`crates/cdex-fhir/benches/data/communications.json`, which
 /// `tools/crosscheck/speed.py` reads too, so both measure the same set).
 fn communications() -> Vec<(Value, &'static str)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/communications.json");

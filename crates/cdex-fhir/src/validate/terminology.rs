@@ -43,7 +43,7 @@ pub struct Terminology {
 impl Terminology {
     /// The base R4 value sets compiled into the binary.
     pub fn with_base(_base: &Base) -> Result<Terminology, String> {
-        let raw: Value = serde_json::from_str(include_str!("../../../profiles/r4/valuesets.json"))
+        let raw: Value = serde_json::from_str(include_str!("../../profiles/r4/valuesets.json"))
             .map_err(|e| format!("profiles/r4/valuesets.json: {e}"))?;
         let mut t = Terminology::default();
         for (url, systems) in raw

@@ -2,7 +2,7 @@
 //! (cardinality, fixed and pattern values, bindings, types and their profiles, must-support,
 //! slicing and slices, invariants), keyed by element names as they appear in instances.
 
-use crate::fhir::fhirpath_subset::{self, Compiled};
+use crate::fhirpath_subset::{self, Compiled};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -57,7 +57,7 @@ pub struct Constraint {
     /// the issue it gives when it fails.
     pub source: String,
     /// The expression for the fast evaluator, when it is inside its subset (else the full
-    /// FHIRPath engine evaluates it): see [`crate::fhir::fhirpath_subset`].
+    /// FHIRPath engine evaluates it): see [`crate::fhirpath_subset`].
     pub compiled: Option<Arc<Compiled>>,
 }
 
@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn compiles_slices_and_children() {
         let sd: Value = serde_json::from_str(include_str!(
-            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"
+            "../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"
         ))
         .unwrap();
         let p = Profile::compile(&sd).unwrap();

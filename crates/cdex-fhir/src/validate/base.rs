@@ -261,8 +261,8 @@ pub struct Base {
 impl Base {
     /// The base compiled into the binary.
     pub fn load_default() -> Result<Base, String> {
-        let mut base = Base::parse(include_str!("../../../profiles/r4/base.json"))?;
-        base.invariants = parse_invariants(include_str!("../../../profiles/r4/invariants.json"))?;
+        let mut base = Base::parse(include_str!("../../profiles/r4/base.json"))?;
+        base.invariants = parse_invariants(include_str!("../../profiles/r4/invariants.json"))?;
         Ok(base)
     }
 

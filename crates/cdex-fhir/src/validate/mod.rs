@@ -4,7 +4,7 @@
 //! [`apply`]), with value sets and code systems from the same data ([`terminology`]).
 //!
 //! ```no_run
-//! use cdex_harness::fhir::validate::Validator;
+//! use cdex_fhir::validate::Validator;
 //! let v = Validator::load_default().unwrap();
 //! let task = serde_json::json!({"resourceType": "Task", "status": "requested", "intent": "order"});
 //! for issue in v.validate(&task, None) { println!("{issue}"); }
@@ -64,143 +64,135 @@ pub struct Validator {
 const DEFAULT_DATA: &[(&str, &str)] = &[
     (
         "backport/StructureDefinition-backport-subscription.json",
-        include_str!("../../../profiles/backport/StructureDefinition-backport-subscription.json"),
+        include_str!("../../profiles/backport/StructureDefinition-backport-subscription.json"),
     ),
     (
         "backport/StructureDefinition-backport-subscription-notification-r4.json",
         include_str!(
-            "../../../profiles/backport/StructureDefinition-backport-subscription-notification-r4.json"
+            "../../profiles/backport/StructureDefinition-backport-subscription-notification-r4.json"
         ),
     ),
     (
         "backport/StructureDefinition-backport-subscription-status-r4.json",
         include_str!(
-            "../../../profiles/backport/StructureDefinition-backport-subscription-status-r4.json"
+            "../../profiles/backport/StructureDefinition-backport-subscription-status-r4.json"
         ),
     ),
     (
         "backport/StructureDefinition-backport-channel-type.json",
-        include_str!("../../../profiles/backport/StructureDefinition-backport-channel-type.json"),
+        include_str!("../../profiles/backport/StructureDefinition-backport-channel-type.json"),
     ),
     (
         "backport/StructureDefinition-backport-filter-criteria.json",
-        include_str!(
-            "../../../profiles/backport/StructureDefinition-backport-filter-criteria.json"
-        ),
+        include_str!("../../profiles/backport/StructureDefinition-backport-filter-criteria.json"),
     ),
     (
         "backport/StructureDefinition-backport-payload-content.json",
-        include_str!(
-            "../../../profiles/backport/StructureDefinition-backport-payload-content.json"
-        ),
+        include_str!("../../profiles/backport/StructureDefinition-backport-payload-content.json"),
     ),
     (
         "backport/StructureDefinition-backport-heartbeat-period.json",
-        include_str!(
-            "../../../profiles/backport/StructureDefinition-backport-heartbeat-period.json"
-        ),
+        include_str!("../../profiles/backport/StructureDefinition-backport-heartbeat-period.json"),
     ),
     (
         "backport/StructureDefinition-backport-timeout.json",
-        include_str!("../../../profiles/backport/StructureDefinition-backport-timeout.json"),
+        include_str!("../../profiles/backport/StructureDefinition-backport-timeout.json"),
     ),
     (
         "backport/StructureDefinition-backport-max-count.json",
-        include_str!("../../../profiles/backport/StructureDefinition-backport-max-count.json"),
+        include_str!("../../profiles/backport/StructureDefinition-backport-max-count.json"),
     ),
     (
         "backport/CodeSystem-backport-content-code-system.json",
-        include_str!("../../../profiles/backport/CodeSystem-backport-content-code-system.json"),
+        include_str!("../../profiles/backport/CodeSystem-backport-content-code-system.json"),
     ),
     (
         "backport/ValueSet-backport-content-value-set.json",
-        include_str!("../../../profiles/backport/ValueSet-backport-content-value-set.json"),
+        include_str!("../../profiles/backport/ValueSet-backport-content-value-set.json"),
     ),
     (
         "cdex-2019/cdex-communication.json",
-        include_str!("../../../profiles/cdex-2019/cdex-communication.json"),
+        include_str!("../../profiles/cdex-2019/cdex-communication.json"),
     ),
     (
         "cdex-2019/cdex-communicationrequest.json",
-        include_str!("../../../profiles/cdex-2019/cdex-communicationrequest.json"),
+        include_str!("../../profiles/cdex-2019/cdex-communicationrequest.json"),
     ),
     (
         "cdex-2019/cdex-task.json",
-        include_str!("../../../profiles/cdex-2019/cdex-task.json"),
+        include_str!("../../profiles/cdex-2019/cdex-task.json"),
     ),
     (
         "cdex-2019/cdex-payload-query-string.json",
-        include_str!("../../../profiles/cdex-2019/cdex-payload-query-string.json"),
+        include_str!("../../profiles/cdex-2019/cdex-payload-query-string.json"),
     ),
     (
         "cdex-2019/cdex-payload-clinical-note-type.json",
-        include_str!("../../../profiles/cdex-2019/cdex-payload-clinical-note-type.json"),
+        include_str!("../../profiles/cdex-2019/cdex-payload-clinical-note-type.json"),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-parameters-submit-attachment.json",
         include_str!(
-            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-parameters-submit-attachment.json"
+            "../../profiles/cdex-2.1.0/structuredefinition-cdex-parameters-submit-attachment.json"
         ),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-patient-demographics.json",
         include_str!(
-            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-patient-demographics.json"
+            "../../profiles/cdex-2.1.0/structuredefinition-cdex-patient-demographics.json"
         ),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-practitionerrole.json",
-        include_str!("../../../profiles/cdex-2.1.0/structuredefinition-cdex-practitionerrole.json"),
+        include_str!("../../profiles/cdex-2.1.0/structuredefinition-cdex-practitionerrole.json"),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-sdc-questionnaireresponse.json",
         include_str!(
-            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-sdc-questionnaireresponse.json"
+            "../../profiles/cdex-2.1.0/structuredefinition-cdex-sdc-questionnaireresponse.json"
         ),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-signature-bundle.json",
-        include_str!("../../../profiles/cdex-2.1.0/structuredefinition-cdex-signature-bundle.json"),
+        include_str!("../../profiles/cdex-2.1.0/structuredefinition-cdex-signature-bundle.json"),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-signature.json",
-        include_str!("../../../profiles/cdex-2.1.0/structuredefinition-cdex-signature.json"),
+        include_str!("../../profiles/cdex-2.1.0/structuredefinition-cdex-signature.json"),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-task-attachment-request.json",
         include_str!(
-            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-task-attachment-request.json"
+            "../../profiles/cdex-2.1.0/structuredefinition-cdex-task-attachment-request.json"
         ),
     ),
     (
         "cdex-2.1.0/structuredefinition-cdex-task-data-request.json",
-        include_str!(
-            "../../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"
-        ),
+        include_str!("../../profiles/cdex-2.1.0/structuredefinition-cdex-task-data-request.json"),
     ),
     (
         "cdex-2.1.0/valueset-cdex-POU.json",
-        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-POU.json"),
+        include_str!("../../profiles/cdex-2.1.0/valueset-cdex-POU.json"),
     ),
     (
         "cdex-2.1.0/valueset-cdex-claim-use.json",
-        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-claim-use.json"),
+        include_str!("../../profiles/cdex-2.1.0/valueset-cdex-claim-use.json"),
     ),
     (
         "cdex-2.1.0/valueset-cdex-data-request-task-code.json",
-        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-data-request-task-code.json"),
+        include_str!("../../profiles/cdex-2.1.0/valueset-cdex-data-request-task-code.json"),
     ),
     (
         "cdex-2.1.0/valueset-cdex-identifier-types.json",
-        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-identifier-types.json"),
+        include_str!("../../profiles/cdex-2.1.0/valueset-cdex-identifier-types.json"),
     ),
     (
         "cdex-2.1.0/valueset-cdex-work-queue.json",
-        include_str!("../../../profiles/cdex-2.1.0/valueset-cdex-work-queue.json"),
+        include_str!("../../profiles/cdex-2.1.0/valueset-cdex-work-queue.json"),
     ),
     (
         "cdex-2.1.0/codesystem-cdex-temp.json",
-        include_str!("../../../profiles/cdex-2.1.0/codesystem-cdex-temp.json"),
+        include_str!("../../profiles/cdex-2.1.0/codesystem-cdex-temp.json"),
     ),
 ];
 

@@ -1,12 +1,11 @@
-//! The validator (src/fhir/validate) against the CDex 2.1.0 examples (all must validate with
+//! The validator (src/validate) against the CDex 2.1.0 examples (all must validate with
 //! no error) and the invalid corpus in tests/validation/invalid/ (each must fail with the
-//! expected issues, and no other error), FHIRPath invariants included. Also the `validate`
-//! command's output and exit codes.
+//! expected issues, and no other error), FHIRPath invariants included. (The harness's
+//! `validate` command over the same data: the harness's tests/validate_cli.rs.)
 
-use cdex_harness::fhir::validate::{Issue, Severity, Validator};
+use cdex_fhir::validate::{Issue, Severity, Validator};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 fn validator() -> &'static Validator {
@@ -173,125 +172,6 @@ fn unknown_profiles_are_reported_not_passed() {
     }));
 }
 
-fn cli(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cdex-harness"))
-        .arg("validate")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
-}
-
-#[test]
-fn validate_command_text_json_and_exit_codes() {
-    let good = dir("examples").join("cdex-task-example1.json");
-    let (code, text) = cli(&[
-        "--profile",
-        "cdex-task-data-request",
-        good.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{text}");
-    assert!(text.contains(": valid"), "{text}");
-
-    // A corpus case holds the resource under "resource": write it out as a plain file.
-    let case = read(&dir("invalid").join("profile-fixed.json"));
-    let tmp = std::env::temp_dir().join(format!("cdex-validate-{}.json", std::process::id()));
-    std::fs::write(&tmp, case["resource"].to_string()).unwrap();
-    let (code, text) = cli(&["--profile", TASK_DATA_REQUEST, tmp.to_str().unwrap()]);
-    assert_eq!(code, 1, "{text}");
-    assert!(
-        text.contains("error       Task.intent: must be exactly \"order\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("cdex-task-data-request#Task.intent"),
-        "{text}"
-    );
-
-    let (code, text) = cli(&[
-        "--json",
-        "--profile",
-        TASK_DATA_REQUEST,
-        tmp.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1);
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    let issue = &doc[0]["outcome"]["issue"][0];
-    assert_eq!(doc[0]["valid"], false);
-    assert_eq!(doc[0]["outcome"]["resourceType"], "OperationOutcome");
-    assert_eq!(issue["severity"], "error");
-    assert_eq!(issue["expression"][0], "Task.intent");
-    let _ = std::fs::remove_file(&tmp);
-
-    let (code, _) = cli(&["--profile", "no-such-profile", good.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    let (code, _) = cli(&["/no/such/file.json"]);
-    assert_eq!(code, 2);
-    let (code, text) = cli(&[dir("examples").to_str().unwrap()]);
-    assert_eq!(code, 0, "{text}");
-    assert!(text.contains("71 file(s): 0 error(s)"), "{text}");
-}
-
-/// `--invariants` lists each invariant with its outcome and evaluator; `--invariants-by
-/// engine` has the full engine evaluate them all, and its date reading differs.
-#[test]
-fn validate_command_lists_invariants_and_their_evaluator() {
-    let mut task = read(&dir("examples").join("cdex-task-example1.json"));
-    // The same instant in two zones: lastModified is not before authoredOn.
-    task["authoredOn"] = "2020-10-26T02:58:55Z".into();
-    task["lastModified"] = "2020-10-26T01:58:55-01:00".into();
-    let tmp = std::env::temp_dir().join(format!("cdex-invariants-{}.json", std::process::id()));
-    std::fs::write(&tmp, task.to_string()).unwrap();
-    let file = tmp.to_str().unwrap();
-
-    let (code, text) = cli(&["--invariants", "--profile", TASK_DATA_REQUEST, file]);
-    assert_eq!(code, 0, "{text}");
-    assert!(
-        text.contains("invariant inv-1 at Task: holds (subset)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("invariant cdex-9 at Task: holds (subset)"),
-        "{text}"
-    );
-
-    let (code, text) = cli(&[
-        "--json",
-        "--invariants",
-        "--profile",
-        TASK_DATA_REQUEST,
-        file,
-    ]);
-    assert_eq!(code, 0, "{text}");
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    let inv = doc[0]["invariants"].as_array().unwrap();
-    assert!(inv.len() >= 8, "{inv:?}");
-    assert!(
-        inv.iter()
-            .all(|i| i["outcome"] == "holds" && i["by_subset"] == true),
-        "{inv:?}"
-    );
-
-    // The full engine alone compares the two dateTimes as text, and fails inv-1.
-    let (code, text) = cli(&[
-        "--invariants",
-        "--invariants-by",
-        "engine",
-        "--profile",
-        TASK_DATA_REQUEST,
-        file,
-    ]);
-    assert_eq!(code, 1, "{text}");
-    assert!(
-        text.contains("invariant inv-1 at Task: FAILS (engine)"),
-        "{text}"
-    );
-    let _ = std::fs::remove_file(&tmp);
-}
-
 /// Every element of every example (to depth 3) replaced by each JSON shape: the validator
 /// reports, never panics, and says where.
 #[test]
@@ -396,7 +276,7 @@ async fn hostile_shapes_with_invariants_never_panic() {
 /// `date_invariants_follow_fhirpath_not_text_order`.
 #[tokio::test]
 async fn the_subset_agrees_with_the_engine() {
-    use cdex_harness::fhir::validate::{Evaluator, Outcome};
+    use cdex_fhir::validate::{Evaluator, Outcome};
     let v = validator();
     let mut cases: Vec<(String, Value, Option<&str>)> = Vec::new();
     for f in json_files(&dir("examples")) {
@@ -487,7 +367,7 @@ async fn the_subset_agrees_with_the_engine() {
 /// why the comparison test above leaves dates to this one.
 #[tokio::test]
 async fn date_invariants_follow_fhirpath_not_text_order() {
-    use cdex_harness::fhir::validate::Evaluator;
+    use cdex_fhir::validate::Evaluator;
     let v = validator();
     let task = read(&dir("examples").join("cdex-task-example1.json"));
     // authoredOn, lastModified, whether lastModified is before authoredOn (FHIRPath: an
@@ -709,77 +589,4 @@ async fn an_invariant_over_a_malformed_value_is_not_a_second_error() {
         errors(&issues).iter().any(|e| e.contains("per-1")),
         "{issues:#?}"
     );
-}
-
-/// What `validate` says of a file names what it was checked against: the R4 base alone
-/// (with how to check a profile), a profile, or nothing at all when the base definition of
-/// the type is not in the data (not "valid"); malformed JSON is located by line and column.
-#[test]
-fn validate_says_what_it_checked_against() {
-    let tmp = std::env::temp_dir().join(format!("cdex-verdicts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let files = [
-        (
-            "a-patient.json",
-            r#"{"resourceType":"Patient"}"#.to_string(),
-        ),
-        (
-            "b-basic.json",
-            r#"{"resourceType":"Basic","code":{"text":"x"}}"#.to_string(),
-        ),
-        (
-            "c-task-declared.json",
-            read(&dir("examples").join("cdex-task-example1.json"))
-                .as_object()
-                .map(|o| {
-                    let mut o = o.clone();
-                    o.insert(
-                        "meta".into(),
-                        serde_json::json!({"profile": [TASK_DATA_REQUEST]}),
-                    );
-                    Value::Object(o).to_string()
-                })
-                .unwrap(),
-        ),
-        (
-            "d-malformed.json",
-            "{\"resourceType\": \"Task\",\n  \"status\" \"requested\"}".to_string(),
-        ),
-    ];
-    for (name, text) in &files {
-        std::fs::write(tmp.join(name), text).unwrap();
-    }
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_cdex-harness"))
-            .arg("validate")
-            .args(args)
-            .current_dir(&tmp)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-        )
-    };
-    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
-    let (code, text) = run(&names);
-    assert_eq!(code, 1, "{text}");
-    insta::assert_snapshot!("validate_verdicts", text);
-
-    // Not checked is not an error, and says so in the summary too.
-    let (code, text) = run(&["b-basic.json"]);
-    assert_eq!(code, 0, "{text}");
-    assert!(text.contains("b-basic.json: not checked"), "{text}");
-    assert!(!text.contains(": valid"), "{text}");
-
-    let (_, json) = run(&["--json", "b-basic.json", "d-malformed.json"]);
-    let doc: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc[0]["verdict"], "not-checked");
-    assert_eq!(doc[0]["checked"], false);
-    let issue = &doc[1]["outcome"]["issue"][0];
-    assert_eq!(issue["location"][0], "line 2, column 12");
-    // A place in the text is not a FHIRPath expression.
-    assert!(issue.get("expression").is_none(), "{issue}");
-    let _ = std::fs::remove_dir_all(&tmp);
 }

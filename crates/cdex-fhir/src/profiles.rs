@@ -29,7 +29,7 @@ pub struct Profile {
 pub fn all() -> &'static [Profile] {
     static PROFILES: OnceLock<Vec<Profile>> = OnceLock::new();
     PROFILES.get_or_init(|| {
-        serde_saphyr::from_str(include_str!("../../profiles/structural.yaml"))
+        serde_saphyr::from_str(include_str!("../profiles/structural.yaml"))
             .expect("profiles/structural.yaml is valid (checked by the unit tests)")
     })
 }

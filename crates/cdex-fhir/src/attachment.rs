@@ -22,7 +22,7 @@ pub struct Findings {
 
 /// Check the Attachments `expr` selects in `body`.
 pub async fn check(expr: &str, body: &Value) -> Result<Findings, String> {
-    let selected = crate::fhir::fhirpath::evaluate(expr, body).await?;
+    let selected = crate::fhirpath::evaluate(expr, body).await?;
     Ok(check_all(&selected))
 }
 

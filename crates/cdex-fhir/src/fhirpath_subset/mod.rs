@@ -2,13 +2,13 @@
 //! `where`/`select`/`all`/`exists`, boolean logic, equality and ordering of strings,
 //! numbers and dates, `isDistinct`, `is(Resource)`...), on borrowed JSON typed by the R4
 //! base model. It exists for speed: the project's FHIRPath crate (octofhir-fhirpath, see
-//! [`crate::fhir::fhirpath`]) costs ~10 us per invariant, its async tree-walker building
+//! [`crate::fhirpath`]) costs ~10 us per invariant, its async tree-walker building
 //! its own value tree; this costs well under 1 us, so validating with invariants stays
 //! above 20,000 resources/s.
 //!
 //! It never guesses: an expression outside the subset does not [`compile`], and data the
 //! subset does not read with certainty make an evaluation [`Unsupported`]; in both cases
-//! the caller evaluates with the full engine instead ([`crate::fhir::validate::invariant`]).
+//! the caller evaluates with the full engine instead ([`crate::validate::invariant`]).
 //! The test `tests/validation.rs` (`the_subset_agrees_with_the_engine`) evaluates every
 //! invariant on every example and invalid case both ways and requires the same verdict.
 
@@ -18,7 +18,7 @@ mod parse;
 
 pub use eval::{Item, Scope, Ty, Unsupported};
 
-use crate::fhir::validate::base::Base;
+use crate::validate::base::Base;
 use serde_json::Value;
 
 /// An expression of the subset, parsed once.

@@ -8,7 +8,7 @@
 
 use super::datetime;
 use super::parse::{Expr, Func, Op};
-use crate::fhir::validate::base::{Base, ElementDef, Elements};
+use crate::validate::base::{Base, ElementDef, Elements};
 use serde_json::Value;
 use smallvec::{SmallVec, smallvec};
 use std::borrow::Cow;
