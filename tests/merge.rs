@@ -132,6 +132,7 @@ fn the_merged_shards_give_the_reports_of_the_whole_run() {
     assert_eq!(code, 1, "the fault fails the run: {said}");
     assert!(said.contains("merged 3 shard(s): 29 scenario(s)"), "{said}");
     assert!(said.contains("FAIL"), "the console summary: {said}");
+    let attempts = regex::Regex::new(r"the condition held at attempt \d+, \d+ms after").unwrap();
     for name in ["results.json", "junit.xml"] {
         let stable = |text: String| {
             let text = if name == "results.json" {
@@ -139,8 +140,6 @@ fn the_merged_shards_give_the_reports_of_the_whole_run() {
             } else {
                 text
             };
-            let attempts =
-                regex::Regex::new(r"the condition held at attempt \d+, \d+ms after").unwrap();
             redact(&attempts.replace_all(&text, "the condition held"))
         };
         let whole = stable(read(&runs.whole.join(name)));
