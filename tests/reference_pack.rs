@@ -119,6 +119,9 @@ fn run_with(
     let mut cfg = RunConfig::new(Sut::Reference(faults));
     cfg.timeout = Duration::from_secs(5);
     cfg.strict = strict;
+    // As `run` does by default: the scenarios of a trial run side by side, so the verdicts
+    // are proved with several at once too.
+    cfg.jobs = std::thread::available_parallelism().map_or(1, usize::from);
     let patterns: Vec<String> = pattern.map(|p| vec![p.to_string()]).unwrap_or_default();
     let mut selected = runner::select(pack, actor, &patterns);
     // A fault trial needs only the scenarios that check its requirement (`req:REQ-ID`).

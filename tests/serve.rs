@@ -23,6 +23,7 @@ async fn console(name: &str, listen: &str, token: Option<&str>) -> (ServeHandle,
         listen: listen.parse().unwrap(),
         runs_dir: dir.clone(),
         token: token.map(str::to_string),
+        ..ServeOptions::default()
     })
     .await
     .expect("the console starts");
@@ -272,6 +273,54 @@ async fn a_run_started_over_http_streams_until_its_verdict() {
     );
     let (_, list) = b.text("/runs").await;
     assert!(list.contains(&format!("data-run=\"{id}\"")));
+    // The same settings again, to change and start.
+    let (_, again) = b.text(&format!("/?from={id}")).await;
+    assert!(
+        again.contains("name=\"scenario\" value=\"is-push-create\""),
+        "{again}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_form_saves_and_loads_the_config_file_run_takes() {
+    let (h, _dir) = console("config", "127.0.0.1:0", None).await;
+    let b = Browser::new(&h);
+    b.get("/").await;
+    let r = b
+        .post(
+            "/config/save",
+            &[
+                ("pack", "cdex-2019"),
+                ("actor", "information-server"),
+                ("sut", "server"),
+                ("target", "http://127.0.0.1:9/fhir"),
+                ("option", "task-based"),
+                ("vars", "patient_id=p1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let yaml = r.text().await.unwrap();
+    let config = cdex_harness::cli::config::parse(&yaml, "saved").expect("run --config reads it");
+    assert_eq!(config.actor.as_deref(), Some("information-server"));
+    assert_eq!(config.target.as_deref(), Some("http://127.0.0.1:9/fhir"));
+    assert_eq!(config.options, ["task-based"]);
+    assert_eq!(config.vars["patient_id"], "p1");
+    let r = b.post("/config/load", &[("config", &yaml)]).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let form = r.text().await.unwrap();
+    assert!(form.contains("value=\"http://127.0.0.1:9/fhir\""), "{form}");
+    assert!(form.contains("patient_id&#x3D;p1") || form.contains("patient_id=p1"));
+    let r = b.post("/config/load", &[("config", "actor: [\n")]).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("the config file:"));
     h.stop().await;
 }
 
@@ -353,6 +402,20 @@ async fn beyond_loopback_every_request_needs_the_token() {
     );
     assert_eq!(b.get("/runs").await.status().as_u16(), 200);
     assert_eq!(b.get("/").await.status().as_u16(), 200);
+    // Whoever has the token does not get a shell: no trigger command beyond loopback.
+    let r = b
+        .post(
+            "/runs",
+            &[
+                ("pack", "cdex-2019"),
+                ("actor", "information-client"),
+                ("sut", "client"),
+                ("trigger", "touch /tmp/never"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("--allow-commands"));
     h.stop().await;
 }
 
@@ -635,7 +698,7 @@ async fn a_manual_step_is_answered_over_http_and_a_run_can_be_stopped() {
         .await;
     let done = events.last().unwrap();
     assert_ne!(done["step"]["status"], "passed", "{done}");
-    assert!(of_type(&events, "wait-ended").len() >= 1);
+    assert!(!of_type(&events, "wait-ended").is_empty());
 
     let r = b.post(&format!("/runs/{id}/stop"), &[]).await;
     assert_eq!(r.status().as_u16(), 303);

@@ -33,6 +33,9 @@ pub struct Config {
     /// Run the pack's clocks this many times faster (`--time-scale`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_scale: Option<f64>,
+    /// How many scenarios run at once (`--jobs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<usize>,
     /// The options the system claims (`--option`): `task-based`, `notified-pull`, `all`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,

@@ -412,6 +412,7 @@ mod tests {
             options: options.iter().map(|o| o.to_string()).collect(),
             vars: Default::default(),
             requires: Vec::new(),
+            concurrency: Default::default(),
             steps: Vec::new(),
         }
     }

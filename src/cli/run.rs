@@ -91,6 +91,12 @@ pub struct RunArgs {
     /// Leave out the scenarios whose id matches (substring, or `*` wildcards; repeatable)
     #[arg(long = "skip", value_name = "PATTERN")]
     pub skip: Vec<String>,
+    /// Run this many scenarios at once, each with its own endpoint and reference server;
+    /// reports come in the pack's order whatever N. Scenarios marked `serial: true` run
+    /// alone, and ones sharing a `locks:` name never overlap (see docs/scenarios.md); 1 runs
+    /// them one after another [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Run only shard I of N (`--partition 2/4`): a scenario belongs to the shard its id's
     /// hash names, so adding a scenario never moves the others; the N shards together run
     /// every selected scenario once
@@ -287,6 +293,37 @@ impl Prepared {
         r.setup = Some(self.setup.clone());
         r.notes.extend(self.notes.iter().cloned());
     }
+
+    /// The run's checkpoints (its results.json, rewritten as scenarios end, for `--resume`
+    /// after a crash): tell it [`Checkpointer::started`] and [`Checkpointer::scenario_done`],
+    /// and [`Checkpointer::finish`] before the final reports.
+    pub fn checkpoints(&self) -> Arc<Checkpointer> {
+        let setup = self.setup.clone();
+        let notes = self.notes.clone();
+        Arc::new(Checkpointer::start(checkpoint::Plan {
+            catalog: self.catalog.clone(),
+            pending: self
+                .scenarios()
+                .iter()
+                .map(|s| match self.cfg.carried.get(&s.id) {
+                    Some(r) => r.clone(),
+                    None => {
+                        runner::scenario::not_run(s, "not reached when this checkpoint was written")
+                    }
+                })
+                .collect(),
+            // The checkpoint is results.json alone: what --resume reads, and cheap to write (the
+            // HTML page of a large run takes ten times longer); the run's end writes them all.
+            paths: ReportPaths {
+                json: self.paths.json.clone(),
+                ..ReportPaths::default()
+            },
+            finish: Box::new(move |r: &mut crate::results::RunResults| {
+                r.setup = Some(setup.clone());
+                r.notes.extend(notes.iter().cloned());
+            }),
+        }))
+    }
 }
 
 /// Turn the command line (`args`, into which the config file's settings are merged: the
@@ -415,6 +452,8 @@ pub async fn prepare(
     };
 
     let mut cfg = RunConfig::new(sut);
+    cfg.jobs = (args.jobs.map(usize::from).or(cfg_file.jobs))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     cfg.options = options;
     if args.timeout.is_some() {
         // The person testing by hand gets what they asked for.
@@ -663,6 +702,14 @@ pub async fn run(mut args: RunArgs) -> i32 {
             .to_path_buf()
     });
     let tell = |m: String| eprintln!("{m}");
+    let prepared = match prepare(&mut args, &cfg_file, config_dir.as_deref(), &tell).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let checkpoints = prepared.checkpoints();
     let Prepared {
         catalog,
         pack,
@@ -672,44 +719,15 @@ pub async fn run(mut args: RunArgs) -> i32 {
         setup,
         notes: resume_notes,
         ..
-    } = match prepare(&mut args, &cfg_file, config_dir.as_deref(), &tell).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_USAGE;
-        }
-    };
+    } = prepared;
     let to_run: Vec<&Scenario> = to_run.iter().map(|&i| &pack.scenarios[i]).collect();
     let verbose = args.verbose;
     let total = to_run.len();
     // What the runner does not know about the run: its setup, and what resuming it noted.
-    let decorate = {
-        let setup = setup.clone();
-        let notes = resume_notes.clone();
-        move |r: &mut crate::results::RunResults| {
-            r.setup = Some(setup.clone());
-            r.notes.extend(notes.iter().cloned());
-        }
+    let decorate = move |r: &mut crate::results::RunResults| {
+        r.setup = Some(setup.clone());
+        r.notes.extend(resume_notes.iter().cloned());
     };
-    let checkpoints = Arc::new(Checkpointer::start(checkpoint::Plan {
-        catalog: catalog.clone(),
-        pending: to_run
-            .iter()
-            .map(|s| match cfg.carried.get(&s.id) {
-                Some(r) => r.clone(),
-                None => {
-                    runner::scenario::not_run(s, "not reached when this checkpoint was written")
-                }
-            })
-            .collect(),
-        // The checkpoint is results.json alone: what --resume reads, and cheap to write (the
-        // HTML page of a large run takes ten times longer); the run's end writes them all.
-        paths: ReportPaths {
-            json: paths.json.clone(),
-            ..ReportPaths::default()
-        },
-        finish: Box::new(decorate.clone()),
-    }));
     let live = crate::report::live::Live::start(total);
     let on_done = live.clone();
     let cp = checkpoints.clone();

@@ -22,6 +22,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// Beyond loopback, let the form name trigger commands and files of this machine (whoever
+    /// has the token may then run commands here); always allowed on loopback
+    #[arg(long)]
+    pub allow_commands: bool,
 }
 
 pub async fn serve(args: ServeArgs) -> i32 {
@@ -39,6 +43,7 @@ pub async fn serve(args: ServeArgs) -> i32 {
         listen,
         runs_dir: args.runs_dir,
         token: args.token,
+        allow_commands: args.allow_commands,
     };
     let handle = match crate::serve::start(opts).await {
         Ok(h) => h,

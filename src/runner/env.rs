@@ -1,5 +1,7 @@
 //! The run's environment: the system under test's address, the harness's mock server, and
-//! the trigger, set up afresh for every scenario from the actor registry.
+//! the trigger, set up afresh for every scenario from the actor registry. A run with several
+//! scenarios at once (`run --jobs`) has one environment per scenario running: its own
+//! endpoint (any free port) and its own reference server.
 
 use super::trigger::Trigger;
 use super::{RunConfig, Sut};
@@ -84,6 +86,25 @@ pub fn needs_mock(s: &Scenario) -> bool {
     })
 }
 
+/// True when the harness's endpoint must be at one address the peer was told (`--listen`
+/// with a port, `--public-url`): one server for the whole run, so the scenarios that need it
+/// take turns with it (`run --jobs`).
+pub fn fixed_endpoint(cfg: &RunConfig) -> bool {
+    cfg.listen.port() != 0 || cfg.public_url.is_some()
+}
+
+/// True when a person may be asked to act in this scenario (a system under test driven by
+/// hand, no `--trigger`): an `expect` step, or a `poll` with a `prompt`. A person does one
+/// thing at a time, so such scenarios never overlap (`run --jobs`).
+pub fn person_acts(cfg: &RunConfig, s: &Scenario) -> bool {
+    matches!(cfg.sut, Sut::External { trigger: None, .. })
+        && s.steps.iter().any(|st| match &st.kind {
+            StepKind::Expect(_) => true,
+            StepKind::Poll(p) => p.prompt.is_some(),
+            _ => false,
+        })
+}
+
 impl Environment {
     pub fn new(cfg: &RunConfig) -> Self {
         Environment {
@@ -105,6 +126,17 @@ impl Environment {
 
     pub fn mock(&self) -> Option<&MockServer> {
         self.mock.as_ref()
+    }
+
+    /// Hand the harness's endpoint over, to give it to the environment of the next scenario
+    /// that needs it (a [`fixed_endpoint`] is one server for all the run's environments).
+    pub fn take_mock(&mut self) -> Option<MockServer> {
+        self.mock.take()
+    }
+
+    /// Take the harness's endpoint another environment handed over.
+    pub fn give_mock(&mut self, server: MockServer) {
+        self.mock = Some(server);
     }
 
     /// The harness endpoint's FHIR base as the peer must reach it.

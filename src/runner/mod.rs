@@ -13,6 +13,7 @@ pub mod poll_schedule;
 pub mod preflight;
 pub mod progress;
 pub mod scenario;
+pub mod schedule;
 pub mod signature_check;
 pub mod steps;
 pub mod task_states;
@@ -135,6 +136,10 @@ pub struct RunConfig {
     /// Where the answers of a person testing by hand come from (the web console's "done" /
     /// "cannot" buttons); `None`: the terminal, when standard input is one.
     pub operator: Option<tokio::sync::broadcast::Sender<operator::Answer>>,
+    /// How many scenarios run at once (`--jobs`), each with its own environment (endpoint
+    /// and reference server); `serial:`, `locks:` and what cannot be duplicated (a fixed
+    /// endpoint address, a person) keep some apart. 1: one after another, in order.
+    pub jobs: usize,
 }
 
 impl RunConfig {
@@ -169,6 +174,7 @@ impl RunConfig {
             carried: BTreeMap::new(),
             bodies: None,
             operator: None,
+            jobs: 1,
         }
     }
 }
@@ -223,7 +229,34 @@ pub fn cancel_pair() -> (watch::Sender<bool>, watch::Receiver<bool>) {
     watch::channel(false)
 }
 
-/// Run the selected scenarios of a pack.
+/// The lock every scenario holds that needs the harness's endpoint when it has one fixed
+/// address (`--listen` with a port, `--public-url`).
+pub const ENDPOINT_LOCK: &str = "(the harness endpoint)";
+/// The lock every scenario holds in which a person may be asked to act (no `--trigger`).
+pub const PERSON_LOCK: &str = "(the person at the terminal)";
+
+/// What a scenario may not share with the ones running beside it: its `serial:`, its
+/// `locks:` against a real system (against the built-in reference actors every scenario
+/// running has its own, so there is nothing to protect), and the implicit locks.
+pub fn claim(cfg: &RunConfig, s: &Scenario) -> schedule::Claim {
+    let mut locks = std::collections::BTreeSet::new();
+    if matches!(cfg.sut, Sut::External { .. }) {
+        locks.extend(s.concurrency.locks.iter().cloned());
+    }
+    if env::needs_mock(s) && env::fixed_endpoint(cfg) {
+        locks.insert(ENDPOINT_LOCK.to_string());
+    }
+    if env::person_acts(cfg, s) {
+        locks.insert(PERSON_LOCK.to_string());
+    }
+    schedule::Claim {
+        serial: s.concurrency.serial,
+        locks,
+    }
+}
+
+/// Run the selected scenarios of a pack: `cfg.jobs` at a time, reported in the order given
+/// whatever the order they end in.
 pub async fn run(
     pack: &Pack,
     scenarios: &[&Scenario],
@@ -244,7 +277,8 @@ pub async fn run(
     let mut effective = cfg.clone();
     effective.vars.extend(pf.vars.clone());
     let cfg = &effective;
-    let mut env = env::Environment::new(cfg);
+    // Environments free to take a scenario; the first one is made now, for the run's header.
+    let mut envs = vec![env::Environment::new(cfg)];
     let run_id = format!(
         "{}-{}",
         started_at.format("%Y%m%d%H%M%S"),
@@ -270,7 +304,7 @@ pub async fn run(
     let mut header = RunHeader {
         run_id: run_id.clone(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        target: target(cfg, &env),
+        target: target(cfg, &envs[0]),
         options: cfg.options.names(catalog),
         notes: pf
             .unreachable
@@ -282,39 +316,44 @@ pub async fn run(
     if let Some(cb) = &cfg.on_progress {
         cb(progress::Progress::RunStarted(header.clone()));
     }
-    let mut results = Vec::new();
-    let mut interrupted = false;
     let total = scenarios.len();
-    for sc in scenarios {
-        if *cancel.borrow() {
-            interrupted = true;
-        }
-        if let Some(cb) = &cfg.on_progress {
-            cb(progress::Progress::ScenarioStarted {
-                index: results.len() + 1,
-                total,
-                id: sc.id.clone(),
-            });
-        }
+    let jobs = cfg.jobs.max(1);
+    let fixed_endpoint = env::fixed_endpoint(cfg);
+    let mut schedule = schedule::Schedule::new(scenarios.iter().map(|s| claim(cfg, s)).collect());
+    let mut results: Vec<Option<ScenarioResult>> = vec![None; total];
+    // A fixed endpoint between the scenarios that use it, taking turns.
+    let mut endpoint = None;
+    let mut running = futures_util::stream::FuturesUnordered::new();
+    let mut interrupted = false;
+    let mut watch_cancel = cancel.clone();
+    let mut cancel_open = true;
+    let run_id = run_id.as_str();
+    // Why a scenario is reported without running it, if it is.
+    let outcome_without_running = |sc: &Scenario, interrupted: bool| -> Option<ScenarioResult> {
         let unclaimed = sc.options.iter().find(|o| !cfg.options.claims(o));
-        let r = if let Some(carried) = cfg.carried.get(&sc.id) {
-            carried.clone()
+        if let Some(carried) = cfg.carried.get(&sc.id) {
+            Some(carried.clone())
         } else if interrupted {
-            scenario::not_run(sc, "the run was interrupted before this scenario")
+            Some(scenario::not_run(
+                sc,
+                "the run was interrupted before this scenario",
+            ))
         } else if let Some(o) = unclaimed {
-            // Before reachability: a scenario of an option not claimed does not apply, whether
-            // or not the server answers.
-            scenario::not_applicable(
+            // Before reachability: a scenario of an option not claimed does not apply,
+            // whether or not the server answers.
+            Some(scenario::not_applicable(
                 sc,
                 &format!(
                     "tests the {o} option, which the system under test does not claim (claim it with --option {o})"
                 ),
-            )
+            ))
         } else if let (Some(why), true) = (&pf.unreachable, env::sends(sc)) {
-            scenario::unreachable(sc, why)
+            Some(scenario::unreachable(sc, why))
         } else {
-            scenario::run(pack, sc, cfg, &mut env, &run_id, cancel.clone()).await
-        };
+            None
+        }
+    };
+    let done = |r: &ScenarioResult| {
         if let Some(cb) = &cfg.on_progress {
             cb(progress::Progress::ScenarioFinished {
                 id: r.id.clone(),
@@ -323,21 +362,94 @@ pub async fn run(
             });
         }
         if let Some(cb) = &cfg.on_scenario {
-            cb(&r);
+            cb(r);
         }
-        results.push(r);
+    };
+    loop {
+        if *cancel.borrow() {
+            interrupted = true;
+        }
+        while running.len() < jobs {
+            let Some(i) =
+                schedule.next(|i| outcome_without_running(scenarios[i], interrupted).is_none())
+            else {
+                break;
+            };
+            let sc = scenarios[i];
+            if let Some(cb) = &cfg.on_progress {
+                cb(progress::Progress::ScenarioStarted {
+                    index: i + 1,
+                    total,
+                    id: sc.id.clone(),
+                });
+            }
+            if let Some(r) = outcome_without_running(sc, interrupted) {
+                done(&r);
+                results[i] = Some(r);
+                continue;
+            }
+            let mut env = envs.pop().unwrap_or_else(|| env::Environment::new(cfg));
+            if let Some(m) = endpoint.take_if(|_| env::needs_mock(sc)) {
+                env.give_mock(m);
+            }
+            let cancel = cancel.clone();
+            running.push(async move {
+                let r = scenario::run(pack, sc, cfg, &mut env, run_id, cancel).await;
+                (i, env, r)
+            });
+        }
+        if running.is_empty() {
+            // Nothing runs, so nothing holds a claim: the schedule is empty.
+            break;
+        }
+        tokio::select! {
+            Some((i, mut env, r)) = futures_util::StreamExt::next(&mut running) => {
+                schedule.finish(i);
+                if fixed_endpoint && let Some(m) = env.take_mock() {
+                    endpoint = Some(m);
+                }
+                envs.push(env);
+                done(&r);
+                results[i] = Some(r);
+            }
+            changed = watch_cancel.changed(), if cancel_open && !interrupted => {
+                // A dropped sender can no longer cancel.
+                cancel_open = changed.is_ok();
+            }
+        }
     }
     if *cancel.borrow() {
         interrupted = true;
     }
-    header.target = target(cfg, &env);
-    env.shutdown().await;
-    header.notes.extend(env.task_checked.iter().map(|actor| {
+    if let (Some(m), Some(first)) = (endpoint, envs.first_mut()) {
+        first.give_mock(m);
+    }
+    // The endpoint named is the first environment's that has one, as a run of one at a time
+    // names its only one.
+    let named = envs.iter().find(|e| e.mock().is_some()).unwrap_or(&envs[0]);
+    header.target = target(cfg, named);
+    let mut task_statuses: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut task_checked = std::collections::BTreeSet::new();
+    for env in &mut envs {
+        for (actor, shown) in std::mem::take(&mut env.task_statuses) {
+            task_statuses.entry(actor).or_default().extend(shown);
+        }
+        task_checked.append(&mut env.task_checked);
+        env.shutdown().await;
+    }
+    header.notes.extend(task_checked.iter().map(|actor| {
         task_states::note(
             actor,
-            env.task_statuses.get(actor).unwrap_or(&Default::default()),
+            task_statuses.get(actor).unwrap_or(&Default::default()),
         )
     }));
+    let results = scenarios
+        .iter()
+        .zip(results)
+        .map(|(sc, r)| {
+            r.unwrap_or_else(|| scenario::not_run(sc, "the run ended before this scenario"))
+        })
+        .collect();
     header.results(
         catalog,
         results,
@@ -483,6 +595,55 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::wildcard;
+    use super::{ENDPOINT_LOCK, PERSON_LOCK, RunConfig, Sut, claim};
+
+    #[test]
+    fn what_a_scenario_may_not_share() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = crate::catalog::Catalog::load(&root.join("catalog/cdex-2019")).unwrap();
+        let pack = crate::scenario::load_pack(
+            &root.join("scenarios/cdex-2019"),
+            &catalog,
+            &Default::default(),
+        )
+        .unwrap();
+        let find = |id: &str| pack.scenarios.iter().find(|s| s.id == id).unwrap();
+        let mut server = find("is-push-create").clone();
+        server.concurrency.locks = vec!["patient".into()];
+        let client = find("ic-push-create");
+        let locks = |cfg: &RunConfig, s: &crate::scenario::Scenario| -> Vec<String> {
+            claim(cfg, s).locks.into_iter().collect()
+        };
+
+        // The reference actors: every scenario running has its own, nothing to protect.
+        let reference = RunConfig::new(Sut::Reference(Default::default()));
+        assert!(locks(&reference, &server).is_empty());
+        assert!(locks(&reference, client).is_empty());
+        // A real server: the pack's locks.
+        let target = RunConfig::new(Sut::External {
+            target: Some("http://127.0.0.1:1".into()),
+            trigger: None,
+        });
+        assert_eq!(locks(&target, &server), ["patient"]);
+        // A client driven by a person: one thing at a time.
+        let by_hand = RunConfig::new(Sut::External {
+            target: None,
+            trigger: None,
+        });
+        assert_eq!(locks(&by_hand, client), [PERSON_LOCK]);
+        // A client driven by a command at one fixed address: the endpoint in turn.
+        let mut fixed = RunConfig::new(Sut::External {
+            target: None,
+            trigger: Some("act".into()),
+        });
+        assert!(locks(&fixed, client).is_empty());
+        fixed.listen = "127.0.0.1:8090".parse().unwrap();
+        assert_eq!(locks(&fixed, client), [ENDPOINT_LOCK]);
+        fixed.listen = "127.0.0.1:0".parse().unwrap();
+        fixed.public_url = Some("https://harness.example".into());
+        assert_eq!(locks(&fixed, client), [ENDPOINT_LOCK]);
+        assert!(!claim(&fixed, client).serial);
+    }
 
     #[test]
     fn wildcards() {
@@ -506,6 +667,7 @@ mod tests {
             options: Vec::new(),
             vars: Default::default(),
             requires: Vec::new(),
+            concurrency: Default::default(),
             steps: Vec::new(),
         };
         let pack = Pack {

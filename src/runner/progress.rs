@@ -10,7 +10,8 @@ use std::time::Duration;
 pub enum Progress {
     /// The run has begun (the preflight is done): what every report of it repeats.
     RunStarted(super::RunHeader),
-    /// A scenario starts (`index` counts from 1).
+    /// A scenario starts (`index` is its place in the run, from 1). With `--jobs`, several
+    /// may be running at once, and they may start out of order (a lock they wait for).
     ScenarioStarted {
         index: usize,
         total: usize,
@@ -34,8 +35,8 @@ pub enum Progress {
         /// What the person is to do, in words (redacted), when `manual`.
         instruction: Option<String>,
     },
-    /// The wait is over (arrived, timed out, or the person answered).
-    WaitEnded,
+    /// The wait of this scenario is over (arrived, timed out, or the person answered).
+    WaitEnded { scenario: String },
     /// An exchange a step shows (its own, or one the system under test sent besides),
     /// redacted as in the reports; sent when the step ends, before [`Progress::StepFinished`].
     Exchange {

@@ -120,6 +120,13 @@ pub fn load_pack(root: &Path, catalog: &Catalog, opts: &LoadOptions) -> Result<P
             );
         }
     }
+    if pack_def.locks.iter().any(|l| l.trim().is_empty()) {
+        problems.push(Diagnostic::new(
+            &pack_path,
+            "locks",
+            "a lock name must not be empty",
+        ));
+    }
     for name in pack_def.headers.keys() {
         if name.trim().is_empty() {
             problems.push(Diagnostic::new(&pack_path, "headers", "empty header name"));
@@ -649,6 +656,7 @@ impl Checker<'_> {
             )
             .hint = Some("a server under test's Task is read with `send` or `poll` steps; `task_states` checks its versions".into());
         }
+        let concurrency = self.concurrency(def.serial, &def.locks, pack);
         if self.problems.len() > before {
             return None;
         }
@@ -662,8 +670,36 @@ impl Checker<'_> {
             options: def.options,
             vars: def.vars,
             requires: def.requires,
+            concurrency,
             steps,
         })
+    }
+
+    /// `serial:` and `locks:`, the pack's defaults under the scenario's own.
+    fn concurrency(
+        &mut self,
+        serial: Option<model::Serial>,
+        own: &[Spanned<String>],
+        pack: &PackDef,
+    ) -> Concurrency {
+        let mut locks: Vec<String> = pack.locks.clone();
+        for name in own {
+            let trimmed = name.value.trim();
+            if trimmed.is_empty() {
+                self.err(
+                    "locks",
+                    Some(name.referenced),
+                    "a lock name must not be empty",
+                )
+                .hint = Some("name what the scenarios share, e.g. `locks: [patient-123]`".into());
+            } else if !locks.iter().any(|l| l == trimmed) {
+                locks.push(trimmed.to_string());
+            }
+        }
+        Concurrency {
+            serial: serial.or(pack.serial).is_some_and(|s| s.0),
+            locks,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

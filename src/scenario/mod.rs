@@ -49,7 +49,19 @@ pub struct Scenario {
     pub vars: BTreeMap<String, String>,
     /// Conditions for the scenario to apply (see [`model::RequireDef`]).
     pub requires: Vec<model::RequireDef>,
+    /// What it may not share with scenarios running at the same time (`run --jobs`).
+    pub concurrency: Concurrency,
     pub steps: Vec<Step>,
+}
+
+/// `serial:` and `locks:` of a scenario (its pack's defaults included): what a run with
+/// several scenarios at once (`run --jobs`) must not overlap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Runs alone: nothing else at the same time.
+    pub serial: bool,
+    /// Scenarios sharing one of these names never overlap.
+    pub locks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

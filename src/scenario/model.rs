@@ -31,7 +31,41 @@ pub struct ScenarioDef {
     /// does not hold, the scenario is reported not applicable, with its reason.
     #[serde(default)]
     pub requires: Vec<RequireDef>,
+    /// Run alone: no other scenario at the same time (`run --jobs`); the pack's
+    /// `serial:` when absent.
+    #[serde(default)]
+    pub serial: Option<Serial>,
+    /// Names of what the scenario uses exclusively on the system under test (a fixed resource
+    /// id, a count of what a search finds): scenarios sharing a name never overlap.
+    #[serde(default)]
+    pub locks: Vec<Spanned<String>>,
     pub steps: Vec<Spanned<StepDef>>,
+}
+
+/// `serial:` `true` or `false`, nothing else. YAML 1.1 spellings (`yes`, `on`) and quoted
+/// text are refused with the key named, instead of being read as one or the other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Serial(pub bool);
+
+impl<'de> Deserialize<'de> for Serial {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Strict;
+        impl serde::de::Visitor<'_> for Strict {
+            type Value = bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`serial: true` or `serial: false`")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+                Ok(v)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+                Err(E::custom(format!(
+                    "`serial` takes true or false (unquoted), not the text `{v}`"
+                )))
+            }
+        }
+        d.deserialize_any(Strict).map(Serial)
+    }
 }
 
 /// `requires:` one condition on a variable (rendered): its value must not be one of `not`.
@@ -444,4 +478,10 @@ pub struct PackDef {
     /// `--var`. Each name must also be in `vars` (its default for a real system).
     #[serde(default)]
     pub reference_vars: BTreeMap<String, String>,
+    /// Every scenario runs alone (`run --jobs`) unless it says `serial: false`.
+    #[serde(default)]
+    pub serial: Option<Serial>,
+    /// Lock names every scenario of the pack holds, besides its own `locks:`.
+    #[serde(default)]
+    pub locks: Vec<String>,
 }

@@ -230,7 +230,7 @@ pub fn progress_event(p: &Progress) -> Option<Value> {
             "manual": manual,
             "instruction": instruction,
         }),
-        Progress::WaitEnded => json!({"type": "wait-ended"}),
+        Progress::WaitEnded { scenario } => json!({"type": "wait-ended", "scenario": scenario}),
         Progress::Exchange {
             scenario,
             step,

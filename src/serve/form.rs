@@ -107,6 +107,8 @@ pub struct FormValues {
     pub rules: String,
     pub strict: bool,
     pub time_scale: String,
+    /// Scenarios at once (`--jobs`).
+    pub jobs: String,
     pub scenarios_dir: String,
     pub trust_anchors: String,
     /// A config file's text, to load into the form.
@@ -153,6 +155,7 @@ impl FormValues {
                 "rules" => f.rules = v,
                 "strict" => f.strict = !v.is_empty(),
                 "time_scale" => f.time_scale = v,
+                "jobs" => f.jobs = v,
                 "scenarios_dir" => f.scenarios_dir = v,
                 "trust_anchors" => f.trust_anchors = v,
                 "config" => f.config = v,
@@ -196,6 +199,14 @@ impl FormValues {
             c.time_scale = Some(
                 t.parse()
                     .map_err(|_| format!("time scale `{t}`: give a positive factor, e.g. 60"))?,
+            );
+        }
+        if let Some(j) = given(&self.jobs) {
+            c.jobs = Some(
+                j.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("scenarios at once `{j}`: give a number, 1 or more"))?,
             );
         }
         for line in self.vars.lines().filter(|l| !l.trim().is_empty()) {
@@ -265,6 +276,7 @@ impl FormValues {
             rules: s(&c.rules),
             strict: c.strict,
             time_scale: c.time_scale.map(|t| t.to_string()).unwrap_or_default(),
+            jobs: c.jobs.map(|j| j.to_string()).unwrap_or_default(),
             scenarios_dir: s(&c.scenarios),
             trust_anchors: c.trust_anchors.join(", "),
             ..FormValues::default()

@@ -40,6 +40,10 @@ pub struct ServeOptions {
     /// The token every request must carry; generated when the console listens beyond
     /// loopback and none is given.
     pub token: Option<String>,
+    /// Beyond loopback, let the form run trigger commands and read files of this machine
+    /// (a scenario folder, trust anchors): whoever has the token may then run commands here.
+    /// On loopback they are always allowed (the console is its user's).
+    pub allow_commands: bool,
 }
 
 impl Default for ServeOptions {
@@ -48,6 +52,7 @@ impl Default for ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             runs_dir: PathBuf::from("reports/console"),
             token: None,
+            allow_commands: false,
         }
     }
 }
@@ -67,6 +72,8 @@ pub struct Inner {
     pub loopback: bool,
     /// Where the console listens (as given: port 0 stays 0): simulators listen on its address.
     pub listen: SocketAddr,
+    /// Trigger commands and this machine's files may be named by the form.
+    pub commands: bool,
     pub runs: runs::Registry,
     /// The simulators started from the console's panel.
     pub simulators: simulators::registry::Registry,
@@ -82,6 +89,7 @@ impl AppState {
                 token: opts.token.clone(),
                 loopback: opts.listen.ip().is_loopback(),
                 listen: opts.listen,
+                commands: opts.listen.ip().is_loopback() || opts.allow_commands,
                 runs: runs::Registry::default(),
                 simulators: Default::default(),
                 pages: pages::Templates::new()?,

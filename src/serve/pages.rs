@@ -98,6 +98,8 @@ struct Choice {
     name: String,
     title: String,
     pack: String,
+    /// The actor a fault is of.
+    actor: Option<String>,
     checked: bool,
 }
 
@@ -119,24 +121,28 @@ fn form_page(state: &AppState, values: &FormValues, error: Option<&str>) -> Html
             name: a.name.clone(),
             title: a.title.clone(),
             pack: p.name.clone(),
+            actor: None,
             checked: here && a.name == values.actor,
         }));
         options.extend(p.options.iter().map(|o| Choice {
             name: o.name.clone(),
             title: o.title.clone(),
             pack: p.name.clone(),
+            actor: None,
             checked: here && values.options.contains(&o.name),
         }));
         faults.extend(p.faults.iter().map(|f| Choice {
             name: f.name.clone(),
             title: f.title.clone(),
             pack: p.name.clone(),
+            actor: f.name.split(':').next().map(str::to_string),
             checked: here && values.faults.contains(&f.name),
         }));
         rules.extend(p.rule_sets.iter().map(|r| Choice {
             name: r.clone(),
             title: r.clone(),
             pack: p.name.clone(),
+            actor: None,
             checked: here && *r == values.rules,
         }));
     }
@@ -162,15 +168,24 @@ fn form_page(state: &AppState, values: &FormValues, error: Option<&str>) -> Html
     )
 }
 
-pub async fn index(State(state): State<AppState>) -> Html<String> {
-    form_page(
-        &state,
-        &FormValues {
+/// `GET /` (`?from=RUN_ID`: the settings of that run, to change and start again).
+pub async fn index(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    RawQuery(query): RawQuery,
+) -> Html<String> {
+    let from = query_param(query.as_deref(), "from")
+        .and_then(|id| runs::find(&state, &id, &session, None))
+        .filter(|f| f.owned_by(&state, &session));
+    let values = match &from {
+        Some(Found::Live(r)) => FormValues::from_request(&r.request),
+        Some(Found::Disk(d)) => FormValues::from_request(&request_on_disk(d)),
+        None => FormValues {
             sut: "reference".into(),
             ..FormValues::default()
         },
-        None,
-    )
+    };
+    form_page(&state, &values, None)
 }
 
 /// "Fill the form from this config file".
@@ -540,27 +555,27 @@ fn request_on_disk(d: &runs::DiskRun) -> RunRequest {
         && let Ok(c) = crate::cli::config::parse(&text, "config.yaml")
     {
         request.config = c;
-    } else if let Ok(r) = d.results() {
-        if let Some(s) = r.setup {
-            let mut c = crate::cli::config::Config {
-                actor: s.actor,
-                rules: s.rules.last().cloned(),
-                strict: s.strict,
-                options: r.options.clone(),
-                ..Default::default()
-            };
-            if std::path::Path::new(&s.pack).is_dir() {
-                c.scenarios = Some(s.pack);
-            } else {
-                c.pack = Some(s.pack);
-            }
-            if s.sut.starts_with("http") {
-                c.target = Some(s.sut);
-            } else if s.sut == "client" {
-                c.listen = Some("127.0.0.1:0".into());
-            }
-            request.config = c;
+    } else if let Ok(r) = d.results()
+        && let Some(s) = r.setup.clone()
+    {
+        let mut c = crate::cli::config::Config {
+            actor: s.actor,
+            rules: s.rules.last().cloned(),
+            strict: s.strict,
+            options: r.options.clone(),
+            ..Default::default()
+        };
+        if std::path::Path::new(&s.pack).is_dir() {
+            c.scenarios = Some(s.pack);
+        } else {
+            c.pack = Some(s.pack);
         }
+        if s.sut.starts_with("http") {
+            c.target = Some(s.sut);
+        } else if s.sut == "client" {
+            c.listen = Some("127.0.0.1:0".into());
+        }
+        request.config = c;
     }
     request
 }

@@ -305,6 +305,12 @@ pub async fn start(
     session: &Session,
     request: RunRequest,
 ) -> Result<Arc<LiveRun>, String> {
+    if !state.inner.commands {
+        let c = &request.config;
+        if c.trigger.is_some() || c.scenarios.is_some() || !c.trust_anchors.is_empty() {
+            return Err("error: this console is reachable from other machines, so it runs no trigger command and reads no file named in the form (scenario folder, trust anchors); start it with --allow-commands to allow them".into());
+        }
+    }
     let id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%d-%H%M%S"),
@@ -405,8 +411,15 @@ pub async fn start(
 
     let mut prepared = prepared;
     prepared.cfg.operator = Some(operator);
+    // As `run` does: results.json rewritten as scenarios end, so a console stopped hard
+    // leaves a run `run --resume` goes on from.
+    let checkpoints = prepared.checkpoints();
     let progress_log = log.clone();
+    let cp = checkpoints.clone();
     prepared.cfg.on_progress = Some(Arc::new(move |p| {
+        if let crate::runner::progress::Progress::RunStarted(h) = &p {
+            cp.started(h);
+        }
         if let Some(v) = events::progress_event(&p) {
             progress_log.push(v);
         }
@@ -414,7 +427,9 @@ pub async fn start(
     let catalog = prepared.catalog.clone();
     let done: Mutex<(Vec<ScenarioResult>, BTreeMap<String, Status>)> = Mutex::default();
     let matrix_log = log.clone();
+    let cp = checkpoints.clone();
     prepared.cfg.on_scenario = Some(Arc::new(move |r| {
+        cp.scenario_done(r);
         let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
         d.0.push(r.clone());
         let rows = events::requirement_rows(&catalog, &d.0);
@@ -443,6 +458,7 @@ pub async fn start(
             cancel_rx,
         )
         .await;
+        checkpoints.finish();
         prepared.decorate(&mut results);
         if let Err(e) = crate::report::write_all(&results, &prepared.paths) {
             log.push(json!({

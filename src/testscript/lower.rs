@@ -502,6 +502,7 @@ pub async fn lower(l: &Loaded, opts: &Options) -> Result<Lowered, String> {
         options: ext(super::export::OPTION),
         vars: initial,
         requires: Vec::new(),
+        concurrency: Default::default(),
         steps: b.steps,
     };
     Ok(Lowered {

@@ -324,7 +324,7 @@ pub(super) async fn expect(
     ctx.progress(Progress::Waiting {
         scenario: ctx.scenario.id.clone(),
         step: step.id.clone(),
-        what: awaited.describe(),
+        what: ctx.redactor.text(&awaited.describe()),
         within,
         manual,
         instruction,
@@ -384,7 +384,9 @@ pub(super) async fn expect(
             }
         }
     };
-    ctx.progress(Progress::WaitEnded);
+    ctx.progress(Progress::WaitEnded {
+        scenario: ctx.scenario.id.clone(),
+    });
     if step.respond.is_some()
         && let Some(m) = ctx.env.mock()
     {

@@ -128,7 +128,9 @@ pub(super) async fn poll(
     )
     .await;
     if p.prompt.is_some() {
-        ctx.progress(Progress::WaitEnded);
+        ctx.progress(Progress::WaitEnded {
+            scenario: ctx.scenario.id.clone(),
+        });
     }
     result
 }

@@ -28,11 +28,15 @@
 
   function initForm(form) {
     var pack = form.querySelector('select[name=pack]');
+    var actor = form.querySelector('select[name=actor]');
     function byPack() {
       var p = pack.value;
+      var a = actor.value;
       form.querySelectorAll('[data-pack]').forEach(function (n) {
         var on = n.getAttribute('data-pack') === p;
-        n.hidden = !on;
+        var of = n.getAttribute('data-actor');
+        // A fault of another actor than the one chosen is hidden, not refused.
+        n.hidden = !on || (!!of && !!a && of !== a);
         var input = n.tagName === 'OPTION' || n.tagName === 'INPUT' ? n : n.querySelector('input');
         if (input) input.disabled = !on;
       });
@@ -49,6 +53,7 @@
       });
     }
     pack.addEventListener('change', byPack);
+    actor.addEventListener('change', byPack);
     form.querySelectorAll('input[name=sut]').forEach(function (r) {
       r.addEventListener('change', bySut);
     });
