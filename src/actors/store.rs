@@ -295,6 +295,34 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    /// With a cap, the oldest resources go first (an update keeps a resource's place) and
+    /// each drop is counted; without one, nothing is dropped.
+    #[test]
+    fn a_cap_drops_the_oldest_and_counts() {
+        let s = Store::default();
+        s.create("Communication", json!({"resourceType": "Communication"}));
+        let dropped = Arc::new(AtomicU64::new(0));
+        s.keep_at_most(2, dropped.clone());
+        s.put(
+            "Communication",
+            "a",
+            json!({"resourceType": "Communication", "id": "a"}),
+        );
+        s.create("Communication", json!({"resourceType": "Communication"}));
+        assert!(s.read("Communication", "communication-1").is_none());
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        s.put(
+            "Communication",
+            "a",
+            json!({"resourceType": "Communication", "id": "a"}),
+        );
+        s.create("Communication", json!({"resourceType": "Communication"}));
+        assert!(s.read("Communication", "a").is_none());
+        assert!(s.read("Communication", "communication-2").is_some());
+        assert!(s.read("Communication", "communication-3").is_some());
+        assert_eq!(dropped.load(Ordering::Relaxed), 2);
+    }
+
     #[test]
     fn create_read_search() {
         let s = Store::default();

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 /// How many exchanges, and resources per actor store, a simulator keeps by default.
-pub const DEFAULT_KEEP: usize = 10_000;
+pub const DEFAULT_KEEP: usize = 1_000;
 
 /// The last `keep` exchanges.
 pub struct Recent {
