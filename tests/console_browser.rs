@@ -42,6 +42,7 @@ impl Console {
             listen: "127.0.0.1:0".parse().unwrap(),
             runs_dir: dir.join("runs"),
             token: token.map(str::to_string),
+            ..ServeOptions::default()
         };
         let handle = rt.block_on(serve::start(opts)).expect("the console starts");
         let url = handle.url();
