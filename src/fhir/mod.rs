@@ -1,7 +1,7 @@
 //! FHIR knowledge: the [`cdex_fhir`] crate (validator, FHIRPath, profiles, signatures,
 //! attachments), re-exported here so the harness names it `crate::fhir::...`, plus what only
-//! the harness knows: which profile each reference actor expects ([`expected`]) and the
-//! simulator's live check of an HTTP request ([`live_check`]).
+//! the harness knows: which profile each reference actor expects ([`expected`], its data in
+//! `src/fhir/expected.yaml`) and the simulator's live check of an HTTP request ([`live_check`]).
 
 pub use cdex_fhir::{
     attachment, conformance, fhirpath, fhirpath_subset, profiles, signature, validate,
@@ -14,9 +14,8 @@ use crate::http::Message;
 /// What the simulator says of an incoming request: its content type, whether it is JSON,
 /// what it was checked against, every issue the validator finds (each with its location and
 /// the rule's source: the R4 base structure, the profile the receiving actor expects of a
-/// resource of that type (`expects`, from `src/fhir/expected.yaml`), the profiles its
-/// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict
-/// ([`conformance::check_received`]).
+/// resource of that type (`expects`, from `profiles/expected.yaml`), the profiles its
+/// `meta.profile` declares, and the FHIRPath invariants of all), and the verdict.
 pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> Vec<String> {
     let mut findings = Vec::new();
     if req.body.is_empty() && req.stored.is_none() {
@@ -36,19 +35,46 @@ pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> V
             return findings;
         }
     };
+    let validator = match conformance::validator() {
+        Ok(v) => v,
+        Err(e) => {
+            findings.push(format!("not validated: {e}"));
+            return findings;
+        }
+    };
     let declared = validate::verdict::declared_profiles(&value);
     let rtype = value
         .get("resourceType")
         .and_then(|t| t.as_str())
         .unwrap_or("");
     let expected = expects.and_then(|e| e.profile_for(rtype, &declared));
-    let received = match conformance::check_received(&value, expected).await {
-        Ok(r) => r,
-        Err(e) => {
-            findings.push(format!("not validated: {e}"));
-            return findings;
+    // The R4 base and what meta.profile declares; then the expected profile: the validator's
+    // when it has one, else the structural rules of that short name.
+    let mut issues = validator.validate_with_invariants(&value, None).await;
+    let mut against = declared.clone();
+    let mut structural_only = None;
+    if let Some(name) = expected {
+        if let Some(p) = validator
+            .profile(name)
+            .or_else(|| profiles::find(name).and_then(|s| validator.profile(&s.url)))
+        {
+            let url = p.url.clone();
+            issues.extend(validator.validate_with_invariants(&value, Some(&url)).await);
+            against.push(url);
+        } else if let Some(p) = profiles::find(name) {
+            for problem in profiles::check(p, &value) {
+                issues.push(validate::Issue::new(
+                    validate::Severity::Error,
+                    "required",
+                    p.resource.clone(),
+                    problem,
+                    format!("profiles/structural.yaml#{}", p.name),
+                ));
+            }
+            structural_only = Some(p.url.clone());
         }
-    };
+    }
+    validate::issue::dedupe(&mut issues);
     if let (Some(name), Some(e)) = (expected, expects) {
         findings.push(format!(
             "checked against {name}, the profile the {} expects of a {rtype}{}",
@@ -60,7 +86,7 @@ pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> V
             }
         ));
     }
-    for i in &received.issues {
+    for i in &issues {
         findings.push(format!(
             "{} {}: {} [{}]",
             i.severity.as_str(),
@@ -69,6 +95,15 @@ pub async fn live_check(req: &Message, expects: Option<&expected::Expects>) -> V
             i.source
         ));
     }
-    findings.push(received.verdict.to_string());
+    let mut verdict = validator.verdict(&value, &against, &issues);
+    if let Some(url) = structural_only {
+        match &mut verdict {
+            validate::Verdict::Valid { against } | validate::Verdict::Invalid { against, .. } => {
+                against.profiles.push(url)
+            }
+            validate::Verdict::NotChecked { .. } => {}
+        }
+    }
+    findings.push(verdict.to_string());
     findings
 }
