@@ -18,7 +18,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod serve;
-pub mod simulator;
 pub mod shards;
+pub mod simulator;
 pub mod suggest;
 pub mod testscript;
