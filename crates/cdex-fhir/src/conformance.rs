@@ -48,15 +48,7 @@ pub async fn check(resource: &Value, name: &str) -> Result<Vec<Issue>, String> {
     let mut issues: Vec<Issue> = Vec::new();
     let structural = profiles::find(name);
     if let Some(p) = structural {
-        for problem in profiles::check(p, resource) {
-            issues.push(Issue::new(
-                Severity::Error,
-                "required",
-                p.resource.clone(),
-                problem,
-                format!("profiles/structural.yaml#{}", p.name),
-            ));
-        }
+        issues.extend(structural_issues(p, resource));
     }
     let v = validator()?;
     // The full profile: the name itself, or the canonical URL a structural profile names.
@@ -66,6 +58,24 @@ pub async fn check(resource: &Value, name: &str) -> Result<Vec<Issue>, String> {
         .or_else(|| structural.and_then(|p| v.profile(&p.url).map(|q| q.url.clone())));
     issues.extend(v.validate_with_invariants(resource, full.as_deref()).await);
     Ok(issues)
+}
+
+/// What the structural rules of a profile (profiles/structural.yaml) find wrong: errors.
+fn structural_issues<'a>(
+    p: &'a profiles::Profile,
+    resource: &Value,
+) -> impl Iterator<Item = Issue> + 'a {
+    profiles::check(p, resource)
+        .into_iter()
+        .map(move |problem| {
+            Issue::new(
+                Severity::Error,
+                "required",
+                p.resource.clone(),
+                problem,
+                format!("profiles/structural.yaml#{}", p.name),
+            )
+        })
 }
 
 /// What a receiver finds in a resource it was sent: every issue (the R4 base, the profiles its
@@ -97,15 +107,7 @@ pub async fn check_received(value: &Value, expected: Option<&str>) -> Result<Rec
             issues.extend(validator.validate_with_invariants(value, Some(&url)).await);
             against.push(url);
         } else if let Some(p) = profiles::find(name) {
-            for problem in profiles::check(p, value) {
-                issues.push(Issue::new(
-                    Severity::Error,
-                    "required",
-                    p.resource.clone(),
-                    problem,
-                    format!("profiles/structural.yaml#{}", p.name),
-                ));
-            }
+            issues.extend(structural_issues(p, value));
             structural_only = Some(p.url.clone());
         }
     }
