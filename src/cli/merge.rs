@@ -121,11 +121,7 @@ pub fn merge(args: MergeArgs) -> i32 {
     if let Err(e) = report::console::print(&results, args.verbose) {
         eprintln!("warning: the console summary could not be printed: {e}");
     }
-    let paths = ReportPaths {
-        html: Some(args.html.unwrap_or_else(|| out_dir.join("report.html"))),
-        junit: Some(args.junit.unwrap_or_else(|| out_dir.join("junit.xml"))),
-        json: Some(args.json.unwrap_or_else(|| out_dir.join("results.json"))),
-    };
+    let paths = ReportPaths::in_dir(&out_dir, args.html, args.junit, args.json);
     match report::write_all(&results, &paths) {
         Ok(written) => {
             for p in written {

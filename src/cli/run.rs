@@ -641,23 +641,12 @@ pub async fn prepare(
         Ok(None) => {}
         Err(e) => return usage(e),
     }
-    let paths = ReportPaths {
-        html: Some(
-            args.html
-                .clone()
-                .unwrap_or_else(|| out_dir.join("report.html")),
-        ),
-        junit: Some(
-            args.junit
-                .clone()
-                .unwrap_or_else(|| out_dir.join("junit.xml")),
-        ),
-        json: Some(
-            args.json
-                .clone()
-                .unwrap_or_else(|| out_dir.join("results.json")),
-        ),
-    };
+    let paths = ReportPaths::in_dir(
+        &out_dir,
+        args.html.clone(),
+        args.junit.clone(),
+        args.json.clone(),
+    );
     let index: std::collections::HashMap<&str, usize> = pack
         .scenarios
         .iter()

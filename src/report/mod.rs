@@ -16,7 +16,7 @@ pub(crate) mod format;
 mod pretty_json;
 
 use crate::results::RunResults;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use atomic::{WriteError, write_atomic};
 
@@ -29,6 +29,23 @@ pub struct ReportPaths {
     pub junit: Option<PathBuf>,
     /// The documented `results.json` (see `docs/results-json.md`).
     pub json: Option<PathBuf>,
+}
+
+impl ReportPaths {
+    /// All three reports in `dir` (report.html, junit.xml, results.json), each unless a path
+    /// of its own is given (`--html`, `--junit`, `--json`).
+    pub fn in_dir(
+        dir: &Path,
+        html: Option<PathBuf>,
+        junit: Option<PathBuf>,
+        json: Option<PathBuf>,
+    ) -> ReportPaths {
+        ReportPaths {
+            html: Some(html.unwrap_or_else(|| dir.join("report.html"))),
+            junit: Some(junit.unwrap_or_else(|| dir.join("junit.xml"))),
+            json: Some(json.unwrap_or_else(|| dir.join("results.json"))),
+        }
+    }
 }
 
 /// Render and write every requested report, returning the paths written, in the order

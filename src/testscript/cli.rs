@@ -302,23 +302,12 @@ pub async fn run(args: RunArgs) -> i32 {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports/latest"));
-    let paths = crate::report::ReportPaths {
-        html: Some(
-            args.html
-                .clone()
-                .unwrap_or_else(|| out_dir.join("report.html")),
-        ),
-        junit: Some(
-            args.junit
-                .clone()
-                .unwrap_or_else(|| out_dir.join("junit.xml")),
-        ),
-        json: Some(
-            args.json
-                .clone()
-                .unwrap_or_else(|| out_dir.join("results.json")),
-        ),
-    };
+    let paths = crate::report::ReportPaths::in_dir(
+        &out_dir,
+        args.html.clone(),
+        args.junit.clone(),
+        args.json.clone(),
+    );
     match crate::report::write_all(&results, &paths) {
         Ok(written) => {
             for p in written {
