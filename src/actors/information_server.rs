@@ -239,7 +239,8 @@ impl InformationServer {
         if let Some(err) = self.enforce(rtype, id, &resource) {
             // Put back what was there before the refused update.
             if let Some(old) = existed.filter(|_| !self.fault("error-but-keep")) {
-                self.store.put(rtype, id, old.resource);
+                self.store
+                    .put(rtype, id, Arc::unwrap_or_clone(old.resource));
             }
             return err;
         }

@@ -23,10 +23,12 @@ pub const SEARCH_PARAMS: &[(&str, &[&str])] = &[
     ("code", &["code"]),
 ];
 
+/// A stored resource. Shared, not copied: a read, a search hit and the answer to a create
+/// all point at the one the store holds (a simulator answers thousands a second).
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub version: u64,
-    pub resource: Value,
+    pub resource: Arc<Value>,
 }
 
 #[derive(Default)]
@@ -93,7 +95,7 @@ impl Store {
         stamp(&mut resource, &id, 1);
         let stored = Stored {
             version: 1,
-            resource,
+            resource: Arc::new(resource),
         };
         inner.insert((rtype.to_string(), id), stored.clone());
         stored
@@ -106,7 +108,10 @@ impl Store {
         let key = (rtype.to_string(), id.to_string());
         let version = inner.items.get(&key).map(|s| s.version + 1).unwrap_or(1);
         stamp(&mut resource, id, version);
-        let stored = Stored { version, resource };
+        let stored = Stored {
+            version,
+            resource: Arc::new(resource),
+        };
         inner.insert(key, stored.clone());
         (stored, version == 1)
     }
@@ -163,7 +168,7 @@ impl Store {
             .iter()
             .filter(|((t, _), _)| t == rtype)
             .filter(|(_, s)| params.iter().all(|(k, v)| matches(&s.resource, k, v)))
-            .map(|(_, s)| s.resource.clone())
+            .map(|(_, s)| Value::clone(&s.resource))
             .collect();
         (hits, unknown)
     }

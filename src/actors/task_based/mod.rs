@@ -202,7 +202,7 @@ impl TaskActor {
         let mut h = self.history.lock().unwrap_or_else(|p| p.into_inner());
         h.entry((rtype.to_string(), id))
             .or_default()
-            .push(stored.resource.clone());
+            .push(Value::clone(&stored.resource));
     }
 
     /// Every version of a resource, oldest first.

@@ -27,11 +27,13 @@ pub(super) async fn process_task(
     req: &ActionRequest,
 ) -> Result<(), String> {
     let task_id = param(req, "task_id")?;
-    let task = actor
-        .store
-        .read("Task", task_id)
-        .ok_or_else(|| format!("there is no Task/{task_id} on this server"))?
-        .resource;
+    let task = std::sync::Arc::unwrap_or_clone(
+        actor
+            .store
+            .read("Task", task_id)
+            .ok_or_else(|| format!("there is no Task/{task_id} on this server"))?
+            .resource,
+    );
     let focus_ref = task
         .pointer("/focus/reference")
         .and_then(Value::as_str)
@@ -107,7 +109,7 @@ async fn pull(focus_type: &str, http: &HttpClient, req: &ActionRequest, focus_re
 /// Store a new version of the Task; returns it as stored.
 fn save(actor: &TaskActor, task_id: &str, mut task: Value) -> Value {
     task["lastModified"] = json!(now());
-    actor.put("Task", task_id, task).0.resource
+    std::sync::Arc::unwrap_or_clone(actor.put("Task", task_id, task).0.resource)
 }
 
 /// The Task's output: a reference to the owner's copy of the Communication it pulled, or to
