@@ -353,11 +353,19 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let content_type = request.header("content-type").map(str::to_string);
-    let read = tokio::time::timeout(
-        limit,
-        read_body(body, handler_limit, store, content_type.as_deref()),
-    )
-    .await;
+    let mut reading = std::pin::pin!(read_body(
+        body,
+        handler_limit,
+        store,
+        content_type.as_deref()
+    ));
+    // A small body has usually arrived with the headers: read at once, no timer set; only a
+    // body still on its way is given the deadline.
+    let read =
+        match std::future::poll_fn(|cx| std::task::Poll::Ready(reading.as_mut().poll(cx))).await {
+            std::task::Poll::Ready(got) => Ok(got),
+            std::task::Poll::Pending => tokio::time::timeout(limit, reading).await,
+        };
     let (response, error) = match read {
         Ok(Ok(got)) => {
             match got {
@@ -419,19 +427,20 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             (super::outcome(400, "structure", &msg), Some(msg))
         }
     };
+    let reply = to_axum(&response);
     let exchange = RawExchange {
         direction: Direction::Incoming,
         at,
         duration: start.elapsed(),
         request,
-        response: Some(response.clone()),
+        response: Some(response),
         error,
     };
     match &shared.tap {
         Some(tap) => tap(exchange),
         None => shared.recorder.record(exchange),
     }
-    to_axum(response)
+    reply
 }
 
 /// `%24` (an operation's `$` percent-encoded) written `$` in the path part of a request
@@ -584,11 +593,12 @@ fn canned(shared: &Shared, method: &str, path: &str) -> Option<Message> {
         .map(|o| o.response.clone())
 }
 
-fn to_axum(m: Message) -> Response<Body> {
-    let mut resp = Response::new(Body::from(m.body));
+/// The answer on the wire; `m` itself goes to the recorder (or the simulator's live check).
+fn to_axum(m: &Message) -> Response<Body> {
+    let mut resp = Response::new(Body::from(m.body.clone()));
     *resp.status_mut() =
         StatusCode::from_u16(m.status.unwrap_or(200)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (k, v) in m.headers {
+    for (k, v) in &m.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(k.as_str()),
             HeaderValue::try_from(v.as_str()),
