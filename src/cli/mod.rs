@@ -152,10 +152,11 @@ impl PackArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     quiet_on_closed_stdout(&cli.command);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = request_threads(&cli.command) {
+        builder.worker_threads(n);
+    }
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -175,6 +176,21 @@ pub fn main() -> i32 {
         Command::VerifySignature(args) => verify_signature::verify_signature(args),
         Command::Testscript(c) => rt.block_on(crate::testscript::cli::command(c)),
     }
+}
+
+/// The runtime's threads for `simulate`: one core fewer than the machine has (at least one),
+/// since the live check runs on a thread of its own beside them. On 2 cores, one thread
+/// answers and the other core checks, rather than two answering threads contending with the
+/// live check and each other (docs/performance.md, "The mock server under load"). Other commands
+/// (and `TOKIO_WORKER_THREADS`, when set) keep tokio's default: one per core.
+fn request_threads(command: &Command) -> Option<usize> {
+    if !matches!(command, Command::Simulate(_))
+        || std::env::var_os("TOKIO_WORKER_THREADS").is_some()
+    {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some(cores.saturating_sub(1).max(1))
 }
 
 /// `cdex-harness list | head -1`: when the reader of stdout goes away, stop quietly, as Unix
