@@ -7,6 +7,8 @@
 #   CONNS=1000 benches/load/simulate.sh      # a thousand connections at once
 #   ROUNDS=10 benches/load/simulate.sh       # 10 rounds on one simulator: RSS over 100k+ pushes
 #   BIN=path/to/cdex-harness SIM_ARGS="--keep 1000" benches/load/simulate.sh
+#   BARE=1 benches/load/simulate.sh          # the floor: the same HTTP stack doing no CDex work
+#                                            # (benches/load/bare_server.rs)
 #
 # Needs wrk (apt-get install -y wrk). wrk runs on the same machine and shares its cores:
 # say so with the figures. The simulator's log goes to $LOG (default a temporary file).
@@ -22,13 +24,20 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN=target/release/cdex-harness
 fi
+if [ -n "${BARE:-}" ]; then
+  cargo build --release --quiet --example bare_server
+fi
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 2; }
 # wrk's connections are file descriptors too.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 LOG=${LOG:-$(mktemp /tmp/simulate-load.XXXXXX)}
 ERR=$LOG.err
-# shellcheck disable=SC2086
-"$BIN" simulate information-recipient --listen "127.0.0.1:$PORT" $SIM_ARGS >"$LOG" 2>"$ERR" &
+if [ -n "${BARE:-}" ]; then
+  target/release/examples/bare_server "127.0.0.1:$PORT" >"$LOG" 2>"$ERR" &
+else
+  # shellcheck disable=SC2086
+  "$BIN" simulate information-recipient --listen "127.0.0.1:$PORT" $SIM_ARGS >"$LOG" 2>"$ERR" &
+fi
 PID=$!
 trap 'kill -INT $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -37,10 +46,15 @@ for _ in $(seq 1 100); do
 done
 grep -q "Ctrl-C to stop" "$ERR" || { cat "$ERR" >&2; exit 1; }
 rss() { awk -v k="$1" '$1 == k":" {printf "%.1f MiB", $2 / 1024}' "/proc/$PID/status"; }
-echo "simulate information-recipient $SIM_ARGS; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores shared with wrk"
+# The simulator's CPU time so far (user + system, clock ticks): per request, a figure that
+# depends less on what else the machine runs than requests/s does.
+cpu() { sed 's/.*) //' "/proc/$PID/stat" | awk '{print $12 + $13}'; }
+TCK=$(getconf CLK_TCK)
+echo "${BARE:+bare_server (no CDex work) instead of }simulate information-recipient $SIM_ARGS; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores shared with wrk"
 echo "RSS at start: $(rss VmRSS)"
 total=0
 for r in $(seq 1 "$ROUNDS"); do
+  c0=$(cpu)
   out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s benches/load/post.lua \
     "http://127.0.0.1:$PORT/Communication")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -49,7 +63,8 @@ for r in $(seq 1 "$ROUNDS"); do
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(grep -E "Socket errors|Non-2xx" <<<"$out" | tr '\n' ' ' || true)
-  echo "round $r: $rps req/s, p50 $p50, p99 $p99, ${errors:-no errors}; $total pushes so far; RSS $(rss VmRSS), peak $(rss VmHWM)"
+  per=$(awk -v c=$(($(cpu) - c0)) -v n="$reqs" -v t="$TCK" 'BEGIN { if (n > 0) printf "%.0f", c / t * 1e6 / n }')
+  echo "round $r: $rps req/s, p50 $p50, p99 $p99, ${errors:-no errors}; simulator CPU ${per} us/request; $total pushes so far; RSS $(rss VmRSS), peak $(rss VmHWM)"
 done
 kill -INT $PID
 wait $PID || true
