@@ -419,8 +419,8 @@ fn html_snapshot() {
 }
 
 /// The page is written step by step (`html::write_to`) around what the templates render: no
-/// stand-in for the scenarios or the steps is ever left in it, with or without scenarios and
-/// steps.
+/// stand-in for the matrix's rows, the scenarios or the steps is ever left in it, with or
+/// without requirements, scenarios and steps.
 #[test]
 fn html_streamed_around_scenarios_and_steps() {
     let full = fixture();
@@ -439,6 +439,12 @@ fn html_streamed_around_scenarios_and_steps() {
     assert!(!page.contains('\0'));
     assert!(page.contains("No scenarios in this run."), "{page}");
     assert!(!html::render(&full).contains("No scenarios in this run."));
+    let mut no_requirements = fixture();
+    no_requirements.requirements.clear();
+    let page = html::render(&no_requirements);
+    assert!(!page.contains('\0'));
+    assert!(page.contains("No requirements in this run."), "{page}");
+    assert!(!html::render(&full).contains("No requirements in this run."));
 }
 
 /// A writer that takes `room` bytes, then fails as a full disk does.
