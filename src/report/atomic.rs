@@ -120,7 +120,7 @@ mod tests {
         let path = dir.join("report.html");
         write_atomic_with(&path, |out| {
             for i in 0..10_000 {
-                write!(out, "line {i}\n")?;
+                writeln!(out, "line {i}")?;
             }
             Ok(())
         })
