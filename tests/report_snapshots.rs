@@ -418,6 +418,80 @@ fn html_snapshot() {
     insta::assert_snapshot!("html", html::render(&fixture()));
 }
 
+/// The page is written step by step (`html::write_to`) around what the templates render: no
+/// stand-in for the matrix's rows, the scenarios or the steps is ever left in it, with or
+/// without requirements, scenarios and steps.
+#[test]
+fn html_streamed_around_scenarios_and_steps() {
+    let full = fixture();
+    let page = html::render(&full);
+    assert!(!page.contains('\0'), "no stand-in left in the page");
+    let mut no_steps = fixture();
+    for s in &mut no_steps.scenarios {
+        s.steps.clear();
+    }
+    let page = html::render(&no_steps);
+    assert!(!page.contains('\0'));
+    assert!(page.contains("<section id=\"scenarios\">"));
+    let mut empty = fixture();
+    empty.scenarios.clear();
+    let page = html::render(&empty);
+    assert!(!page.contains('\0'));
+    assert!(page.contains("No scenarios in this run."), "{page}");
+    assert!(!html::render(&full).contains("No scenarios in this run."));
+    let mut no_requirements = fixture();
+    no_requirements.requirements.clear();
+    let page = html::render(&no_requirements);
+    assert!(!page.contains('\0'));
+    assert!(page.contains("No requirements in this run."), "{page}");
+    assert!(!html::render(&full).contains("No requirements in this run."));
+}
+
+/// A writer that takes `room` bytes, then fails as a full disk does.
+struct FullAfter {
+    room: usize,
+    taken: Vec<u8>,
+}
+
+impl std::io::Write for FullAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        self.taken.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writing the HTML page or results.json stops at the first write error and returns it.
+#[test]
+fn streamed_reports_stop_at_a_full_disk() {
+    let results = fixture();
+    let page = html::render(&results);
+    let mut out = FullAfter {
+        room: page.len() / 2,
+        taken: Vec::new(),
+    };
+    let err = html::write_to(&results, &mut out).expect_err("the disk is full");
+    assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
+    assert_eq!(out.taken, page.as_bytes()[..page.len() / 2]);
+    let doc = json::render(&results);
+    let mut out = FullAfter {
+        room: doc.len() / 2,
+        taken: Vec::new(),
+    };
+    let err = json::write_to(&results, &mut out).expect_err("the disk is full");
+    assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
+    let mut whole = Vec::new();
+    json::write_to(&results, &mut whole).unwrap();
+    assert_eq!(String::from_utf8(whole).unwrap(), doc);
+}
+
 #[test]
 fn html_escapes_model_data() {
     let page = html::render(&fixture());

@@ -123,9 +123,12 @@ fn writer(plan: Plan, rx: mpsc::Receiver<Msg>) -> usize {
         if !dirty || last.elapsed() < EVERY {
             continue;
         }
+        // The scenarios move into the checkpoint's results and back once it is written: a
+        // copy of every result so far (every body) at each checkpoint was the largest
+        // transient allocation of a long run.
         let mut results = h.results(
             &plan.catalog,
-            scenarios.clone(),
+            std::mem::take(&mut scenarios),
             clock.elapsed().as_secs_f64() * 1000.0,
             true,
         );
@@ -141,6 +144,7 @@ fn writer(plan: Plan, rx: mpsc::Receiver<Msg>) -> usize {
             }
             Err(_) => {}
         }
+        scenarios = std::mem::take(&mut results.scenarios);
         last = Instant::now();
         dirty = false;
     }

@@ -21,6 +21,7 @@ use crate::results::{
 use handlebars::Handlebars;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::io;
 
 mod what_failed;
 
@@ -33,6 +34,8 @@ const STEP_TEMPLATE: &str = include_str!("templates/step.html.hbs");
 const PILL_TEMPLATE: &str = include_str!("templates/pill.html.hbs");
 /// The lead of the page: conformance statement, "What failed", warnings (a partial).
 const LEAD_TEMPLATE: &str = include_str!("templates/lead.html.hbs");
+/// One row of the requirements matrix.
+const REQUIREMENT_TEMPLATE: &str = include_str!("templates/requirement.html.hbs");
 /// The requirements matrix with its filters (a partial).
 const MATRIX_TEMPLATE: &str = include_str!("templates/matrix.html.hbs");
 /// The styles of the lead and the matrix (a partial inside the page's `<style>`).
@@ -53,6 +56,79 @@ pub fn render(results: &RunResults) -> String {
 
 /// The HTML page, or the template error.
 pub fn try_render(results: &RunResults) -> anyhow::Result<String> {
+    let mut page = Vec::new();
+    write_to(results, &mut page)?;
+    Ok(String::from_utf8(page)?)
+}
+
+/// Stands in for the scenarios' HTML in the page, and for the steps' HTML in a scenario,
+/// while the part around them is rendered: the page is then written up to the mark, the
+/// scenarios (or steps) one at a time, then the rest. A NUL never reaches the page otherwise
+/// (every value is escaped by [`escape`], which makes control characters visible).
+const MARK: &str = "\u{0}cdex-harness:children\u{0}";
+/// Stands in for the requirements matrix's rows in the page, the same way.
+const ROWS_MARK: &str = "\u{0}cdex-harness:rows\u{0}";
+
+/// Write the HTML page (the same bytes as [`try_render`]) to `out` one step at a time, so
+/// neither the page nor one scenario of it is ever held whole: a run of 600 exchanges makes a
+/// page of about 3 MB, and building it as one `String` took twice that at its peak.
+///
+/// A template error (a bug: the templates are embedded and tested) comes back as an
+/// [`io::Error`] of kind `Other` saying so, after what was written before it.
+pub fn write_to(results: &RunResults, out: &mut dyn io::Write) -> io::Result<()> {
+    let hb = registry().map_err(rendering)?;
+    let mut page = Page::new(results);
+    if page.has_requirements {
+        page.requirement_rows = ROWS_MARK.to_owned();
+    }
+    if !results.scenarios.is_empty() {
+        page.scenarios = MARK.to_owned();
+    }
+    let whole = hb.render("report", &page).map_err(rendering)?;
+    let (rows_before, rest) = whole.split_once(ROWS_MARK).unwrap_or(("", &whole));
+    out.write_all(rows_before.as_bytes())?;
+    for row in &page.requirements {
+        let html = hb.render("requirement", row).map_err(rendering)?;
+        out.write_all(html.as_bytes())?;
+    }
+    drop(page);
+    let (before, after) = around_mark(rest);
+    out.write_all(before.as_bytes())?;
+    for (i, s) in results.scenarios.iter().enumerate() {
+        let steps = if s.steps.is_empty() {
+            String::new()
+        } else {
+            MARK.to_owned()
+        };
+        let html = hb
+            .render("scenario", &scenario(i, s, steps))
+            .map_err(rendering)?;
+        let (head, tail) = around_mark(&html);
+        out.write_all(head.as_bytes())?;
+        for (j, st) in s.steps.iter().enumerate() {
+            let html = hb.render("step", &step(i, j, st)).map_err(rendering)?;
+            out.write_all(html.as_bytes())?;
+        }
+        out.write_all(tail.as_bytes())?;
+    }
+    out.write_all(after.as_bytes())
+}
+
+/// The text before and after [`MARK`]; all of it before when there is no mark (no children).
+fn around_mark(html: &str) -> (&str, &str) {
+    html.split_once(MARK).unwrap_or((html, ""))
+}
+
+/// A template error as an I/O error of [`write_to`].
+fn rendering(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("the HTML report could not be rendered: {e}"))
+}
+
+/// The page's templates. Each step is rendered on its own, then its scenario around it, then
+/// the page around the scenarios: handlebars turns what it renders into a JSON tree first, and
+/// one tree of a whole large run (every body again, as JSON strings) took several times the
+/// memory of the results themselves.
+fn registry() -> Result<Handlebars<'static>, handlebars::TemplateError> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(escape);
@@ -63,21 +139,8 @@ pub fn try_render(results: &RunResults) -> anyhow::Result<String> {
     hb.register_template_string("report", TEMPLATE)?;
     hb.register_template_string("scenario", SCENARIO_TEMPLATE)?;
     hb.register_template_string("step", STEP_TEMPLATE)?;
-    // Each step is rendered on its own, then its scenario around it, then the page around
-    // the scenarios: handlebars turns what it renders into a JSON tree first, and one tree of
-    // a whole large run (every body again, as JSON strings) took several times the memory of
-    // the results themselves.
-    let mut scenarios = String::new();
-    for (i, s) in results.scenarios.iter().enumerate() {
-        let mut steps = String::new();
-        for (j, st) in s.steps.iter().enumerate() {
-            steps.push_str(&hb.render("step", &step(i, j, st))?);
-        }
-        scenarios.push_str(&hb.render("scenario", &scenario(i, s, steps))?);
-    }
-    let mut page = Page::new(results);
-    page.scenarios = scenarios;
-    Ok(hb.render("report", &page)?)
+    hb.register_template_string("requirement", REQUIREMENT_TEMPLATE)?;
+    Ok(hb)
 }
 
 /// HTML-escape a value, first making control characters and bidirectional overrides visible
@@ -137,8 +200,13 @@ struct Page<'a> {
     /// The lead: conformance statement per option, "What failed", warnings.
     lead: what_failed::Lead<'a>,
     /// Requirements in scope (their actor under test, their option claimed), and those of
-    /// the actors under test that do not apply (an option not claimed).
+    /// the actors under test that do not apply (an option not claimed): rendered one row at
+    /// a time (requirement.html.hbs), into `requirement_rows`.
+    #[serde(skip)]
     requirements: Vec<Requirement<'a>>,
+    has_requirements: bool,
+    /// The matrix's rows, as HTML (requirement.html.hbs, escaped there).
+    requirement_rows: String,
     /// The matrix's filters, with how many rows each shows.
     filters: Vec<Filter>,
     /// How many requirements of the catalog are out of this run's scope.
@@ -313,6 +381,8 @@ impl<'a> Page<'a> {
             counts: counts(r),
             lead: what_failed::lead(r, verdict != "PASS"),
             filters: filters(&requirements),
+            has_requirements: !requirements.is_empty(),
+            requirement_rows: String::new(),
             notes: &r.notes,
             options: if r.options.is_empty() {
                 "none".to_string()

@@ -4,6 +4,7 @@
 //! `schema_version` ([`crate::results::RESULTS_SCHEMA_VERSION`]).
 
 use crate::results::RunResults;
+use std::io;
 
 /// The results as pretty-printed JSON.
 ///
@@ -22,4 +23,11 @@ pub fn try_render(results: &RunResults) -> Result<String, serde_json::Error> {
     let mut text = serde_json::to_string_pretty(results)?;
     text.push('\n');
     Ok(text)
+}
+
+/// Write the same bytes as [`try_render`] to `out` as they are serialised, without holding the
+/// document (as large as the results themselves) in memory.
+pub fn write_to(results: &RunResults, out: &mut dyn io::Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, results)?;
+    out.write_all(b"\n")
 }

@@ -2,7 +2,8 @@
 //!
 //! Reports read the results model only; they never reach back into the runner. Each renderer
 //! exposes a `render` function returning the whole document as a `String`, so it can be tested
-//! without touching the file system. [`write_all`] writes the requested files atomically.
+//! without touching the file system; the HTML and JSON ones also a `write_to` writing the same
+//! bytes step by step. [`write_all`] writes the requested files atomically.
 
 pub mod console;
 pub mod findings;
@@ -18,7 +19,7 @@ mod pretty_json;
 use crate::results::RunResults;
 use std::path::{Path, PathBuf};
 
-pub use atomic::{WriteError, write_atomic};
+pub use atomic::{WriteError, write_atomic, write_atomic_with};
 
 /// Where to write each file report; `None` skips that format.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,25 +53,24 @@ impl ReportPaths {
 /// HTML, JUnit, JSON.
 ///
 /// Each file is written atomically (temporary file in the same directory, fsync, rename) and
-/// its parent directories are created. Every document is rendered before any file is written,
-/// so a rendering problem writes nothing. The first write failure stops the sequence and is
-/// returned as a [`WriteError`] naming the path and the OS error; files already written stay
-/// complete, and no half-written file is ever left at a report path.
+/// its parent directories are created. The HTML page and `results.json` are written as they
+/// are rendered (a large run's page is several megabytes: it is never held whole), the JUnit
+/// document is rendered, then written. The first failure, of writing or rendering, stops the
+/// sequence and is returned as a [`WriteError`] naming the path and the OS error (or what
+/// could not be rendered); files already written stay complete, and no half-written file is
+/// ever left at a report path.
 pub fn write_all(results: &RunResults, out: &ReportPaths) -> anyhow::Result<Vec<PathBuf>> {
-    let mut documents: Vec<(&PathBuf, String)> = Vec::new();
+    let mut written = Vec::with_capacity(3);
     if let Some(path) = &out.html {
-        documents.push((path, html::try_render(results)?));
+        write_atomic_with(path, |w| html::write_to(results, w))?;
+        written.push(path.clone());
     }
     if let Some(path) = &out.junit {
-        documents.push((path, junit::try_render(results)?));
+        write_atomic(path, junit::try_render(results)?.as_bytes())?;
+        written.push(path.clone());
     }
     if let Some(path) = &out.json {
-        documents.push((path, json::try_render(results)?));
-    }
-
-    let mut written = Vec::with_capacity(documents.len());
-    for (path, contents) in documents {
-        write_atomic(path, contents.as_bytes())?;
+        write_atomic_with(path, |w| json::write_to(results, w))?;
         written.push(path.clone());
     }
     Ok(written)

@@ -30,9 +30,19 @@ impl Observed<'_> {
     /// requests; requests the system sent to the endpoint and the endpoint's answers.
     pub fn bodies(&self) -> Vec<Body> {
         let mut out = Vec::new();
+        self.each_body(|b| out.push(b));
+        // Stable: a request comes before its own response.
+        out.sort_by_key(|b| b.at);
+        out
+    }
+
+    /// Every JSON body, parsed one at a time and handed to `f` (the harness's requests'
+    /// responses first, then the endpoint's exchanges): for the checks that need no order,
+    /// without holding every body of the scenario parsed at once.
+    pub fn each_body(&self, mut f: impl FnMut(Body)) {
         for x in self.sent {
             if let Some(json) = x.response.as_ref().and_then(|r| r.json().ok()) {
-                out.push(Body {
+                f(Body {
                     at: x.at,
                     by_sut: true,
                     json,
@@ -41,22 +51,19 @@ impl Observed<'_> {
         }
         for x in self.received.unwrap_or_default() {
             if let Ok(json) = x.request.json() {
-                out.push(Body {
+                f(Body {
                     at: x.at,
                     by_sut: true,
                     json,
                 });
             }
             if let Some(json) = x.response.as_ref().and_then(|r| r.json().ok()) {
-                out.push(Body {
+                f(Body {
                     at: x.at,
                     by_sut: false,
                     json,
                 });
             }
         }
-        // Stable: a request comes before its own response.
-        out.sort_by_key(|b| b.at);
-        out
     }
 }

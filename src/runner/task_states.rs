@@ -252,7 +252,10 @@ pub fn written_by_sut(observed: &Observed<'_>, id: &str) -> bool {
 /// Task), for the run's note on the statuses each actor demonstrated.
 pub fn demonstrated(observed: &Observed<'_>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for b in observed.bodies().iter().filter(|b| b.by_sut) {
+    observed.each_body(|b| {
+        if !b.by_sut {
+            return;
+        }
         let mut tasks = Vec::new();
         tasks_in(&b.json, &mut tasks);
         for t in tasks {
@@ -260,7 +263,7 @@ pub fn demonstrated(observed: &Observed<'_>) -> BTreeSet<String> {
                 out.insert(s.to_string());
             }
         }
-    }
+    });
     out
 }
 
