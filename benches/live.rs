@@ -27,7 +27,8 @@ fn the_exchange() -> RawExchange {
     let body = std::fs::read(root.join("benches/load/communication.json")).expect("body");
     let mut stored: serde_json::Value = serde_json::from_slice(&body).expect("json");
     stored["id"] = "17".into();
-    stored["meta"] = serde_json::json!({"versionId": "1", "lastUpdated": "2026-12-02T04:40:00.000Z"});
+    stored["meta"] =
+        serde_json::json!({"versionId": "1", "lastUpdated": "2026-12-02T04:40:00.000Z"});
     let response = serde_json::to_vec(&stored).expect("json");
     let h = |k: &str, v: &str| (k.to_string(), v.to_string());
     RawExchange {
@@ -50,7 +51,10 @@ fn the_exchange() -> RawExchange {
             status: Some(201),
             headers: vec![
                 h("content-type", "application/fhir+json"),
-                h("location", "http://127.0.0.1:8080/fhir/Communication/17/_history/1"),
+                h(
+                    "location",
+                    "http://127.0.0.1:8080/fhir/Communication/17/_history/1",
+                ),
                 h("content-length", &response.len().to_string()),
             ],
             body: response,
@@ -72,7 +76,10 @@ fn main() {
     let passes = arg("--passes");
     let x = the_exchange();
     let expects = expected::for_actor("information-recipient", &[]);
-    assert!(expects.is_some(), "the Information Recipient expects a profile");
+    assert!(
+        expects.is_some(),
+        "the Information Recipient expects a profile"
+    );
     let redactor = Redactor::new(Vec::<String>::new());
     let recent = Recent::new(1000);
     let (events, _keep_open) = tokio::sync::broadcast::channel(1024);

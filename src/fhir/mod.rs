@@ -124,7 +124,16 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
         let mut text = String::with_capacity(
             severity.len() + i.location.len() + i.message.len() + i.source.len() + 6,
         );
-        for part in [severity, " ", &i.location, ": ", &i.message, " [", &i.source, "]"] {
+        for part in [
+            severity,
+            " ",
+            &i.location,
+            ": ",
+            &i.message,
+            " [",
+            &i.source,
+            "]",
+        ] {
             text.push_str(part);
         }
         findings.push(LiveFinding {
