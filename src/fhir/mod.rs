@@ -116,24 +116,37 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
             ),
         ));
     }
-    for i in &received.issues {
+    let conformance::Received { issues, verdict } = received;
+    for i in issues {
+        // `{severity} {location}: {message} [{source}]`, sized once: `format!` here was a
+        // tenth of a live check's instructions (benches/live.rs).
+        let severity = i.severity.as_str();
+        let mut text = String::with_capacity(
+            severity.len() + i.location.len() + i.message.len() + i.source.len() + 6,
+        );
+        for part in [
+            severity,
+            " ",
+            &i.location,
+            ": ",
+            &i.message,
+            " [",
+            &i.source,
+            "]",
+        ] {
+            text.push_str(part);
+        }
         findings.push(LiveFinding {
             kind: K::Issue(i.severity),
-            text: format!(
-                "{} {}: {} [{}]",
-                i.severity.as_str(),
-                i.location,
-                i.message,
-                i.source
-            ),
-            source: Some(i.source.to_string()),
+            text,
+            source: Some(i.source),
         });
     }
-    let kind = match &received.verdict {
+    let kind = match &verdict {
         validate::Verdict::Valid { .. } => K::Valid,
         validate::Verdict::Invalid { .. } => K::Invalid,
         validate::Verdict::NotChecked { .. } => K::NotChecked,
     };
-    findings.push(LiveFinding::new(kind, received.verdict.to_string()));
+    findings.push(LiveFinding::new(kind, verdict.to_string()));
     findings
 }

@@ -61,7 +61,11 @@ impl Redactor {
     }
 
     pub fn text(&self, s: &str) -> String {
-        let mut out = s.to_string();
+        self.text_owned(s.to_string())
+    }
+
+    /// [`Redactor::text`] of a string the caller owns: no copy when it holds no secret.
+    pub fn text_owned(&self, mut out: String) -> String {
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), REDACTED);
@@ -96,17 +100,7 @@ impl Redactor {
             shown.body_truncated = true;
             return shown;
         }
-        let body = if m.body.is_empty() {
-            None
-        } else {
-            let cut = m.body.len() > MAX_REPORTED_BODY;
-            let bytes = if cut {
-                &m.body[..MAX_REPORTED_BODY]
-            } else {
-                &m.body[..]
-            };
-            Some(self.text(&String::from_utf8_lossy(bytes)))
-        };
+        let body = self.inline_body(m);
         HttpMessage {
             method: m.method.clone(),
             url: m.url.as_deref().map(|u| self.text(u)),
@@ -120,6 +114,36 @@ impl Redactor {
             body,
             ..HttpMessage::default()
         }
+    }
+
+    /// A body in memory as the results show it inline: redacted, cut at
+    /// [`MAX_REPORTED_BODY`].
+    fn inline_body(&self, m: &Message) -> Option<String> {
+        if m.body.is_empty() {
+            return None;
+        }
+        let bytes = &m.body[..m.body.len().min(MAX_REPORTED_BODY)];
+        Some(self.text_owned(String::from_utf8_lossy(bytes).into_owned()))
+    }
+
+    /// The body of a message as [`Redactor::message`] shows it, without the rest of the
+    /// message (the simulator's live check, per exchange, needs no headers).
+    pub fn body(&self, m: &Message) -> Option<String> {
+        let inline = m.stored.is_none()
+            && self
+                .bodies
+                .as_ref()
+                .is_none_or(|store| m.body.len() <= store.threshold);
+        if inline {
+            self.inline_body(m)
+        } else {
+            self.message(m).body
+        }
+    }
+
+    /// When an exchange happened, as the results say it (RFC 3339, milliseconds, UTC).
+    pub fn at(x: &RawExchange) -> String {
+        x.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 
     /// A body as written to a file: with any secret it holds redacted (the file then differs
@@ -201,7 +225,7 @@ impl Redactor {
     pub fn exchange(&self, x: &RawExchange) -> Exchange {
         Exchange {
             direction: x.direction,
-            at: x.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            at: Redactor::at(x),
             duration_ms: x.duration.as_secs_f64() * 1000.0,
             request: self.message(&x.request),
             response: x.response.as_ref().map(|r| self.message(r)),

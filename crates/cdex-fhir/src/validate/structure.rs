@@ -605,14 +605,15 @@ impl<'a> Walker<'a> {
         let Some(r) = obj.get("reference").and_then(Value::as_str) else {
             return;
         };
-        let loc = format!("{path}.reference");
+        // Formatted only for an issue: most references have none.
+        let loc = || format!("{path}.reference");
         let target_type: Option<String> = if let Some(id) = r.strip_prefix('#') {
             if id.is_empty() {
                 None
             } else if !self.contained.last().is_some_and(|ids| ids.contains(id)) {
                 self.error(
                     "structure",
-                    &loc,
+                    &loc(),
                     format!("`{r}` does not resolve to a contained resource (no contained resource has id `{id}`)"),
                     &elem_path(def_path, e),
                 );
@@ -622,12 +623,12 @@ impl<'a> Walker<'a> {
             }
         } else if r.starts_with("urn:uuid:") {
             if let Some(p) = primitive::check("uuid", &Value::String(r.to_string())) {
-                self.error("value", &loc, p, &elem_path(def_path, e));
+                self.error("value", &loc(), p, &elem_path(def_path, e));
             }
             None
         } else if r.starts_with("urn:oid:") {
             if let Some(p) = primitive::check("oid", &Value::String(r.to_string())) {
-                self.error("value", &loc, p, &elem_path(def_path, e));
+                self.error("value", &loc(), p, &elem_path(def_path, e));
             }
             None
         } else if r.contains("://") {
@@ -640,7 +641,7 @@ impl<'a> Walker<'a> {
                 Some((t, _)) => {
                     self.error(
                         "structure",
-                        &loc,
+                        &loc(),
                         format!("`{r}`: `{t}` is not an R4 resource type"),
                         &elem_path(def_path, e),
                     );
@@ -649,7 +650,7 @@ impl<'a> Walker<'a> {
                 None => {
                     self.error(
                         "structure",
-                        &loc,
+                        &loc(),
                         format!("`{r}` is not a valid reference: expected Type/id, an absolute URL, urn:uuid:, or #id"),
                         &elem_path(def_path, e),
                     );
@@ -661,7 +662,7 @@ impl<'a> Walker<'a> {
         if !targets.is_empty() && !targets.iter().any(|x| x == "Resource" || *x == t) {
             self.error(
                 "structure",
-                &loc,
+                &loc(),
                 format!(
                     "a reference to {t} is not allowed here (allowed: {})",
                     targets.join(", ")
