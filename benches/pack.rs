@@ -10,6 +10,7 @@
 //! scenario's actors, bookkeeping) is divided by the exchanges of the steps it covers.
 
 use cdex_harness::catalog::Catalog;
+use cdex_harness::results::StepResult;
 use cdex_harness::runner::{self, RunConfig, Sut};
 use cdex_harness::scenario;
 use std::path::Path;
@@ -59,10 +60,10 @@ fn main() {
         let start = Instant::now();
         let r = rt.block_on(runner::run(&pack, &selected, &catalog, &cfg, rx));
         let total = start.elapsed().as_secs_f64() * 1000.0;
-        let steps: Vec<_> = r.scenarios.iter().flat_map(|s| &s.steps).collect();
+        let steps: Vec<&StepResult> = r.scenarios.iter().flat_map(|s| &s.steps).collect();
         exchanges = steps.iter().map(|st| st.exchanges.len()).sum();
-        let (waiting, own): (Vec<_>, Vec<_>) = steps
-            .iter()
+        let (waiting, own): (Vec<&StepResult>, Vec<&StepResult>) = steps
+            .into_iter()
             .partition(|st| matches!(st.kind.as_str(), "expect" | "poll" | "timeline"));
         let waited: f64 = waiting.iter().map(|st| st.duration_ms).sum();
         let wire: f64 = own
