@@ -39,7 +39,11 @@ else
   "$BIN" simulate information-recipient --listen "127.0.0.1:$PORT" $SIM_ARGS >"$LOG" 2>"$ERR" &
 fi
 PID=$!
-trap 'kill -INT $PID 2>/dev/null || true' EXIT
+# The simulator finishes its log on Ctrl-C (SIGINT); the bare server has no log and, started
+# in the background by a script, ignores SIGINT: it gets SIGTERM.
+STOP=${BARE:+TERM}
+STOP=${STOP:-INT}
+trap 'kill -$STOP $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   grep -q "Ctrl-C to stop" "$ERR" 2>/dev/null && break
   sleep 0.1
@@ -66,7 +70,7 @@ for r in $(seq 1 "$ROUNDS"); do
   per=$(awk -v c=$(($(cpu) - c0)) -v n="$reqs" -v t="$TCK" 'BEGIN { if (n > 0) printf "%.0f", c / t * 1e6 / n }')
   echo "round $r: $rps req/s, p50 $p50, p99 $p99, ${errors:-no errors}; simulator CPU ${per} us/request; $total pushes so far; RSS $(rss VmRSS), peak $(rss VmHWM)"
 done
-kill -INT $PID
+kill -$STOP $PID
 wait $PID || true
 trap - EXIT
 checked=$(grep -c -- "-> 201" "$LOG" || true)
