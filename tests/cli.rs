@@ -687,26 +687,30 @@ fn the_simulator_checks_what_the_actor_expects() {
 /// A simulated information-server on a free loopback port, once it accepts connections:
 /// the process, and the port.
 fn simulated_server(extra: &[&str]) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = Command::new(BIN)
-        .args(["simulate", "information-server", "--listen", &listen])
+    use std::io::BufRead;
+    // The simulator picks its own port (0) and says which: a port found free here and handed
+    // to it could be taken by another test's simulator in between, and this test would then
+    // talk to that one.
+    let mut server = Command::new(BIN)
+        .args(["simulate", "information-server", "--listen", "127.0.0.1:0"])
         .args(extra)
         .current_dir(project())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+    let mut said = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    let port = loop {
+        line.clear();
+        let n = said.read_line(&mut line).unwrap();
+        assert!(n > 0, "the simulator ended without saying where it listens");
+        if let Some((_, base)) = line.trim_end().split_once("FHIR base: http://127.0.0.1:") {
+            break base.trim_end_matches('/').parse::<u16>().expect("a port");
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    };
+    // Keep reading what it says, so it never waits on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut said, &mut std::io::sink()));
     (server, port)
 }
 
