@@ -52,6 +52,9 @@ fn substitute(template: &str, vars: &Vars) -> Option<Result<String, String>> {
         return None;
     }
     let mut out = String::with_capacity(template.len() + 32);
+    // The first variable not defined; the rest is still read, since a part only handlebars
+    // reads (a helper, a syntax error) decides what handlebars would say.
+    let mut missing: Option<&str> = None;
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
         let (text, tail) = rest.split_at(open);
@@ -73,12 +76,17 @@ fn substitute(template: &str, vars: &Vars) -> Option<Result<String, String>> {
         }
         match vars.get(name) {
             Some(v) => out.push_str(v),
-            None => return Some(Err(format!("variable `{name}` is not defined"))),
+            None => {
+                missing.get_or_insert(name);
+            }
         }
         rest = &tail[close + 2..];
     }
     if rest.contains("}}") {
         return None;
+    }
+    if let Some(name) = missing {
+        return Some(Err(format!("variable `{name}` is not defined")));
     }
     out.push_str(rest);
     Some(Ok(out))
@@ -243,6 +251,7 @@ mod tests {
             "{{> partial}}",
             "{{id\n}}",
             "{{len}}",
+            "{{nope}} then {{#if id}}y{{/if}}",
         ];
         for t in handed_on {
             assert!(substitute(t, &v).is_none(), "{t} is for handlebars");
