@@ -477,29 +477,14 @@ impl Run<'_, '_> {
             );
             return;
         }
-        let results: Vec<Membership> = codes
-            .iter()
-            .map(|(s, c)| self.ctx.terminology.member(vs, s.as_deref(), c))
-            .collect();
-        if results.contains(&Membership::In) || results.contains(&Membership::Unknown) {
+        let Some(shown) = self.ctx.terminology.none_in(vs, &codes) else {
             return;
-        }
-        let shown: Vec<String> = codes
-            .iter()
-            .map(|(s, c)| match s {
-                Some(s) => format!("{s}#{c}"),
-                None => format!("`{c}`"),
-            })
-            .collect();
+        };
         self.push(
             severity,
             "code-invalid",
             &item.path(),
-            format!(
-                "{} is not in the {} value set {vs}",
-                shown.join(", "),
-                b.strength
-            ),
+            format!("{} is not in the {} value set {vs}", shown, b.strength),
             src(),
         );
     }

@@ -7,7 +7,7 @@ use super::invariant::Pending;
 use super::issue::{Issue, Severity};
 use super::narrative;
 use super::primitive;
-use super::terminology::{self, Membership, Terminology};
+use super::terminology::{self, Terminology};
 use serde_json::{Map, Value};
 
 /// Walks one resource (and the resources inside it), pushing issues.
@@ -567,26 +567,15 @@ impl<'a> Walker<'a> {
             ));
             return;
         }
-        let results: Vec<Membership> = codes
-            .iter()
-            .map(|(s, c)| self.terminology.member(vs, s.as_deref(), c))
-            .collect();
-        if results.contains(&Membership::In) || results.contains(&Membership::Unknown) {
+        let Some(shown) = self.terminology.none_in(vs, &codes) else {
             return;
-        }
-        let shown: Vec<String> = codes
-            .iter()
-            .map(|(s, c)| match s {
-                Some(s) => format!("{s}#{c}"),
-                None => format!("`{c}`"),
-            })
-            .collect();
+        };
         self.error(
             "code-invalid",
             path,
             format!(
                 "{} is not in the required value set {}",
-                shown.join(", "),
+                shown,
                 terminology::strip_version(vs)
             ),
             &elem_path(def_path, e),

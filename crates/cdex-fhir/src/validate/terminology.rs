@@ -146,6 +146,27 @@ impl Terminology {
         self.value_sets.contains_key(strip_version(url))
     }
 
+    /// The codes of a value bound to a value set, shown as an issue names them
+    /// (`system#code`, or `` `code` `` without a system), when none of them is in it; `None`
+    /// when one is in it or cannot be judged (an open system).
+    pub fn none_in(&self, url: &str, codes: &[(Option<String>, String)]) -> Option<String> {
+        let judged = !codes.is_empty()
+            && codes
+                .iter()
+                .map(|(s, c)| self.member(url, s.as_deref(), c))
+                .all(|m| m == Membership::NotIn);
+        judged.then(|| {
+            codes
+                .iter()
+                .map(|(s, c)| match s {
+                    Some(s) => format!("{s}#{c}"),
+                    None => format!("`{c}`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// Whether `code` (from `system`, if known) is in the value set.
     pub fn member(&self, url: &str, system: Option<&str>, code: &str) -> Membership {
         let Some(vs) = self.value_sets.get(strip_version(url)) else {
