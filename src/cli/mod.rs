@@ -178,19 +178,15 @@ pub fn main() -> i32 {
     }
 }
 
-/// The runtime's threads for `simulate`: one core fewer than the machine has (at least one),
-/// since the live check runs on a thread of its own beside them. On 2 cores, one thread
-/// answers and the other core checks, rather than two answering threads contending with the
-/// live check and each other (docs/performance.md, "The mock server under load"). Other commands
-/// (and `TOKIO_WORKER_THREADS`, when set) keep tokio's default: one per core.
+/// The runtime's threads for `simulate`: [`crate::simulator::answering_threads`]. Other
+/// commands (and `TOKIO_WORKER_THREADS`, when set) keep tokio's default: one per core.
 fn request_threads(command: &Command) -> Option<usize> {
     if !matches!(command, Command::Simulate(_))
         || std::env::var_os("TOKIO_WORKER_THREADS").is_some()
     {
         return None;
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Some(cores.saturating_sub(1).max(1))
+    Some(crate::simulator::answering_threads())
 }
 
 /// `cdex-harness list | head -1`: when the reader of stdout goes away, stop quietly, as Unix

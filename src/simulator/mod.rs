@@ -38,6 +38,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+/// How many runtime threads should answer a simulator's requests: one core fewer than the
+/// machine has (at least one), since the live check runs on a thread of its own beside them.
+/// On 2 cores, one thread answers and the other core checks, rather than two answering
+/// threads contending with the live check and each other (docs/performance.md, "The mock
+/// server under load").
+pub fn answering_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
 /// A running simulator. [`stop`](Self::stop) it to finish its log; dropping it stops
 /// serving at once.
 pub struct Simulator {
