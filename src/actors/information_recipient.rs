@@ -84,16 +84,20 @@ impl InformationRecipient {
             }
             _ => {}
         }
-        let admit = |rtype: &str, resource: &mut Value| -> Result<(), Box<Message>> {
+        let admit = |rtype: &str, resource: &mut Arc<Value>| -> Result<(), Box<Message>> {
             if !self.fault("accept-invalid") {
                 self.endpoint.conform(rtype, resource)?;
             }
             extra(resource)?;
-            if let Some(o) = resource.as_object_mut() {
-                if self.fault("lose-payload") {
+            let lose_payload = self.fault("lose-payload");
+            let lose_based_on = self.fault("lose-based-on");
+            if (lose_payload || lose_based_on)
+                && let Some(o) = Arc::make_mut(resource).as_object_mut()
+            {
+                if lose_payload {
                     o.remove("payload");
                 }
-                if self.fault("lose-based-on") {
+                if lose_based_on {
                     o.remove("basedOn");
                 }
             }

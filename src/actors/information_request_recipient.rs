@@ -94,12 +94,12 @@ impl Handler for Server {
         if req.method.as_deref() == Some("POST") && s.fault("reject-request") {
             return outcome(405, "not-supported", "create is not supported");
         }
-        let admit = |rtype: &str, resource: &mut Value| -> Result<(), Box<Message>> {
+        let admit = |rtype: &str, resource: &mut Arc<Value>| -> Result<(), Box<Message>> {
             if !s.fault("accept-invalid-request") {
                 s.endpoint.conform(rtype, resource)?;
             }
             if s.fault("lose-request-payload")
-                && let Some(o) = resource.as_object_mut()
+                && let Some(o) = Arc::make_mut(resource).as_object_mut()
             {
                 o.remove("payload");
             }
@@ -140,7 +140,7 @@ impl ClientActor for Client {
                 .store
                 .read("CommunicationRequest", id)
                 .ok_or_else(|| format!("no CommunicationRequest `{id}` was received"))?
-                .resource;
+                .into_resource();
             let to = addressee(&request);
             let fallback = req
                 .with

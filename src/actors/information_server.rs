@@ -89,7 +89,7 @@ impl InformationServer {
         self.faults.contains(name)
     }
 
-    fn respond(&self, status: u16, body: &Value) -> Message {
+    fn respond(&self, status: u16, body: &impl serde::Serialize) -> Message {
         let mut m = fhir_response(status, body);
         if self.fault("garbage") {
             m.body = b"<html><body>Internal state dump</body></html>".to_vec();
@@ -204,14 +204,14 @@ impl InformationServer {
             strip_subject(&mut resource);
         }
         let stored = self.store.create(rtype, resource.clone());
-        let id = stored.resource["id"]
+        let id = stored.resource()["id"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         if let Some(err) = self.enforce(rtype, &id, &resource) {
             return err;
         }
-        let mut m = self.respond(201, &stored.resource);
+        let mut m = self.respond(201, &stored.stamped());
         if !self.fault("no-location") {
             m.headers.push((
                 "Location".into(),
@@ -239,12 +239,11 @@ impl InformationServer {
         if let Some(err) = self.enforce(rtype, id, &resource) {
             // Put back what was there before the refused update.
             if let Some(old) = existed.filter(|_| !self.fault("error-but-keep")) {
-                self.store
-                    .put(rtype, id, Arc::unwrap_or_clone(old.resource));
+                self.store.put(rtype, id, old.into_resource());
             }
             return err;
         }
-        let mut m = self.respond(if created { 201 } else { 200 }, &stored.resource);
+        let mut m = self.respond(if created { 201 } else { 200 }, &stored.stamped());
         if created && !self.fault("no-location") {
             m.headers.push((
                 "Location".into(),
@@ -259,7 +258,7 @@ impl InformationServer {
     fn read(&self, rtype: &str, id: &str) -> Message {
         match self.store.read(rtype, id) {
             Some(s) if !self.fault("no-read") => {
-                let mut m = self.respond(200, &s.resource);
+                let mut m = self.respond(200, &s.stamped());
                 m.headers
                     .push(("ETag".into(), format!("W/\"{}\"", s.version)));
                 m

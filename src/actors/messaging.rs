@@ -10,6 +10,7 @@ use crate::http::Message;
 use crate::http::client::{HttpClient, OutgoingRequest};
 use crate::mock::{fhir_response, outcome};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Extension naming the query a payload answers (2019 draft `cdex-payload-query-string`).
@@ -20,8 +21,9 @@ pub const NOTE_TYPE_EXT: &str =
     "http://hl7.org/fhir/us/davinci-cdex/StructureDefinition/cdex-payload-clinical-note-type";
 
 /// Decides what happens to a resource before it is stored: `Err` is the error answer.
-/// It may change the resource (faults do).
-pub type Admit<'a> = &'a dyn Fn(&str, &mut Value) -> Result<(), Box<Message>>;
+/// It may change the resource (faults do: `Arc::make_mut`, leaving the parse the live check
+/// reads as it was received).
+pub type Admit<'a> = &'a dyn Fn(&str, &mut Arc<Value>) -> Result<(), Box<Message>>;
 
 /// A FHIR endpoint for a few resource types, each checked against a structural profile.
 pub struct ProfiledEndpoint {
@@ -110,8 +112,8 @@ impl ProfiledEndpoint {
         })
     }
 
-    fn body(req: &Message, rtype: &str) -> Result<Value, Box<Message>> {
-        crate::mock::pushed_resource(req, rtype)
+    fn body(req: &Message, rtype: &str) -> Result<Arc<Value>, Box<Message>> {
+        crate::mock::pushed_resource_shared(req, rtype)
     }
 
     fn create(&self, req: &Message, rtype: &str, base: &str, admit: Admit<'_>) -> Message {
@@ -123,8 +125,8 @@ impl ProfiledEndpoint {
             return *e;
         }
         let stored = self.store.create(rtype, resource);
-        let id = stored.resource["id"].as_str().unwrap_or_default();
-        let mut m = fhir_response(201, &stored.resource);
+        let id = stored.id();
+        let mut m = fhir_response(201, &stored.stamped());
         m.headers.push((
             "Location".into(),
             format!("{base}/{rtype}/{id}/_history/{}", stored.version),
@@ -155,7 +157,7 @@ impl ProfiledEndpoint {
             return *e;
         }
         let (stored, created) = self.store.put(rtype, id, resource);
-        let mut m = fhir_response(if created { 201 } else { 200 }, &stored.resource);
+        let mut m = fhir_response(if created { 201 } else { 200 }, &stored.stamped());
         if created {
             m.headers.push((
                 "Location".into(),
@@ -167,7 +169,7 @@ impl ProfiledEndpoint {
 
     fn read(&self, rtype: &str, id: &str) -> Message {
         match self.store.read(rtype, id) {
-            Some(s) => fhir_response(200, &s.resource),
+            Some(s) => fhir_response(200, &s.stamped()),
             None => outcome(404, "not-found", &format!("`{rtype}/{id}` is not known")),
         }
     }

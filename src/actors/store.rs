@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// Search parameters the store understands, and the elements each one looks at.
 /// (`_id` and `_lastUpdated` are handled separately.)
@@ -25,10 +25,160 @@ pub const SEARCH_PARAMS: &[(&str, &[&str])] = &[
 
 /// A stored resource. Shared, not copied: a read, a search hit and the answer to a create
 /// all point at the one the store holds (a simulator answers thousands a second).
+///
+/// The store keeps the resource as it was received (often the very parse the live check
+/// validates) with the id, version and time it gave it; [`resource`](Self::resource) is that
+/// resource stamped with them, built when first asked for, and [`stamped`](Self::stamped)
+/// writes the same JSON without building it (the answer to a push).
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub version: u64,
-    pub resource: Arc<Value>,
+    inner: Arc<StoredInner>,
+}
+
+#[derive(Debug)]
+struct StoredInner {
+    received: Arc<Value>,
+    id: String,
+    last_updated: String,
+    resource: OnceLock<Arc<Value>>,
+}
+
+impl Stored {
+    fn new(received: Arc<Value>, id: String, version: u64) -> Stored {
+        let last_updated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        Stored {
+            version,
+            inner: Arc::new(StoredInner {
+                received,
+                id,
+                last_updated,
+                resource: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The resource as stored: as received, with `id`, `meta.versionId` and
+    /// `meta.lastUpdated` set by the store.
+    pub fn resource(&self) -> &Arc<Value> {
+        self.inner.resource.get_or_init(|| {
+            let mut r = Value::clone(&self.inner.received);
+            stamp(
+                &mut r,
+                &self.inner.id,
+                self.version,
+                &self.inner.last_updated,
+            );
+            Arc::new(r)
+        })
+    }
+
+    /// The resource as stored, owned.
+    pub fn into_resource(self) -> Value {
+        Value::clone(self.resource())
+    }
+
+    /// Its id (empty for a body that is not a JSON object, which has no place for one).
+    pub fn id(&self) -> &str {
+        if self.inner.received.is_object() {
+            &self.inner.id
+        } else {
+            ""
+        }
+    }
+
+    /// Serializes exactly as [`resource`](Self::resource) does, without building it.
+    pub fn stamped(&self) -> Stamped<'_> {
+        Stamped(self)
+    }
+}
+
+/// A [`Stored`] resource written as JSON with its stamp: see [`Stored::stamped`].
+pub struct Stamped<'a>(&'a Stored);
+
+impl serde::Serialize for Stamped<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let stored = self.0;
+        if let Some(built) = stored.inner.resource.get() {
+            return built.serialize(s);
+        }
+        let Some(obj) = stored.inner.received.as_object() else {
+            return stored.inner.received.serialize(s);
+        };
+        // What `stamp` does, written as it goes: `id` and `meta` keep their place or come
+        // last, in that order.
+        let (has_id, has_meta) = (obj.contains_key("id"), obj.contains_key("meta"));
+        let len = obj.len() + usize::from(!has_id) + usize::from(!has_meta);
+        let meta = StampedMeta {
+            meta: None,
+            version: stored.version,
+            last_updated: &stored.inner.last_updated,
+        };
+        let mut map = s.serialize_map(Some(len))?;
+        for (k, v) in obj {
+            match k.as_str() {
+                "id" => map.serialize_entry(k, &stored.inner.id)?,
+                "meta" => map.serialize_entry(
+                    k,
+                    &StampedMeta {
+                        meta: Some(v),
+                        ..meta
+                    },
+                )?,
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        if !has_id {
+            map.serialize_entry("id", &stored.inner.id)?;
+        }
+        if !has_meta {
+            map.serialize_entry("meta", &meta)?;
+        }
+        map.end()
+    }
+}
+
+/// `meta` as `stamp` leaves it: `versionId` and `lastUpdated` set (in place or last), and
+/// a `meta` that is not an object left alone.
+#[derive(Clone, Copy)]
+struct StampedMeta<'a> {
+    meta: Option<&'a Value>,
+    version: u64,
+    last_updated: &'a str,
+}
+
+impl serde::Serialize for StampedMeta<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let empty = serde_json::Map::new();
+        let obj = match self.meta {
+            None => &empty,
+            Some(Value::Object(o)) => o,
+            Some(other) => return other.serialize(s),
+        };
+        let version = self.version.to_string();
+        let (has_v, has_l) = (
+            obj.contains_key("versionId"),
+            obj.contains_key("lastUpdated"),
+        );
+        let len = obj.len() + usize::from(!has_v) + usize::from(!has_l);
+        let mut map = s.serialize_map(Some(len))?;
+        for (k, v) in obj {
+            match k.as_str() {
+                "versionId" => map.serialize_entry(k, &version)?,
+                "lastUpdated" => map.serialize_entry(k, self.last_updated)?,
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        if !has_v {
+            map.serialize_entry("versionId", &version)?;
+        }
+        if !has_l {
+            map.serialize_entry("lastUpdated", self.last_updated)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Default)]
@@ -88,30 +238,22 @@ impl Store {
     }
 
     /// Create with a server-assigned id. Returns the stored resource.
-    pub fn create(&self, rtype: &str, mut resource: Value) -> Stored {
+    pub fn create(&self, rtype: &str, resource: impl Into<Arc<Value>>) -> Stored {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.next_id += 1;
         let id = format!("{}-{}", rtype.to_ascii_lowercase(), inner.next_id);
-        stamp(&mut resource, &id, 1);
-        let stored = Stored {
-            version: 1,
-            resource: Arc::new(resource),
-        };
+        let stored = Stored::new(resource.into(), id.clone(), 1);
         inner.insert((rtype.to_string(), id), stored.clone());
         stored
     }
 
     /// Create or replace at a client-chosen id. Returns the stored resource and whether it
     /// was created.
-    pub fn put(&self, rtype: &str, id: &str, mut resource: Value) -> (Stored, bool) {
+    pub fn put(&self, rtype: &str, id: &str, resource: impl Into<Arc<Value>>) -> (Stored, bool) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let key = (rtype.to_string(), id.to_string());
         let version = inner.items.get(&key).map(|s| s.version + 1).unwrap_or(1);
-        stamp(&mut resource, id, version);
-        let stored = Stored {
-            version,
-            resource: Arc::new(resource),
-        };
+        let stored = Stored::new(resource.into(), id.to_string(), version);
         inner.insert(key, stored.clone());
         (stored, version == 1)
     }
@@ -125,13 +267,10 @@ impl Store {
             .ok_or("a served resource needs a resourceType")?
             .to_string();
         let stored = match resource.get("id").and_then(Value::as_str) {
-            Some(id) => self.put(&rtype, id, resource.clone()).0,
+            Some(id) => self.put(&rtype, &id.to_string(), resource).0,
             None => self.create(&rtype, resource),
         };
-        Ok(format!(
-            "{rtype}/{}",
-            stored.resource["id"].as_str().unwrap_or_default()
-        ))
+        Ok(format!("{rtype}/{}", stored.id()))
     }
 
     pub fn read(&self, rtype: &str, id: &str) -> Option<Stored> {
@@ -167,21 +306,23 @@ impl Store {
             .items
             .iter()
             .filter(|((t, _), _)| t == rtype)
-            .filter(|(_, s)| params.iter().all(|(k, v)| matches(&s.resource, k, v)))
-            .map(|(_, s)| Value::clone(&s.resource))
+            .filter(|(_, s)| params.iter().all(|(k, v)| matches(s.resource(), k, v)))
+            .map(|(_, s)| Value::clone(s.resource()))
             .collect();
         (hits, unknown)
     }
 }
 
-fn stamp(resource: &mut Value, id: &str, version: u64) {
+fn stamp(resource: &mut Value, id: &str, version: u64, last_updated: &str) {
     if let Some(obj) = resource.as_object_mut() {
         obj.insert("id".into(), Value::String(id.to_string()));
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let meta = obj.entry("meta").or_insert_with(|| json!({}));
         if let Some(m) = meta.as_object_mut() {
             m.insert("versionId".into(), Value::String(version.to_string()));
-            m.insert("lastUpdated".into(), Value::String(now));
+            m.insert(
+                "lastUpdated".into(),
+                Value::String(last_updated.to_string()),
+            );
         }
     }
 }
@@ -336,7 +477,7 @@ mod tests {
             json!({"resourceType":"Condition","subject":{"reference":"Patient/p1"},
             "identifier":[{"system":"urn:x","value":"v1"}]}),
         );
-        let id = c.resource["id"].as_str().unwrap().to_string();
+        let id = c.resource()["id"].as_str().unwrap().to_string();
         assert!(s.read("Condition", &id).is_some());
         assert_eq!(s.search("Condition", &parse_query("patient=p1")).0.len(), 1);
         assert_eq!(
@@ -361,5 +502,40 @@ mod tests {
             s.search("Condition", &parse_query("bogus=1")).1,
             vec!["bogus".to_string()]
         );
+    }
+
+    /// The answer to a push is written from what was received and the stamp, without
+    /// building the stamped resource: it must be byte for byte what the built one writes.
+    #[test]
+    fn stamped_writes_what_resource_holds() {
+        let cases = [
+            json!({"resourceType": "Communication", "status": "completed"}),
+            json!({"id": "old", "resourceType": "Communication", "meta": {"profile": ["p"], "versionId": "9"}, "status": "x"}),
+            json!({"resourceType": "Communication", "meta": "not an object", "id": 3}),
+            json!({"resourceType": "Communication", "meta": {"lastUpdated": "then", "tag": []}}),
+            json!({"resourceType": "Communication", "meta": {}}),
+            json!(["not", "an", "object"]),
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let s = Store::default();
+            let stored = s.put("Communication", "c1", case.clone()).0;
+            let again = s.put("Communication", "c1", case).0;
+            for st in [&stored, &again] {
+                let streamed = serde_json::to_string_pretty(&st.stamped()).unwrap();
+                let built = serde_json::to_string_pretty(st.resource().as_ref()).unwrap();
+                assert_eq!(streamed, built, "case {i}");
+                assert_eq!(serde_json::to_string_pretty(&st.stamped()).unwrap(), built);
+            }
+            assert_eq!(again.version, 2);
+            if again.resource().is_object() {
+                if again.resource()["meta"].is_object() {
+                    assert_eq!(again.resource()["meta"]["versionId"], "2", "case {i}");
+                }
+                assert_eq!(again.resource()["id"], "c1", "case {i}");
+                assert_eq!(again.id(), "c1");
+            } else {
+                assert_eq!(again.id(), "");
+            }
+        }
     }
 }

@@ -79,7 +79,7 @@ pub async fn live_findings(req: &Message, expects: Option<&expected::Expects>) -
             "no Content-Type header".into(),
         )),
     }
-    let value = match req.json() {
+    let value = match req.json_arc() {
         Ok(v) => v,
         Err(e) => {
             findings.push(LiveFinding::new(K::Issue(validate::Severity::Error), e));

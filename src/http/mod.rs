@@ -17,6 +17,17 @@ pub const HEAD_BYTES: usize = 4096;
 /// Largest body the harness reads from a peer; a larger one is cut off and reported.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Bytes as text, each invalid UTF-8 sequence replaced by U+FFFD, as
+/// `String::from_utf8_lossy` writes it. Valid UTF-8 (nearly every body and header) is checked
+/// by `str::from_utf8`, which reads ASCII a word at a time: `from_utf8_lossy` walks it byte by
+/// byte, and that was a tenth of the simulator's live check.
+pub fn lossy_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// An HTTP request or response as the harness saw it, with the raw body.
 #[derive(Debug, Clone, Default)]
 pub struct Message {
@@ -32,6 +43,11 @@ pub struct Message {
     pub truncated: bool,
     /// The body is not (all) in `body`: kept in a file, or not kept at all (its size only).
     pub stored: Option<std::sync::Arc<StoredBody>>,
+    /// The body parsed as JSON once, for everyone who reads it ([`parse_once`](Self::parse_once)):
+    /// the mock server parses a pushed resource once, and the handler that answers it and the
+    /// simulator's live check that validates it share that parse. Set only by `parse_once`,
+    /// after the body is final.
+    pub parsed: Option<Result<std::sync::Arc<serde_json::Value>, String>>,
 }
 
 /// A body not held in memory: its size and digest, and the file that holds it when it was
@@ -77,6 +93,26 @@ impl Message {
 
     /// The body parsed as JSON, if it is JSON.
     pub fn json(&self) -> Result<serde_json::Value, String> {
+        self.json_arc().map(std::sync::Arc::unwrap_or_clone)
+    }
+
+    /// The body parsed as JSON, shared: the parse [`parse_once`](Self::parse_once) kept, or a
+    /// new one. Readers that do not change the resource take this, not [`json`](Self::json).
+    pub fn json_arc(&self) -> Result<std::sync::Arc<serde_json::Value>, String> {
+        match &self.parsed {
+            Some(parsed) => parsed.clone(),
+            None => self.parse_json().map(std::sync::Arc::new),
+        }
+    }
+
+    /// Parse the body now and keep the result (or the reason it is not JSON) for every later
+    /// [`json`](Self::json) and [`json_arc`](Self::json_arc). Call it once the body is final.
+    pub fn parse_once(&mut self) {
+        self.parsed = None;
+        self.parsed = Some(self.json_arc());
+    }
+
+    fn parse_json(&self) -> Result<serde_json::Value, String> {
         if let Some(s) = &self.stored
             && self.body.is_empty()
         {
@@ -131,4 +167,47 @@ pub struct RawExchange {
     pub request: Message,
     pub response: Option<Message>,
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `parse_once` keeps one parse that every later reader shares, and keeps the reason a
+    /// body is not JSON just as a fresh parse gives it.
+    #[test]
+    fn parse_once_is_shared() {
+        let mut m = Message {
+            body: br#"{"resourceType":"Communication"}"#.to_vec(),
+            ..Message::default()
+        };
+        let fresh = m.json_arc().unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&fresh, &m.json_arc().unwrap()));
+        m.parse_once();
+        let a = m.json_arc().unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a, &m.json_arc().unwrap()));
+        assert_eq!(m.json().unwrap(), *fresh);
+
+        let mut bad = Message {
+            body: b"{not json".to_vec(),
+            ..Message::default()
+        };
+        let before = bad.json().unwrap_err();
+        bad.parse_once();
+        assert_eq!(bad.json_arc().unwrap_err(), before);
+        assert!(before.starts_with("the body is not JSON"), "{before}");
+    }
+
+    #[test]
+    fn lossy_text_is_from_utf8_lossy() {
+        for b in [
+            &b"plain ascii"[..],
+            "d\u{e9}j\u{e0} vu \u{1f600}".as_bytes(),
+            b"bad \xff byte",
+            b"cut \xe2\x82",
+            b"",
+        ] {
+            assert_eq!(lossy_text(b), String::from_utf8_lossy(b));
+        }
+    }
 }

@@ -48,7 +48,7 @@ pub trait Handler: Send + Sync {
 }
 
 /// A FHIR JSON response.
-pub fn fhir_response(status: u16, body: &serde_json::Value) -> Message {
+pub fn fhir_response(status: u16, body: &(impl serde::Serialize + ?Sized)) -> Message {
     Message {
         status: Some(status),
         headers: vec![(
@@ -74,8 +74,16 @@ pub fn outcome(status: u16, code: &str, text: &str) -> Message {
 /// The resource a client pushed (POST/PUT body), checked to be JSON of the type the URL
 /// names; otherwise the 400 OperationOutcome to answer with.
 pub fn pushed_resource(req: &Message, rtype: &str) -> Result<serde_json::Value, Box<Message>> {
+    pushed_resource_shared(req, rtype).map(std::sync::Arc::unwrap_or_clone)
+}
+
+/// [`pushed_resource`], shared with whoever else reads the request's parse (the live check).
+pub fn pushed_resource_shared(
+    req: &Message,
+    rtype: &str,
+) -> Result<std::sync::Arc<serde_json::Value>, Box<Message>> {
     let resource = req
-        .json()
+        .json_arc()
         .map_err(|e| Box::new(outcome(400, "structure", &e)))?;
     let found = resource
         .get("resourceType")

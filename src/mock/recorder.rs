@@ -23,7 +23,10 @@ struct Log {
 }
 
 impl Recorder {
-    pub fn record(&self, x: RawExchange) {
+    pub fn record(&self, mut x: RawExchange) {
+        // The parse the handler shared is not kept with the log: a run's memory holds bodies
+        // once, as bytes (steps that read them parse again).
+        x.request.parsed = None;
         {
             let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
             if log.items.len() >= MAX_RECORDED {

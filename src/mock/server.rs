@@ -323,7 +323,7 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                crate::http::lossy_text(v.as_bytes()),
             )
         })
         .collect();
@@ -336,6 +336,7 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         body: Vec::new(),
         truncated: false,
         stored: None,
+        parsed: None,
     };
     let method = parts.method.as_str();
     let rel = request.path.clone().unwrap_or_default();
@@ -371,6 +372,11 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             match got {
                 Read::Memory(bytes) => request.body = bytes,
                 Read::Stored(s) => request.stored = Some(Arc::new(s)),
+            }
+            // A JSON body is parsed once here: the handler that answers it and the live check
+            // that validates it share the parse.
+            if looks_like_json(&request.body) {
+                request.parse_once();
             }
             let r = match canned {
                 Some(r) => r,
@@ -441,6 +447,12 @@ async fn serve(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         None => shared.recorder.record(exchange),
     }
     reply
+}
+
+/// A body in memory whose first byte past white space opens a JSON object: one worth parsing
+/// before the handler asks (a FHIR resource).
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// `%24` (an operation's `$` percent-encoded) written `$` in the path part of a request

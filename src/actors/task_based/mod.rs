@@ -195,14 +195,11 @@ impl TaskActor {
     }
 
     fn remember(&self, rtype: &str, stored: &Stored) {
-        let id = stored.resource["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let id = stored.id().to_string();
         let mut h = self.history.lock().unwrap_or_else(|p| p.into_inner());
         h.entry((rtype.to_string(), id))
             .or_default()
-            .push(Value::clone(&stored.resource));
+            .push(Value::clone(stored.resource()));
     }
 
     /// Every version of a resource, oldest first.

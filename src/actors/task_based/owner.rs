@@ -27,13 +27,11 @@ pub(super) async fn process_task(
     req: &ActionRequest,
 ) -> Result<(), String> {
     let task_id = param(req, "task_id")?;
-    let task = std::sync::Arc::unwrap_or_clone(
-        actor
-            .store
-            .read("Task", task_id)
-            .ok_or_else(|| format!("there is no Task/{task_id} on this server"))?
-            .resource,
-    );
+    let task = actor
+        .store
+        .read("Task", task_id)
+        .ok_or_else(|| format!("there is no Task/{task_id} on this server"))?
+        .into_resource();
     let focus_ref = task
         .pointer("/focus/reference")
         .and_then(Value::as_str)
@@ -109,7 +107,7 @@ async fn pull(focus_type: &str, http: &HttpClient, req: &ActionRequest, focus_re
 /// Store a new version of the Task; returns it as stored.
 fn save(actor: &TaskActor, task_id: &str, mut task: Value) -> Value {
     task["lastModified"] = json!(now());
-    std::sync::Arc::unwrap_or_clone(actor.put("Task", task_id, task).0.resource)
+    actor.put("Task", task_id, task).0.into_resource()
 }
 
 /// The Task's output: a reference to the owner's copy of the Communication it pulled, or to
@@ -136,7 +134,7 @@ fn answer(actor: &TaskActor, task: &Value, focus_ref: &str, focus: Option<&Value
         }),
     };
     let stored = actor.create("Communication", communication);
-    let id = stored.resource["id"].as_str().unwrap_or_default();
+    let id = stored.id();
     let text = if actor.role == Role::Recipient {
         "the Communication received"
     } else {

@@ -46,7 +46,7 @@ pub(super) async fn send_task(
         Some(id) => actor.put(focus_type, &id, focus.clone()).0,
         None => actor.create(focus_type, focus.clone()),
     };
-    let focus_id = stored.resource["id"].as_str().unwrap_or_default();
+    let focus_id = stored.id();
     let focus_url = format!("{own_base}/{focus_type}/{focus_id}");
 
     let requester = match req.with.get("requester").filter(|r| !r.is_empty()) {

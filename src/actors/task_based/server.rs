@@ -45,10 +45,7 @@ pub(super) fn seed(actor: &TaskActor, resource: Value) -> Result<String, String>
         Some(id) => actor.put(&rtype, id, resource.clone()).0,
         None => actor.create(&rtype, resource),
     };
-    Ok(format!(
-        "{rtype}/{}",
-        stored.resource["id"].as_str().unwrap_or_default()
-    ))
+    Ok(format!("{rtype}/{}", stored.id()))
 }
 
 fn capability(actor: &TaskActor) -> Value {
@@ -110,11 +107,8 @@ fn create(actor: &TaskActor, req: &Message, rtype: &str, base: &str) -> Message 
         return *e;
     }
     let stored = actor.create(rtype, resource);
-    let id = stored.resource["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut m = fhir_response(201, &stored.resource);
+    let id = stored.id().to_string();
+    let mut m = fhir_response(201, &stored.stamped());
     m.headers.push((
         "Location".into(),
         format!("{base}/{rtype}/{id}/_history/{}", stored.version),
@@ -137,7 +131,7 @@ fn update(actor: &TaskActor, req: &Message, rtype: &str, id: &str) -> Message {
         );
     }
     let (stored, created) = actor.put(rtype, id, resource);
-    let mut m = fhir_response(if created { 201 } else { 200 }, &stored.resource);
+    let mut m = fhir_response(if created { 201 } else { 200 }, &stored.stamped());
     m.headers
         .push(("ETag".into(), format!("W/\"{}\"", stored.version)));
     m
@@ -149,7 +143,7 @@ fn read(actor: &TaskActor, rtype: &str, id: &str) -> Message {
         && actor.fault("task-focus-not-served");
     match actor.store.read(rtype, id) {
         Some(s) if !hidden => {
-            let mut m = fhir_response(200, &s.resource);
+            let mut m = fhir_response(200, &s.stamped());
             m.headers
                 .push(("ETag".into(), format!("W/\"{}\"", s.version)));
             m
