@@ -95,28 +95,31 @@ pub async fn check_received(value: &Value, expected: Option<&str>) -> Result<Rec
     use super::validate::{Verdict, issue, verdict};
     let validator = validator()?;
     let declared = verdict::declared_profiles(value);
-    let mut issues = validator.validate_with_invariants(value, None).await;
     let mut against = declared;
     let mut structural_only = None;
+    // The expected profile, when the validator has it and the resource does not declare it
+    // (one it declares is checked with the R4 base, the same walk).
+    let mut also = None;
+    let mut structural = Vec::new();
     if let Some(name) = expected {
         if let Some(p) = validator
             .profile(name)
             .or_else(|| profiles::find(name).and_then(|s| validator.profile(&s.url)))
         {
             let url = p.url.clone();
-            // A resource that declares the expected profile was already checked against it
-            // (with the R4 base, the same walk): a second validation would only find the
-            // same issues again, which `dedupe` drops. The simulator's live check of a CDex
-            // Communication saves a quarter of its work.
             if !against.contains(&url) {
-                issues.extend(validator.validate_with_invariants(value, Some(&url)).await);
+                also = Some(url.clone());
             }
             against.push(url);
         } else if let Some(p) = profiles::find(name) {
-            issues.extend(structural_issues(p, value));
+            structural.extend(structural_issues(p, value));
             structural_only = Some(p.url.clone());
         }
     }
+    let mut issues = validator
+        .validate_declared_and_with_invariants(value, also.as_deref())
+        .await;
+    issues.extend(structural);
     issue::dedupe(&mut issues);
     let mut verdict = validator.verdict(value, &against, &issues);
     if let Some(url) = structural_only {

@@ -590,3 +590,50 @@ async fn an_invariant_over_a_malformed_value_is_not_a_second_error() {
         "{issues:#?}"
     );
 }
+
+/// `validate_declared_and_with_invariants` (the receiver's check in one walk) finds exactly
+/// what the two validations it replaces found, deduplicated together: the same issues in the
+/// same order, for every example and invalid instance, declared profiles or not, with no
+/// expected profile and with each loaded profile expected (of its type or not).
+#[tokio::test]
+async fn one_walk_finds_what_two_validations_found() {
+    use cdex_fhir::validate::issue::dedupe;
+    let v = validator();
+    let mut files = json_files(&dir("examples"));
+    files.extend(json_files(&dir("invalid")));
+    let mut resources: Vec<Value> = files.iter().map(|f| read(f)).collect();
+    resources.push(
+        serde_json::from_str(include_str!("../../../benches/load/communication.json")).unwrap(),
+    );
+    let urls: Vec<String> = v.profile_urls().into_iter().map(String::from).collect();
+    let mut compared = 0;
+    for r in &resources {
+        let declared = cdex_fhir::validate::verdict::declared_profiles(r);
+        let rtype = r.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let mut alsos: Vec<Option<&str>> = vec![None];
+        // Every profile of the resource's type, and one of another type.
+        alsos.extend(
+            urls.iter()
+                .filter(|u| !declared.contains(u))
+                .filter(|u| v.profile(u).is_some_and(|p| p.type_name == rtype))
+                .map(|u| Some(u.as_str())),
+        );
+        alsos.extend(
+            urls.iter()
+                .find(|u| v.profile(u).is_some_and(|p| p.type_name != rtype))
+                .map(|u| Some(u.as_str())),
+        );
+        for also in alsos {
+            let mut two = v.validate_with_invariants(r, None).await;
+            if let Some(url) = also {
+                two.extend(v.validate_with_invariants(r, Some(url)).await);
+            }
+            dedupe(&mut two);
+            let one = v.validate_declared_and_with_invariants(r, also).await;
+            let show = |i: &[Issue]| i.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>();
+            assert_eq!(show(&one), show(&two), "{} expecting {also:?}", r["id"]);
+            compared += 1;
+        }
+    }
+    assert!(compared > resources.len() * 2, "{compared}");
+}

@@ -373,12 +373,7 @@ impl Validator {
     ) -> (Vec<Issue>, Vec<invariant::Pending>) {
         let mut issues = Vec::new();
         let mut pending = Vec::new();
-        let root = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .unwrap_or("Resource")
-            .to_string();
+        let root = root_type(resource);
         let mut walker = structure::Walker::new(&self.base, &self.terminology, &mut issues);
         if invariants {
             walker
@@ -387,13 +382,7 @@ impl Validator {
         } else {
             walker.resource(resource, &root);
         }
-        let ctx = apply::Context {
-            base: &self.base,
-            terminology: &self.terminology,
-            profiles: &self.profiles,
-            invariants,
-            top: resource,
-        };
+        let ctx = self.context(resource, invariants);
         match profile {
             Some(url) => ctx.apply_named(url, resource, &root, &mut issues, &mut pending),
             None => ctx.apply_meta_profiles(resource, &root, &mut issues, &mut pending),
@@ -401,4 +390,56 @@ impl Validator {
         ctx.apply_nested(resource, &root, &mut issues, &mut pending);
         (issues, pending)
     }
+
+    fn context<'a>(&'a self, top: &'a Value, invariants: bool) -> apply::Context<'a> {
+        apply::Context {
+            base: &self.base,
+            terminology: &self.terminology,
+            profiles: &self.profiles,
+            invariants,
+            top,
+        }
+    }
+
+    /// What [`Validator::validate_with_invariants`] finds with no profile (the R4 base and
+    /// the profiles `meta.profile` declares), then what it finds with `also` (a loaded
+    /// profile the receiver expects, that the resource does not declare), deduplicated
+    /// together as one list: the same issues in the same order, from one walk of the R4 base
+    /// and of nested resources instead of two (the second validation finds their issues
+    /// again, and `dedupe` keeps the first of repeats). Half the simulator's live check of a
+    /// Communication.
+    pub async fn validate_declared_and_with_invariants(
+        &self,
+        resource: &Value,
+        also: Option<&str>,
+    ) -> Vec<Issue> {
+        let (mut issues, pending) = self.run(resource, None, true);
+        let evaluator = invariant::Evaluator::default();
+        invariant::check_all(&self.base, resource, &pending, evaluator, &mut issues).await;
+        if let Some(url) = also {
+            let (mut extra, mut extra_pending) = (Vec::new(), Vec::new());
+            self.context(resource, true).apply_named(
+                url,
+                resource,
+                &root_type(resource),
+                &mut extra,
+                &mut extra_pending,
+            );
+            invariant::check_all(&self.base, resource, &extra_pending, evaluator, &mut extra).await;
+            issues.extend(extra);
+        }
+        issue::dedupe(&mut issues);
+        issues
+    }
+}
+
+/// The type a resource's walk starts at: its `resourceType` when that is a plain name, else
+/// `Resource`.
+fn root_type(resource: &Value) -> String {
+    resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or("Resource")
+        .to_string()
 }
