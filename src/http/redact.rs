@@ -123,7 +123,7 @@ impl Redactor {
             return None;
         }
         let bytes = &m.body[..m.body.len().min(MAX_REPORTED_BODY)];
-        Some(self.text_owned(String::from_utf8_lossy(bytes).into_owned()))
+        Some(self.text_owned(super::lossy_text(bytes)))
     }
 
     /// The body of a message as [`Redactor::message`] shows it, without the rest of the
@@ -210,6 +210,7 @@ impl Redactor {
             body: Vec::new(),
             truncated: m.truncated,
             stored: None,
+            parsed: None,
         });
         if let Some(file) = &stored.file {
             self.redact_file(file);
