@@ -55,7 +55,14 @@ pub fn fhir_response(status: u16, body: &(impl serde::Serialize + ?Sized)) -> Me
             "Content-Type".into(),
             "application/fhir+json; charset=utf-8".into(),
         )],
-        body: serde_json::to_vec_pretty(body).unwrap_or_default(),
+        body: {
+            // Room for a typical resource at once (serde_json starts at 128 bytes and grows).
+            let mut out = Vec::with_capacity(1024);
+            match serde_json::to_writer_pretty(&mut out, body) {
+                Ok(()) => out,
+                Err(_) => Vec::new(),
+            }
+        },
         ..Message::default()
     }
 }

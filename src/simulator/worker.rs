@@ -177,7 +177,10 @@ impl Worker {
             let _ = exchange::write_lines(log, &live, self.verbose);
         }
         self.shared.checked.fetch_add(1, Ordering::Relaxed);
-        let first_drop = self.shared.recent.push(live.clone());
+        // A copy for subscribers only when there are some (a console watching): kept first,
+        // then broadcast, as before.
+        let event = (self.shared.events.receiver_count() > 0).then(|| live.clone());
+        let first_drop = self.shared.recent.push(live);
         if first_drop {
             let keep = self.shared.recent.keep();
             self.line(&format!(
@@ -185,7 +188,9 @@ impl Worker {
             ));
         }
         self.say_dropped_resources();
-        let _ = self.shared.events.send(live);
+        if let Some(live) = event {
+            let _ = self.shared.events.send(live);
+        }
     }
 
     /// Say in the log how many exchanges went unchecked since it last did; returns it.

@@ -119,8 +119,11 @@ pub async fn check_received(value: &Value, expected: Option<&str>) -> Result<Rec
     let mut issues = validator
         .validate_declared_and_with_invariants(value, also.as_deref())
         .await;
-    issues.extend(structural);
-    issue::dedupe(&mut issues);
+    if !structural.is_empty() {
+        // (The validator's issues are deduplicated already.)
+        issues.extend(structural);
+        issue::dedupe(&mut issues);
+    }
     let mut verdict = validator.verdict(value, &against, &issues);
     if let Some(url) = structural_only {
         match &mut verdict {
