@@ -121,6 +121,7 @@ impl HttpClient {
             body: Vec::new(),
             truncated: false,
             stored: None,
+            parsed: None,
         };
         let outcome = tokio::time::timeout(timeout, self.exchange_with(req, body)).await;
         let (response, error) = match outcome {
@@ -190,6 +191,7 @@ impl HttpClient {
             body,
             truncated,
             stored: None,
+            parsed: None,
         })
     }
 }
