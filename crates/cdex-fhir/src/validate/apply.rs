@@ -5,7 +5,7 @@
 use super::base::{BASE_URL, Base, FastMap};
 use super::invariant::Pending;
 use super::issue::{Issue, Severity};
-use super::profile::{Discriminator, Max, Node, Profile, Slicing};
+use super::profile::{Discriminator, Max, Node, Profile, Slicing, TypeRef};
 use super::structure::{parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
 use serde_json::{Map, Value};
@@ -412,7 +412,7 @@ impl Run<'_, '_> {
                 self.type_profile(url, item, &src);
             }
             if !t.target_profiles.is_empty() {
-                self.target_profiles(&t.code, &t.target_profiles, item, &src);
+                self.target_profiles(t, item, &src);
             }
         }
         if self.ctx.invariants {
@@ -509,18 +509,13 @@ impl Run<'_, '_> {
 
     /// The target of a Reference must be of a type its target profiles allow; contained
     /// targets are checked against loaded target profiles.
-    fn target_profiles(
-        &mut self,
-        code: &str,
-        targets: &[String],
-        item: &Item<'_>,
-        src: &dyn Fn() -> String,
-    ) {
+    fn target_profiles(&mut self, t: &TypeRef, item: &Item<'_>, src: &dyn Fn() -> String) {
+        let targets = &t.target_profiles;
         let first_note = !self.noted.contains(&targets.as_ptr());
         if first_note {
             self.noted.push(targets.as_ptr());
         }
-        if code != "Reference" {
+        if t.code != "Reference" {
             if !first_note {
                 return;
             }
@@ -529,26 +524,28 @@ impl Run<'_, '_> {
                 "not-supported",
                 &item.path(),
                 format!(
-                    "target profiles of {code} values are not checked ({})",
+                    "target profiles of {} values are not checked ({})",
+                    t.code,
                     targets.join(", ")
                 ),
                 src(),
             );
             return;
         }
-        let unknown: Vec<&str> = targets
-            .iter()
-            .filter(|t| first_note && self.ctx.profile(t).is_none() && !t.starts_with(BASE_URL))
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
+        let linked = &t.targets;
+        // The unknown ones are noted once per element; only then do they excuse the type.
+        let unknown = if first_note {
+            linked.unknown.as_deref()
+        } else {
+            None
+        };
+        if let Some(list) = unknown {
             self.push(
                 Severity::Information,
                 "not-supported",
                 &item.path(),
                 format!(
-                    "target profile(s) {} not available: the target's conformance to them was not checked",
-                    unknown.join(", ")
+                    "target profile(s) {list} not available: the target's conformance to them was not checked"
                 ),
                 src(),
             );
@@ -556,27 +553,15 @@ impl Run<'_, '_> {
         let Some(reference) = item.value.get("reference").and_then(Value::as_str) else {
             return;
         };
-        let contained = contained(self.resource, reference);
+        let resource = self.resource;
+        let contained = contained(resource, reference);
         let target_type = match contained {
-            Some((_, c)) => c
-                .get("resourceType")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            Some((_, c)) => c.get("resourceType").and_then(Value::as_str),
             None => reference_type(reference, self.ctx.base),
         };
-        let mut allowed = Vec::new();
-        let mut loaded = Vec::new();
-        for t in targets {
-            if let Some(prof) = self.ctx.profile(t) {
-                allowed.push(prof.type_name.clone());
-                loaded.push(prof);
-            } else if let Some(name) = t.strip_prefix(BASE_URL) {
-                allowed.push(terminology::strip_version(name).to_string());
-            }
-        }
-        if let Some(t) = &target_type
-            && unknown.is_empty()
-            && !allowed.iter().any(|a| a == t || a == "Resource")
+        if let Some(t) = target_type
+            && unknown.is_none()
+            && !linked.allowed.iter().any(|a| a == t || a == "Resource")
         {
             self.push(
                 Severity::Error,
@@ -584,7 +569,7 @@ impl Run<'_, '_> {
                 &format!("{}.reference", item.path()),
                 format!(
                     "points to a {t}; the profile allows {}",
-                    allowed.join(" or ")
+                    linked.allowed.join(" or ")
                 ),
                 src(),
             );
@@ -592,10 +577,13 @@ impl Run<'_, '_> {
         }
         if let Some((i, c)) = contained {
             let path = format!("{}.contained[{i}]", self.root_path);
-            for prof in loaded
-                .iter()
-                .filter(|p| Some(&p.type_name) == target_type.as_ref())
-            {
+            for url in &linked.loaded {
+                let Some(prof) = self.ctx.profile(url) else {
+                    continue;
+                };
+                if Some(prof.type_name.as_str()) != target_type {
+                    continue;
+                }
                 self.depth += 1;
                 self.profile(prof, c, &path);
                 self.depth -= 1;
@@ -749,7 +737,7 @@ impl Run<'_, '_> {
             let actual = reference_type(reference, self.ctx.base)?;
             let same_type = wanted.iter().any(|url| match self.ctx.profile(url) {
                 Some(p) => p.type_name == actual,
-                None => url.strip_prefix(BASE_URL) == Some(actual.as_str()),
+                None => url.strip_prefix(BASE_URL) == Some(actual),
             });
             // Of another type: not this slice. Of the type: its content would tell.
             return if same_type { None } else { Some(false) };
@@ -977,13 +965,13 @@ pub fn pattern_matches(pattern: &Value, value: &Value) -> bool {
 }
 
 /// The resource type a reference names: `Type/id`, or a RESTful absolute URL.
-fn reference_type(r: &str, base: &Base) -> Option<String> {
+fn reference_type<'r>(r: &'r str, base: &Base) -> Option<&'r str> {
     if r.contains("://") {
         return type_from_url(r, base);
     }
     parse_relative(r)
-        .map(|(t, _)| t.to_string())
-        .filter(|t| base.resource_types.contains(t))
+        .map(|(t, _)| t)
+        .filter(|t| base.resource_types.contains(*t))
 }
 
 fn lower_first(s: &str) -> String {

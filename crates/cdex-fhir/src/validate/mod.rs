@@ -246,6 +246,7 @@ impl Validator {
                 let mut p = Profile::compile(value)?;
                 p.resolve(&self.base);
                 self.profiles.insert(p.url.clone(), p);
+                profile::link_targets(&mut self.profiles);
                 Ok(1)
             }
             Some("ValueSet") => self.terminology.add_value_set(value).map(|_| 1),

@@ -596,7 +596,7 @@ impl<'a> Walker<'a> {
         };
         // Formatted only for an issue: most references have none.
         let loc = || format!("{path}.reference");
-        let target_type: Option<String> = if let Some(id) = r.strip_prefix('#') {
+        let target_type: Option<&str> = if let Some(id) = r.strip_prefix('#') {
             if id.is_empty() {
                 None
             } else if !self.contained.last().is_some_and(|ids| ids.contains(id)) {
@@ -626,7 +626,7 @@ impl<'a> Walker<'a> {
             None
         } else {
             match parse_relative(r) {
-                Some((t, _)) if self.base.resource_types.contains(t) => Some(t.to_string()),
+                Some((t, _)) if self.base.resource_types.contains(t) => Some(t),
                 Some((t, _)) => {
                     self.error(
                         "structure",
@@ -699,27 +699,35 @@ fn elem_path(def_path: &str, e: &ElementDef) -> String {
 
 /// `Type/id` or `Type/id/_history/vid` -> (Type, id), when the id is valid.
 pub fn parse_relative(r: &str) -> Option<(&str, &str)> {
-    let parts: Vec<&str> = r.split('/').collect();
-    let ok_id = |s: &str| primitive::check("id", &Value::String(s.to_string())).is_none();
-    match parts.as_slice() {
-        [t, id] if ok_id(id) => Some((t, id)),
-        [t, id, "_history", v] if ok_id(id) && ok_id(v) => Some((t, id)),
-        _ => None,
-    }
+    let mut parts = r.split('/');
+    let t = parts.next()?;
+    let id = parts.next()?;
+    let ok = match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => primitive::is_id(id),
+        (Some("_history"), Some(v), None) => primitive::is_id(id) && primitive::is_id(v),
+        _ => false,
+    };
+    ok.then_some((t, id))
 }
 
 /// The resource type an absolute RESTful URL names (`https://x/fhir/Patient/1`), if any.
-pub fn type_from_url(r: &str, base: &Base) -> Option<String> {
-    let parts: Vec<&str> = r.split('/').collect();
-    let n = parts.len();
-    let t = if n >= 4 && parts[n - 2] == "_history" {
-        parts[n - 4]
+pub fn type_from_url<'r>(r: &'r str, base: &Base) -> Option<&'r str> {
+    // The last four segments, last first: [id, Type, ...] or [vid, _history, id, Type].
+    let mut last = [""; 4];
+    let mut n = 0;
+    for (i, part) in r.rsplit('/').take(4).enumerate() {
+        last[i] = part;
+        n = i + 1;
+    }
+    // `n` is the number of segments, up to four.
+    let t = if n >= 4 && last[1] == "_history" {
+        last[3]
     } else if n >= 2 {
-        parts[n - 2]
+        last[1]
     } else {
         return None;
     };
-    base.resource_types.contains(t).then(|| t.to_string())
+    base.resource_types.contains(t).then_some(t)
 }
 
 /// The type of a JSON value, in words.
