@@ -6,7 +6,7 @@ use super::base::{BASE_URL, Base, FastMap};
 use super::invariant::Pending;
 use super::issue::{Issue, Severity};
 use super::profile::{Discriminator, Max, Node, Profile, Slicing, TypeRef};
-use super::structure::{parse_relative, type_from_url};
+use super::structure::{is_absolute_url, parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
 use serde_json::{Map, Value};
 
@@ -102,7 +102,8 @@ impl<'a> Context<'a> {
         pending: &mut Vec<Pending>,
     ) {
         for url in resource
-            .pointer("/meta/profile")
+            .get("meta")
+            .and_then(|m| m.get("profile"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -850,7 +851,7 @@ impl Run<'_, '_> {
                 };
                 return Some(actual.iter().any(|v| {
                     terminology::codings(ty, v).iter().any(|(s, c)| {
-                        self.ctx.terminology.member(&b.value_set, s.as_deref(), c) == Membership::In
+                        self.ctx.terminology.member(&b.value_set, *s, c) == Membership::In
                     })
                 }));
             }
@@ -966,7 +967,7 @@ pub fn pattern_matches(pattern: &Value, value: &Value) -> bool {
 
 /// The resource type a reference names: `Type/id`, or a RESTful absolute URL.
 fn reference_type<'r>(r: &'r str, base: &Base) -> Option<&'r str> {
-    if r.contains("://") {
+    if is_absolute_url(r) {
         return type_from_url(r, base);
     }
     parse_relative(r)

@@ -9,6 +9,7 @@ use super::narrative;
 use super::primitive;
 use super::terminology::{self, Terminology};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Walks one resource (and the resources inside it), pushing issues.
 pub struct Walker<'a> {
@@ -376,7 +377,7 @@ impl<'a> Walker<'a> {
             return;
         }
         if !e.children.list.is_empty() {
-            let ep = elem_path(def_path, e);
+            let ep = child_def_path(def_path, e);
             match v.as_object() {
                 Some(obj) => self.object(obj, &e.children, path, &ep, false),
                 None => self.not_object(v, path, &ep),
@@ -620,7 +621,7 @@ impl<'a> Walker<'a> {
                 self.error("value", &loc(), p, &elem_path(def_path, e));
             }
             None
-        } else if r.contains("://") {
+        } else if is_absolute_url(r) {
             type_from_url(r, self.base)
         } else if r.contains('?') {
             None
@@ -695,6 +696,28 @@ pub fn push_index(path: &mut String, i: usize) {
 
 fn elem_path(def_path: &str, e: &ElementDef) -> String {
     format!("{def_path}.{}", e.id_name())
+}
+
+/// [`elem_path`] of a backbone element, the id its children are defined under: the one the
+/// base worked out on load when it is that (always, in the R4 data), else formatted.
+fn child_def_path<'e>(def_path: &str, e: &'e ElementDef) -> Cow<'e, str> {
+    let id = e.children.parent_id.as_str();
+    let same = id
+        .strip_prefix(def_path)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_prefix(e.name.as_str()))
+        .is_some_and(|rest| rest == if e.choice { "[x]" } else { "" });
+    if same {
+        Cow::Borrowed(id)
+    } else {
+        Cow::Owned(elem_path(def_path, e))
+    }
+}
+
+/// Whether a reference is an absolute URL (`scheme://...`): `str::contains` sets up a
+/// substring searcher for each of the thousands of references a run reads.
+pub fn is_absolute_url(r: &str) -> bool {
+    r.as_bytes().windows(3).any(|w| w == b"://")
 }
 
 /// `Type/id` or `Type/id/_history/vid` -> (Type, id), when the id is valid.
