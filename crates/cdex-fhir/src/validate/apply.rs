@@ -8,7 +8,10 @@ use super::issue::{Issue, Severity};
 use super::profile::{Discriminator, Max, Node, Profile, Slicing, TypeRef};
 use super::structure::{is_absolute_url, parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
+use super::issue::concat;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// What applying profiles needs: the base model, the terminology and the loaded profiles.
 pub struct Context<'a> {
@@ -22,7 +25,11 @@ pub struct Context<'a> {
     pub top: &'a Value,
 }
 
+/// The occurrences of an element in one parent: most have a few, kept on the stack.
+type Items<'v> = SmallVec<[Item<'v>; 4]>;
+
 /// One occurrence of an element in the instance; its location is built only when needed.
+#[derive(Clone, Copy)]
 struct Item<'v> {
     parent: &'v str,
     key: &'v str,
@@ -278,7 +285,7 @@ impl Run<'_, '_> {
     }
 
     fn source(p: &Profile, node: &Node) -> String {
-        format!("{}#{}", p.url, node.id)
+        concat(&[&p.url, "#", &node.id])
     }
 
     /// The rules of `node`'s children, over one object.
@@ -329,11 +336,22 @@ impl Run<'_, '_> {
             );
         }
         if node.must_support && n == 0 && node.min.unwrap_or(0) == 0 {
+            // Many per validation (every absent one): built without `format!`.
+            let message = match &node.slice_name {
+                Some(s) => concat(&[
+                    "must-support element slice `",
+                    s,
+                    "` of `",
+                    &node.name,
+                    "` is absent",
+                ]),
+                None => concat(&["must-support element `", &node.name, "` is absent"]),
+            };
             self.push(
                 Severity::Information,
                 "informational",
                 parent,
-                format!("must-support element {} is absent", what()),
+                message,
                 Self::source(p, node),
             );
         }
@@ -346,20 +364,20 @@ impl Run<'_, '_> {
     }
 
     /// The type of one occurrence: from a choice key's suffix, else the base type.
-    fn item_type(&self, node: &Node, item: &Item<'_>) -> String {
+    fn item_type<'n>(&self, node: &'n Node, item: &Item<'n>) -> Cow<'n, str> {
         if let Some(prefix) = node.name.strip_suffix("[x]")
             && let Some(suffix) = item.key.strip_prefix(prefix)
         {
             let lower = lower_first(suffix);
             return if self.ctx.base.is_primitive(&lower) {
-                lower
+                Cow::Owned(lower)
             } else {
-                suffix.to_string()
+                Cow::Borrowed(suffix)
             };
         }
         match node.base_types.as_slice() {
-            [t] => t.clone(),
-            _ => String::new(),
+            [t] => Cow::Borrowed(t),
+            _ => Cow::Borrowed(""),
         }
     }
 
@@ -594,15 +612,19 @@ impl Run<'_, '_> {
 
     /// Sort the occurrences into slices and check each slice; closed slicing rejects the rest.
     fn slices(&mut self, node: &Node, items: &[Item<'_>], parent: &str, p: &Profile) {
+        // Extensions are sliced by url unless the profile says otherwise.
+        static BY_URL: std::sync::OnceLock<Slicing> = std::sync::OnceLock::new();
         let slicing = match &node.slicing {
-            Some(s) => s.clone(),
-            None if node.name == "extension" || node.name == "modifierExtension" => Slicing {
-                discriminators: vec![Discriminator {
-                    kind: "value".into(),
-                    path: "url".into(),
-                }],
-                closed: false,
-            },
+            Some(s) => s,
+            None if node.name == "extension" || node.name == "modifierExtension" => {
+                BY_URL.get_or_init(|| Slicing {
+                    discriminators: vec![Discriminator {
+                        kind: "value".into(),
+                        path: "url".into(),
+                    }],
+                    closed: false,
+                })
+            }
             None => return,
         };
         if let Some(d) = slicing.discriminators.iter().find(|d| {
@@ -623,28 +645,31 @@ impl Run<'_, '_> {
             );
             return;
         }
-        let mut matched: Vec<Vec<usize>> = vec![Vec::new(); node.slices.len()];
-        let mut unmatched = Vec::new();
-        let mut undecidable = vec![false; node.slices.len()];
-        for (i, item) in items.iter().enumerate() {
-            let mut hit = false;
+        // The slice each occurrence belongs to (the first it matches), if any.
+        let mut owner: SmallVec<[Option<usize>; 8]> = SmallVec::with_capacity(items.len());
+        let mut undecidable: SmallVec<[bool; 8]> = smallvec::smallvec![false; node.slices.len()];
+        for item in items {
+            let mut hit = None;
             for (s, slice) in node.slices.iter().enumerate() {
-                match self.slice_matches(slice, &slicing, item) {
+                match self.slice_matches(slice, slicing, item) {
                     Some(true) => {
-                        matched[s].push(i);
-                        hit = true;
+                        hit = Some(s);
                         break;
                     }
                     Some(false) => {}
                     None => undecidable[s] = true,
                 }
             }
-            if !hit {
-                unmatched.push(i);
-            }
+            owner.push(hit);
         }
         for (s, slice) in node.slices.iter().enumerate() {
-            if undecidable[s] && matched[s].is_empty() {
+            let its: Items<'_> = items
+                .iter()
+                .zip(&owner)
+                .filter(|(_, o)| **o == Some(s))
+                .map(|(item, _)| *item)
+                .collect();
+            if undecidable[s] && its.is_empty() {
                 self.push(
                     Severity::Information,
                     "not-supported",
@@ -663,24 +688,14 @@ impl Run<'_, '_> {
                 );
                 continue;
             }
-            let its: Vec<Item<'_>> = matched[s]
-                .iter()
-                .map(|&i| Item {
-                    parent: items[i].parent,
-                    key: items[i].key,
-                    index: items[i].index,
-                    value: items[i].value,
-                    ext: items[i].ext,
-                })
-                .collect();
             self.element(slice, &its, parent, p);
         }
         if slicing.closed {
-            for i in unmatched {
+            for (item, _) in items.iter().zip(&owner).filter(|(_, o)| o.is_none()) {
                 self.push(
                     Severity::Error,
                     "structure",
-                    &items[i].path(),
+                    &item.path(),
                     format!(
                         "matches no slice of `{}` (the slicing is closed: allowed {})",
                         node.name,
@@ -865,8 +880,8 @@ impl Run<'_, '_> {
 }
 
 /// The occurrences of `node`'s element in `obj` (arrays flattened).
-fn collect<'v>(obj: &'v Map<String, Value>, node: &Node, path: &'v str) -> Vec<Item<'v>> {
-    let mut items = Vec::new();
+fn collect<'v>(obj: &'v Map<String, Value>, node: &Node, path: &'v str) -> Items<'v> {
+    let mut items = Items::new();
     for (k, v) in obj {
         if !node.matches_key(k) {
             continue;
