@@ -6,7 +6,7 @@ use super::base::{BASE_URL, Base, FastMap};
 use super::invariant::Pending;
 use super::issue::{Issue, Severity};
 use super::profile::{Discriminator, Max, Node, Profile, Slicing, TypeRef};
-use super::structure::{is_absolute_url, parse_relative, type_from_url};
+use super::structure::{field, is_absolute_url, parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
 use super::issue::concat;
 use serde_json::{Map, Value};
@@ -185,7 +185,8 @@ impl<'a> Context<'a> {
         out: &mut Vec<Issue>,
         pending: &mut Vec<Pending>,
     ) {
-        if v.get("resourceType").and_then(Value::as_str).is_some() && v.get("meta").is_some() {
+        if field(v, "resourceType").and_then(Value::as_str).is_some() && field(v, "meta").is_some()
+        {
             self.apply_meta_profiles(v, path, out, pending);
         }
         self.nested(v, path, out, pending);
@@ -569,7 +570,7 @@ impl Run<'_, '_> {
                 src(),
             );
         }
-        let Some(reference) = item.value.get("reference").and_then(Value::as_str) else {
+        let Some(reference) = field(item.value, "reference").and_then(Value::as_str) else {
             return;
         };
         let resource = self.resource;
