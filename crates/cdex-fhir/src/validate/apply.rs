@@ -4,11 +4,11 @@
 
 use super::base::{BASE_URL, Base, FastMap};
 use super::invariant::Pending;
+use super::issue::concat;
 use super::issue::{Issue, Severity};
 use super::profile::{Discriminator, Max, Node, Profile, Slicing, TypeRef};
 use super::structure::{field, is_absolute_url, parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
-use super::issue::concat;
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -617,15 +617,14 @@ impl Run<'_, '_> {
         static BY_URL: std::sync::OnceLock<Slicing> = std::sync::OnceLock::new();
         let slicing = match &node.slicing {
             Some(s) => s,
-            None if node.name == "extension" || node.name == "modifierExtension" => {
-                BY_URL.get_or_init(|| Slicing {
+            None if node.name == "extension" || node.name == "modifierExtension" => BY_URL
+                .get_or_init(|| Slicing {
                     discriminators: vec![Discriminator {
                         kind: "value".into(),
                         path: "url".into(),
                     }],
                     closed: false,
-                })
-            }
+                }),
             None => return,
         };
         if let Some(d) = slicing.discriminators.iter().find(|d| {

@@ -191,10 +191,20 @@ mod tests {
         for round in 0..3 {
             for (n, s) in sev.iter().enumerate() {
                 for k in 0..4 {
-                    let field = |f: usize| if k == f { format!("x{round}") } else { "x".into() };
+                    let field = |f: usize| {
+                        if k == f {
+                            format!("x{round}")
+                        } else {
+                            "x".into()
+                        }
+                    };
                     issues.push(Issue::new(
                         *s,
-                        if n == 0 && k == 3 { "value" } else { "structure" },
+                        if n == 0 && k == 3 {
+                            "value"
+                        } else {
+                            "structure"
+                        },
                         field(0),
                         field(1),
                         field(2),

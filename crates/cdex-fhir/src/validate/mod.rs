@@ -374,7 +374,14 @@ impl Validator {
     ) -> (Vec<Issue>, Vec<invariant::Pending>) {
         let root = root_name(resource);
         let (mut issues, mut pending) = self.walk(resource, root, invariants);
-        self.apply(resource, root, profile, invariants, &mut issues, &mut pending);
+        self.apply(
+            resource,
+            root,
+            profile,
+            invariants,
+            &mut issues,
+            &mut pending,
+        );
         (issues, pending)
     }
 
@@ -413,7 +420,9 @@ impl Validator {
         let mut pending = Vec::new();
         let mut walker = structure::Walker::new(&self.base, &self.terminology, &mut issues);
         if invariants {
-            walker.with_invariants(&mut pending).resource(resource, root);
+            walker
+                .with_invariants(&mut pending)
+                .resource(resource, root);
         } else {
             walker.resource(resource, root);
         }

@@ -677,7 +677,9 @@ impl<'a> Walker<'a> {
 /// Append `[i]` to a location: the walk does it for every array item, where `write!` and
 /// its formatting machinery cost ~5% of a validation.
 pub fn push_index(path: &mut String, i: usize) {
-    const SMALL: [&str; 10] = ["[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]"];
+    const SMALL: [&str; 10] = [
+        "[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]",
+    ];
     if let Some(s) = SMALL.get(i) {
         path.push_str(s);
         return;
