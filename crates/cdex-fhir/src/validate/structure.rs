@@ -388,7 +388,9 @@ impl<'a> Walker<'a> {
             self.resource_inner(v, path, e.name == "contained");
             return;
         }
-        if base.is_primitive(ty) {
+        // One lookup of the type for both questions (is it primitive, its elements).
+        let def = base.get(ty);
+        if def.is_some_and(|t| t.kind == Kind::Primitive) {
             if let Some(problem) = primitive::check(ty, v) {
                 self.error("value", path, problem, &elem_path(def_path, e));
             } else if ty == "xhtml"
@@ -416,7 +418,7 @@ impl<'a> Walker<'a> {
                     self.issues.push(issue);
                 }
             }
-        } else if let Some(t) = base.get(ty) {
+        } else if let Some(t) = def {
             match v.as_object() {
                 Some(obj) => {
                     self.object(obj, &t.elements, path, ty, false);
