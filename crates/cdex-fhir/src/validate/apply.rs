@@ -4,11 +4,14 @@
 
 use super::base::{BASE_URL, Base, FastMap};
 use super::invariant::Pending;
+use super::issue::concat;
 use super::issue::{Issue, Severity};
-use super::profile::{Discriminator, Max, Node, Profile, Slicing};
-use super::structure::{parse_relative, type_from_url};
+use super::profile::{Discriminator, Max, Node, Profile, Slicing, TypeRef};
+use super::structure::{field, is_absolute_url, parse_relative, type_from_url};
 use super::terminology::{self, Membership, Terminology};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// What applying profiles needs: the base model, the terminology and the loaded profiles.
 pub struct Context<'a> {
@@ -22,7 +25,11 @@ pub struct Context<'a> {
     pub top: &'a Value,
 }
 
+/// The occurrences of an element in one parent: most have a few, kept on the stack.
+type Items<'v> = SmallVec<[Item<'v>; 4]>;
+
 /// One occurrence of an element in the instance; its location is built only when needed.
+#[derive(Clone, Copy)]
 struct Item<'v> {
     parent: &'v str,
     key: &'v str,
@@ -102,7 +109,8 @@ impl<'a> Context<'a> {
         pending: &mut Vec<Pending>,
     ) {
         for url in resource
-            .pointer("/meta/profile")
+            .get("meta")
+            .and_then(|m| m.get("profile"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -177,7 +185,8 @@ impl<'a> Context<'a> {
         out: &mut Vec<Issue>,
         pending: &mut Vec<Pending>,
     ) {
-        if v.get("resourceType").and_then(Value::as_str).is_some() && v.get("meta").is_some() {
+        if field(v, "resourceType").and_then(Value::as_str).is_some() && field(v, "meta").is_some()
+        {
             self.apply_meta_profiles(v, path, out, pending);
         }
         self.nested(v, path, out, pending);
@@ -277,7 +286,7 @@ impl Run<'_, '_> {
     }
 
     fn source(p: &Profile, node: &Node) -> String {
-        format!("{}#{}", p.url, node.id)
+        concat(&[&p.url, "#", &node.id])
     }
 
     /// The rules of `node`'s children, over one object.
@@ -328,11 +337,22 @@ impl Run<'_, '_> {
             );
         }
         if node.must_support && n == 0 && node.min.unwrap_or(0) == 0 {
+            // Many per validation (every absent one): built without `format!`.
+            let message = match &node.slice_name {
+                Some(s) => concat(&[
+                    "must-support element slice `",
+                    s,
+                    "` of `",
+                    &node.name,
+                    "` is absent",
+                ]),
+                None => concat(&["must-support element `", &node.name, "` is absent"]),
+            };
             self.push(
                 Severity::Information,
                 "informational",
                 parent,
-                format!("must-support element {} is absent", what()),
+                message,
                 Self::source(p, node),
             );
         }
@@ -345,20 +365,20 @@ impl Run<'_, '_> {
     }
 
     /// The type of one occurrence: from a choice key's suffix, else the base type.
-    fn item_type(&self, node: &Node, item: &Item<'_>) -> String {
+    fn item_type<'n>(&self, node: &'n Node, item: &Item<'n>) -> Cow<'n, str> {
         if let Some(prefix) = node.name.strip_suffix("[x]")
             && let Some(suffix) = item.key.strip_prefix(prefix)
         {
             let lower = lower_first(suffix);
             return if self.ctx.base.is_primitive(&lower) {
-                lower
+                Cow::Owned(lower)
             } else {
-                suffix.to_string()
+                Cow::Borrowed(suffix)
             };
         }
         match node.base_types.as_slice() {
-            [t] => t.clone(),
-            _ => String::new(),
+            [t] => Cow::Borrowed(t),
+            _ => Cow::Borrowed(""),
         }
     }
 
@@ -412,7 +432,7 @@ impl Run<'_, '_> {
                 self.type_profile(url, item, &src);
             }
             if !t.target_profiles.is_empty() {
-                self.target_profiles(&t.code, &t.target_profiles, item, &src);
+                self.target_profiles(t, item, &src);
             }
         }
         if self.ctx.invariants {
@@ -509,18 +529,13 @@ impl Run<'_, '_> {
 
     /// The target of a Reference must be of a type its target profiles allow; contained
     /// targets are checked against loaded target profiles.
-    fn target_profiles(
-        &mut self,
-        code: &str,
-        targets: &[String],
-        item: &Item<'_>,
-        src: &dyn Fn() -> String,
-    ) {
+    fn target_profiles(&mut self, t: &TypeRef, item: &Item<'_>, src: &dyn Fn() -> String) {
+        let targets = &t.target_profiles;
         let first_note = !self.noted.contains(&targets.as_ptr());
         if first_note {
             self.noted.push(targets.as_ptr());
         }
-        if code != "Reference" {
+        if t.code != "Reference" {
             if !first_note {
                 return;
             }
@@ -529,54 +544,44 @@ impl Run<'_, '_> {
                 "not-supported",
                 &item.path(),
                 format!(
-                    "target profiles of {code} values are not checked ({})",
+                    "target profiles of {} values are not checked ({})",
+                    t.code,
                     targets.join(", ")
                 ),
                 src(),
             );
             return;
         }
-        let unknown: Vec<&str> = targets
-            .iter()
-            .filter(|t| first_note && self.ctx.profile(t).is_none() && !t.starts_with(BASE_URL))
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
+        let linked = &t.targets;
+        // The unknown ones are noted once per element; only then do they excuse the type.
+        let unknown = if first_note {
+            linked.unknown.as_deref()
+        } else {
+            None
+        };
+        if let Some(list) = unknown {
             self.push(
                 Severity::Information,
                 "not-supported",
                 &item.path(),
                 format!(
-                    "target profile(s) {} not available: the target's conformance to them was not checked",
-                    unknown.join(", ")
+                    "target profile(s) {list} not available: the target's conformance to them was not checked"
                 ),
                 src(),
             );
         }
-        let Some(reference) = item.value.get("reference").and_then(Value::as_str) else {
+        let Some(reference) = field(item.value, "reference").and_then(Value::as_str) else {
             return;
         };
-        let contained = contained(self.resource, reference);
+        let resource = self.resource;
+        let contained = contained(resource, reference);
         let target_type = match contained {
-            Some((_, c)) => c
-                .get("resourceType")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            Some((_, c)) => c.get("resourceType").and_then(Value::as_str),
             None => reference_type(reference, self.ctx.base),
         };
-        let mut allowed = Vec::new();
-        let mut loaded = Vec::new();
-        for t in targets {
-            if let Some(prof) = self.ctx.profile(t) {
-                allowed.push(prof.type_name.clone());
-                loaded.push(prof);
-            } else if let Some(name) = t.strip_prefix(BASE_URL) {
-                allowed.push(terminology::strip_version(name).to_string());
-            }
-        }
-        if let Some(t) = &target_type
-            && unknown.is_empty()
-            && !allowed.iter().any(|a| a == t || a == "Resource")
+        if let Some(t) = target_type
+            && unknown.is_none()
+            && !linked.allowed.iter().any(|a| a == t || a == "Resource")
         {
             self.push(
                 Severity::Error,
@@ -584,7 +589,7 @@ impl Run<'_, '_> {
                 &format!("{}.reference", item.path()),
                 format!(
                     "points to a {t}; the profile allows {}",
-                    allowed.join(" or ")
+                    linked.allowed.join(" or ")
                 ),
                 src(),
             );
@@ -592,10 +597,13 @@ impl Run<'_, '_> {
         }
         if let Some((i, c)) = contained {
             let path = format!("{}.contained[{i}]", self.root_path);
-            for prof in loaded
-                .iter()
-                .filter(|p| Some(&p.type_name) == target_type.as_ref())
-            {
+            for url in &linked.loaded {
+                let Some(prof) = self.ctx.profile(url) else {
+                    continue;
+                };
+                if Some(prof.type_name.as_str()) != target_type {
+                    continue;
+                }
                 self.depth += 1;
                 self.profile(prof, c, &path);
                 self.depth -= 1;
@@ -605,15 +613,18 @@ impl Run<'_, '_> {
 
     /// Sort the occurrences into slices and check each slice; closed slicing rejects the rest.
     fn slices(&mut self, node: &Node, items: &[Item<'_>], parent: &str, p: &Profile) {
+        // Extensions are sliced by url unless the profile says otherwise.
+        static BY_URL: std::sync::OnceLock<Slicing> = std::sync::OnceLock::new();
         let slicing = match &node.slicing {
-            Some(s) => s.clone(),
-            None if node.name == "extension" || node.name == "modifierExtension" => Slicing {
-                discriminators: vec![Discriminator {
-                    kind: "value".into(),
-                    path: "url".into(),
-                }],
-                closed: false,
-            },
+            Some(s) => s,
+            None if node.name == "extension" || node.name == "modifierExtension" => BY_URL
+                .get_or_init(|| Slicing {
+                    discriminators: vec![Discriminator {
+                        kind: "value".into(),
+                        path: "url".into(),
+                    }],
+                    closed: false,
+                }),
             None => return,
         };
         if let Some(d) = slicing.discriminators.iter().find(|d| {
@@ -634,28 +645,31 @@ impl Run<'_, '_> {
             );
             return;
         }
-        let mut matched: Vec<Vec<usize>> = vec![Vec::new(); node.slices.len()];
-        let mut unmatched = Vec::new();
-        let mut undecidable = vec![false; node.slices.len()];
-        for (i, item) in items.iter().enumerate() {
-            let mut hit = false;
+        // The slice each occurrence belongs to (the first it matches), if any.
+        let mut owner: SmallVec<[Option<usize>; 8]> = SmallVec::with_capacity(items.len());
+        let mut undecidable: SmallVec<[bool; 8]> = smallvec::smallvec![false; node.slices.len()];
+        for item in items {
+            let mut hit = None;
             for (s, slice) in node.slices.iter().enumerate() {
-                match self.slice_matches(slice, &slicing, item) {
+                match self.slice_matches(slice, slicing, item) {
                     Some(true) => {
-                        matched[s].push(i);
-                        hit = true;
+                        hit = Some(s);
                         break;
                     }
                     Some(false) => {}
                     None => undecidable[s] = true,
                 }
             }
-            if !hit {
-                unmatched.push(i);
-            }
+            owner.push(hit);
         }
         for (s, slice) in node.slices.iter().enumerate() {
-            if undecidable[s] && matched[s].is_empty() {
+            let its: Items<'_> = items
+                .iter()
+                .zip(&owner)
+                .filter(|(_, o)| **o == Some(s))
+                .map(|(item, _)| *item)
+                .collect();
+            if undecidable[s] && its.is_empty() {
                 self.push(
                     Severity::Information,
                     "not-supported",
@@ -674,24 +688,14 @@ impl Run<'_, '_> {
                 );
                 continue;
             }
-            let its: Vec<Item<'_>> = matched[s]
-                .iter()
-                .map(|&i| Item {
-                    parent: items[i].parent,
-                    key: items[i].key,
-                    index: items[i].index,
-                    value: items[i].value,
-                    ext: items[i].ext,
-                })
-                .collect();
             self.element(slice, &its, parent, p);
         }
         if slicing.closed {
-            for i in unmatched {
+            for (item, _) in items.iter().zip(&owner).filter(|(_, o)| o.is_none()) {
                 self.push(
                     Severity::Error,
                     "structure",
-                    &items[i].path(),
+                    &item.path(),
                     format!(
                         "matches no slice of `{}` (the slicing is closed: allowed {})",
                         node.name,
@@ -749,7 +753,7 @@ impl Run<'_, '_> {
             let actual = reference_type(reference, self.ctx.base)?;
             let same_type = wanted.iter().any(|url| match self.ctx.profile(url) {
                 Some(p) => p.type_name == actual,
-                None => url.strip_prefix(BASE_URL) == Some(actual.as_str()),
+                None => url.strip_prefix(BASE_URL) == Some(actual),
             });
             // Of another type: not this slice. Of the type: its content would tell.
             return if same_type { None } else { Some(false) };
@@ -862,7 +866,7 @@ impl Run<'_, '_> {
                 };
                 return Some(actual.iter().any(|v| {
                     terminology::codings(ty, v).iter().any(|(s, c)| {
-                        self.ctx.terminology.member(&b.value_set, s.as_deref(), c) == Membership::In
+                        self.ctx.terminology.member(&b.value_set, *s, c) == Membership::In
                     })
                 }));
             }
@@ -876,8 +880,8 @@ impl Run<'_, '_> {
 }
 
 /// The occurrences of `node`'s element in `obj` (arrays flattened).
-fn collect<'v>(obj: &'v Map<String, Value>, node: &Node, path: &'v str) -> Vec<Item<'v>> {
-    let mut items = Vec::new();
+fn collect<'v>(obj: &'v Map<String, Value>, node: &Node, path: &'v str) -> Items<'v> {
+    let mut items = Items::new();
     for (k, v) in obj {
         if !node.matches_key(k) {
             continue;
@@ -977,13 +981,13 @@ pub fn pattern_matches(pattern: &Value, value: &Value) -> bool {
 }
 
 /// The resource type a reference names: `Type/id`, or a RESTful absolute URL.
-fn reference_type(r: &str, base: &Base) -> Option<String> {
-    if r.contains("://") {
+fn reference_type<'r>(r: &'r str, base: &Base) -> Option<&'r str> {
+    if is_absolute_url(r) {
         return type_from_url(r, base);
     }
     parse_relative(r)
-        .map(|(t, _)| t.to_string())
-        .filter(|t| base.resource_types.contains(t))
+        .map(|(t, _)| t)
+        .filter(|t| base.resource_types.contains(*t))
 }
 
 fn lower_first(s: &str) -> String {

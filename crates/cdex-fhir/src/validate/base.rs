@@ -121,6 +121,8 @@ impl ElementDef {
 /// The elements of one type, with an index from JSON property name to element and type.
 #[derive(Debug, Default)]
 pub struct Elements {
+    /// The id of what these are the elements of (`Task`, `Task.input`): the start of theirs.
+    pub parent_id: String,
     pub list: Vec<ElementDef>,
     index: FastMap<String, (usize, usize)>,
     /// Indexes of the elements with min > 0.
@@ -130,7 +132,7 @@ pub struct Elements {
 }
 
 impl Elements {
-    fn build(raw: Vec<RawElement>) -> Elements {
+    fn build(raw: Vec<RawElement>, parent_id: String) -> Elements {
         let mut list = Vec::with_capacity(raw.len());
         let mut index = FastMap::default();
         for (i, r) in raw.into_iter().enumerate() {
@@ -141,6 +143,12 @@ impl Elements {
             } else {
                 index.insert(r.n.clone(), (i, 0));
             }
+            let children = if r.children.is_empty() {
+                Elements::default()
+            } else {
+                let suffix = if r.choice { "[x]" } else { "" };
+                Elements::build(r.children, format!("{parent_id}.{}{suffix}", r.n))
+            };
             list.push(ElementDef {
                 name: r.n,
                 types: r.t,
@@ -150,12 +158,13 @@ impl Elements {
                 many: r.max == "*",
                 targets: r.targets,
                 binding: r.binding,
-                children: Elements::build(r.children),
+                children,
             });
         }
         let required = (0..list.len()).filter(|&i| list[i].min > 0).collect();
         let choices = (0..list.len()).filter(|&i| list[i].choice).collect();
         Elements {
+            parent_id,
             list,
             index,
             required,
@@ -279,9 +288,9 @@ impl Base {
             types.insert(
                 name.clone(),
                 TypeDef {
-                    name,
                     kind,
-                    elements: Elements::build(t.elements),
+                    elements: Elements::build(t.elements, name.clone()),
+                    name,
                 },
             );
         }

@@ -246,6 +246,7 @@ impl Validator {
                 let mut p = Profile::compile(value)?;
                 p.resolve(&self.base);
                 self.profiles.insert(p.url.clone(), p);
+                profile::link_targets(&mut self.profiles);
                 Ok(1)
             }
             Some("ValueSet") => self.terminology.add_value_set(value).map(|_| 1),
@@ -371,75 +372,94 @@ impl Validator {
         profile: Option<&str>,
         invariants: bool,
     ) -> (Vec<Issue>, Vec<invariant::Pending>) {
+        let root = root_name(resource);
+        let (mut issues, mut pending) = self.walk(resource, root, invariants);
+        self.apply(
+            resource,
+            root,
+            profile,
+            invariants,
+            &mut issues,
+            &mut pending,
+        );
+        (issues, pending)
+    }
+
+    /// [`Validator::validate_with_invariants_by`] against each of `profiles` in turn: the
+    /// issues each of those calls would give, in order, from one walk of the R4 base
+    /// structure, which would be the same for each (the simulator's live check validates a
+    /// resource as declared and against the profile it expects).
+    pub async fn validate_with_invariants_each(
+        &self,
+        resource: &Value,
+        profiles: &[Option<&str>],
+        evaluator: invariant::Evaluator,
+    ) -> Vec<Vec<Issue>> {
+        let root = root_name(resource);
+        let (walked, walked_pending) = self.walk(resource, root, true);
+        let mut out = Vec::with_capacity(profiles.len());
+        for profile in profiles {
+            let (mut issues, mut pending) = (walked.clone(), walked_pending.clone());
+            self.apply(resource, root, *profile, true, &mut issues, &mut pending);
+            invariant::check_all(&self.base, resource, &pending, evaluator, &mut issues).await;
+            issue::dedupe(&mut issues);
+            out.push(issues);
+        }
+        out
+    }
+
+    /// The R4 base structure of `resource` (at `root`): its issues and, with `invariants`,
+    /// the base's invariants to evaluate.
+    fn walk(
+        &self,
+        resource: &Value,
+        root: &str,
+        invariants: bool,
+    ) -> (Vec<Issue>, Vec<invariant::Pending>) {
         let mut issues = Vec::new();
         let mut pending = Vec::new();
-        let root = root_type(resource);
         let mut walker = structure::Walker::new(&self.base, &self.terminology, &mut issues);
         if invariants {
             walker
                 .with_invariants(&mut pending)
-                .resource(resource, &root);
+                .resource(resource, root);
         } else {
-            walker.resource(resource, &root);
+            walker.resource(resource, root);
         }
-        let ctx = self.context(resource, invariants);
-        match profile {
-            Some(url) => ctx.apply_named(url, resource, &root, &mut issues, &mut pending),
-            None => ctx.apply_meta_profiles(resource, &root, &mut issues, &mut pending),
-        }
-        ctx.apply_nested(resource, &root, &mut issues, &mut pending);
         (issues, pending)
     }
 
-    fn context<'a>(&'a self, top: &'a Value, invariants: bool) -> apply::Context<'a> {
-        apply::Context {
+    /// Apply `profile` (else the profiles `meta.profile` names), then the profiles of the
+    /// resources nested in it, after the walk of its structure.
+    fn apply(
+        &self,
+        resource: &Value,
+        root: &str,
+        profile: Option<&str>,
+        invariants: bool,
+        issues: &mut Vec<Issue>,
+        pending: &mut Vec<invariant::Pending>,
+    ) {
+        let ctx = apply::Context {
             base: &self.base,
             terminology: &self.terminology,
             profiles: &self.profiles,
             invariants,
-            top,
+            top: resource,
+        };
+        match profile {
+            Some(url) => ctx.apply_named(url, resource, root, issues, pending),
+            None => ctx.apply_meta_profiles(resource, root, issues, pending),
         }
-    }
-
-    /// What [`Validator::validate_with_invariants`] finds with no profile (the R4 base and
-    /// the profiles `meta.profile` declares), then what it finds with `also` (a loaded
-    /// profile the receiver expects, that the resource does not declare), deduplicated
-    /// together as one list: the same issues in the same order, from one walk of the R4 base
-    /// and of nested resources instead of two (the second validation finds their issues
-    /// again, and `dedupe` keeps the first of repeats). Half the simulator's live check of a
-    /// Communication.
-    pub async fn validate_declared_and_with_invariants(
-        &self,
-        resource: &Value,
-        also: Option<&str>,
-    ) -> Vec<Issue> {
-        let (mut issues, pending) = self.run(resource, None, true);
-        let evaluator = invariant::Evaluator::default();
-        invariant::check_all(&self.base, resource, &pending, evaluator, &mut issues).await;
-        if let Some(url) = also {
-            let (mut extra, mut extra_pending) = (Vec::new(), Vec::new());
-            self.context(resource, true).apply_named(
-                url,
-                resource,
-                &root_type(resource),
-                &mut extra,
-                &mut extra_pending,
-            );
-            invariant::check_all(&self.base, resource, &extra_pending, evaluator, &mut extra).await;
-            issues.extend(extra);
-        }
-        issue::dedupe(&mut issues);
-        issues
+        ctx.apply_nested(resource, root, issues, pending);
     }
 }
 
-/// The type a resource's walk starts at: its `resourceType` when that is a plain name, else
-/// `Resource`.
-fn root_type(resource: &Value) -> String {
+/// Where a resource's issues are located: its type, when it names one plainly.
+fn root_name(resource: &Value) -> &str {
     resource
         .get("resourceType")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
         .unwrap_or("Resource")
-        .to_string()
 }

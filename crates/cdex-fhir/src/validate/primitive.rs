@@ -49,16 +49,20 @@ pub fn check(ty: &str, v: &Value) -> Option<String> {
     }
 }
 
+/// Whether `s` is a valid `id`: 1 to 64 of A-Z a-z 0-9 - . (what [`check`] asks of an id,
+/// without a `Value` to wrap it in: references are parsed by the thousand).
+pub fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 fn check_text(ty: &str, s: &str) -> Option<String> {
     let p = patterns();
     let ok = match ty {
         "string" | "markdown" => !s.trim().is_empty(),
-        "id" => {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        }
+        "id" => is_id(s),
         "code" => valid_code(s),
         "uri" | "url" | "canonical" => !s.is_empty() && !s.chars().any(char::is_whitespace),
         "oid" => p.oid.is_match(s),

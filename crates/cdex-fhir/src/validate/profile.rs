@@ -21,6 +21,58 @@ pub struct TypeRef {
     pub profiles: Vec<String>,
     /// Profiles the target of a Reference/canonical must conform to.
     pub target_profiles: Vec<String>,
+    /// What those are among the loaded profiles (filled by [`link_targets`]).
+    pub targets: Targets,
+}
+
+/// The target profiles of a type, as the validator's loaded profiles resolve them: worked
+/// out once when profiles are loaded, not for every reference validated.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    /// The resource type each allows, in order: a loaded profile's type, or the type a base
+    /// definition's URL names (an unknown profile allows none).
+    pub allowed: Vec<String>,
+    /// The loaded ones (their URLs as written), in order.
+    pub loaded: Vec<String>,
+    /// The ones neither loaded nor of the R4 base, joined with `, `; `None` when there are none.
+    pub unknown: Option<String>,
+}
+
+/// Resolve the target profiles of every type of every profile against the loaded profiles
+/// (`Validator::add_resource` calls it after each StructureDefinition it adds: a profile
+/// loaded later resolves the targets of those loaded before it).
+pub fn link_targets(profiles: &mut super::base::FastMap<String, Profile>) {
+    use super::base::BASE_URL;
+    use super::terminology::strip_version;
+    let types: super::base::FastMap<String, String> = profiles
+        .iter()
+        .map(|(k, p)| (k.clone(), p.type_name.clone()))
+        .collect();
+    let resolve = |t: &mut TypeRef| {
+        let mut targets = Targets::default();
+        let mut unknown = Vec::new();
+        for url in &t.target_profiles {
+            if let Some(ty) = types.get(strip_version(url)) {
+                targets.allowed.push(ty.clone());
+                targets.loaded.push(url.clone());
+            } else if let Some(name) = url.strip_prefix(BASE_URL) {
+                targets.allowed.push(strip_version(name).to_string());
+            } else {
+                unknown.push(url.as_str());
+            }
+        }
+        targets.unknown = (!unknown.is_empty()).then(|| unknown.join(", "));
+        t.targets = targets;
+    };
+    fn walk(node: &mut Node, f: &dyn Fn(&mut TypeRef)) {
+        node.types.iter_mut().for_each(f);
+        for n in node.children.iter_mut().chain(node.slices.iter_mut()) {
+            walk(n, f);
+        }
+    }
+    for p in profiles.values_mut() {
+        walk(&mut p.root, &resolve);
+    }
 }
 
 /// A binding of the profile.
@@ -376,6 +428,7 @@ fn read_rules(node: &mut Node, e: &Value) {
                     .to_string(),
                 profiles: strings(t, "profile"),
                 target_profiles: strings(t, "targetProfile"),
+                targets: Targets::default(),
             })
             .collect();
     }

@@ -9,6 +9,7 @@ use super::narrative;
 use super::primitive;
 use super::terminology::{self, Terminology};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Walks one resource (and the resources inside it), pushing issues.
 pub struct Walker<'a> {
@@ -75,7 +76,7 @@ impl<'a> Walker<'a> {
             );
             return;
         };
-        let Some(rt) = obj.get("resourceType").and_then(Value::as_str) else {
+        let Some(rt) = field_in(obj, "resourceType").and_then(Value::as_str) else {
             self.error(
                 "required",
                 path,
@@ -376,7 +377,7 @@ impl<'a> Walker<'a> {
             return;
         }
         if !e.children.list.is_empty() {
-            let ep = elem_path(def_path, e);
+            let ep = child_def_path(def_path, e);
             match v.as_object() {
                 Some(obj) => self.object(obj, &e.children, path, &ep, false),
                 None => self.not_object(v, path, &ep),
@@ -387,7 +388,9 @@ impl<'a> Walker<'a> {
             self.resource_inner(v, path, e.name == "contained");
             return;
         }
-        if base.is_primitive(ty) {
+        // One lookup of the type for both questions (is it primitive, its elements).
+        let def = base.get(ty);
+        if def.is_some_and(|t| t.kind == Kind::Primitive) {
             if let Some(problem) = primitive::check(ty, v) {
                 self.error("value", path, problem, &elem_path(def_path, e));
             } else if ty == "xhtml"
@@ -415,7 +418,7 @@ impl<'a> Walker<'a> {
                     self.issues.push(issue);
                 }
             }
-        } else if let Some(t) = base.get(ty) {
+        } else if let Some(t) = def {
             match v.as_object() {
                 Some(obj) => {
                     self.object(obj, &t.elements, path, ty, false);
@@ -591,12 +594,12 @@ impl<'a> Walker<'a> {
         def_path: &str,
         e: &ElementDef,
     ) {
-        let Some(r) = obj.get("reference").and_then(Value::as_str) else {
+        let Some(r) = field_in(obj, "reference").and_then(Value::as_str) else {
             return;
         };
         // Formatted only for an issue: most references have none.
         let loc = || format!("{path}.reference");
-        let target_type: Option<String> = if let Some(id) = r.strip_prefix('#') {
+        let target_type: Option<&str> = if let Some(id) = r.strip_prefix('#') {
             if id.is_empty() {
                 None
             } else if !self.contained.last().is_some_and(|ids| ids.contains(id)) {
@@ -620,13 +623,13 @@ impl<'a> Walker<'a> {
                 self.error("value", &loc(), p, &elem_path(def_path, e));
             }
             None
-        } else if r.contains("://") {
+        } else if is_absolute_url(r) {
             type_from_url(r, self.base)
         } else if r.contains('?') {
             None
         } else {
             match parse_relative(r) {
-                Some((t, _)) if self.base.resource_types.contains(t) => Some(t.to_string()),
+                Some((t, _)) if self.base.resource_types.contains(t) => Some(t),
                 Some((t, _)) => {
                     self.error(
                         "structure",
@@ -659,7 +662,7 @@ impl<'a> Walker<'a> {
                 &elem_path(def_path, e),
             );
         }
-        if let Some(declared) = obj.get("type").and_then(Value::as_str)
+        if let Some(declared) = field_in(obj, "type").and_then(Value::as_str)
             && declared != t
         {
             self.error(
@@ -676,6 +679,13 @@ impl<'a> Walker<'a> {
 /// Append `[i]` to a location: the walk does it for every array item, where `write!` and
 /// its formatting machinery cost ~5% of a validation.
 pub fn push_index(path: &mut String, i: usize) {
+    const SMALL: [&str; 10] = [
+        "[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]",
+    ];
+    if let Some(s) = SMALL.get(i) {
+        path.push_str(s);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut n = i;
     let mut at = digits.len();
@@ -697,29 +707,90 @@ fn elem_path(def_path: &str, e: &ElementDef) -> String {
     format!("{def_path}.{}", e.id_name())
 }
 
-/// `Type/id` or `Type/id/_history/vid` -> (Type, id), when the id is valid.
-pub fn parse_relative(r: &str) -> Option<(&str, &str)> {
-    let parts: Vec<&str> = r.split('/').collect();
-    let ok_id = |s: &str| primitive::check("id", &Value::String(s.to_string())).is_none();
-    match parts.as_slice() {
-        [t, id] if ok_id(id) => Some((t, id)),
-        [t, id, "_history", v] if ok_id(id) && ok_id(v) => Some((t, id)),
-        _ => None,
+/// [`elem_path`] of a backbone element, the id its children are defined under: the one the
+/// base worked out on load when it is that (always, in the R4 data), else formatted.
+fn child_def_path<'e>(def_path: &str, e: &'e ElementDef) -> Cow<'e, str> {
+    let id = e.children.parent_id.as_str();
+    let same = id
+        .strip_prefix(def_path)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_prefix(e.name.as_str()))
+        .is_some_and(|rest| rest == if e.choice { "[x]" } else { "" });
+    if same {
+        Cow::Borrowed(id)
+    } else {
+        Cow::Owned(elem_path(def_path, e))
     }
 }
 
+/// Whether a reference is an absolute URL (`scheme://...`): `str::contains` sets up a
+/// substring searcher for each of the thousands of references a run reads.
+pub fn is_absolute_url(r: &str) -> bool {
+    r.as_bytes().windows(3).any(|w| w == b"://")
+}
+
+/// `Type/id` or `Type/id/_history/vid` -> (Type, id), when the id is valid.
+pub fn parse_relative(r: &str) -> Option<(&str, &str)> {
+    // Where the slashes are (one, or three for `_history`); a byte scan, as `split` is
+    // several times slower on these short strings.
+    let mut cuts = [0usize; 3];
+    let mut n = 0;
+    for (i, b) in r.bytes().enumerate() {
+        if b == b'/' {
+            *cuts.get_mut(n)? = i;
+            n += 1;
+        }
+    }
+    let t = &r[..cuts[0]];
+    let ok = match n {
+        1 => {
+            let id = &r[cuts[0] + 1..];
+            primitive::is_id(id).then_some(id)
+        }
+        3 => {
+            let id = &r[cuts[0] + 1..cuts[1]];
+            let history = &r[cuts[1] + 1..cuts[2]];
+            let v = &r[cuts[2] + 1..];
+            (history == "_history" && primitive::is_id(id) && primitive::is_id(v)).then_some(id)
+        }
+        _ => None,
+    };
+    ok.map(|id| (t, id))
+}
+
 /// The resource type an absolute RESTful URL names (`https://x/fhir/Patient/1`), if any.
-pub fn type_from_url(r: &str, base: &Base) -> Option<String> {
-    let parts: Vec<&str> = r.split('/').collect();
-    let n = parts.len();
-    let t = if n >= 4 && parts[n - 2] == "_history" {
-        parts[n - 4]
+pub fn type_from_url<'r>(r: &'r str, base: &Base) -> Option<&'r str> {
+    // The last four segments, last first: [id, Type, ...] or [vid, _history, id, Type].
+    let mut last = [""; 4];
+    let mut n = 0;
+    for (i, part) in r.rsplit('/').take(4).enumerate() {
+        last[i] = part;
+        n = i + 1;
+    }
+    // `n` is the number of segments, up to four.
+    let t = if n >= 4 && last[1] == "_history" {
+        last[3]
     } else if n >= 2 {
-        parts[n - 2]
+        last[1]
     } else {
         return None;
     };
-    base.resource_types.contains(t).then(|| t.to_string())
+    base.resource_types.contains(t).then_some(t)
+}
+
+/// `v.get(key)`: for a small object, a scan of its keys, cheaper than hashing the key
+/// (serde_json's map hashes with SipHash); the same answer, the keys being unique.
+pub fn field<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    field_in(v.as_object()?, key)
+}
+
+/// [`field`] of an object.
+pub fn field_in<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if obj.len() <= 8 {
+        obj.iter().find(|(k, _)| k.as_str() == key).map(|(_, x)| x)
+    } else {
+        obj.get(key)
+    }
 }
 
 /// The type of a JSON value, in words.
@@ -736,6 +807,28 @@ pub fn kind_of(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn relative_references_are_parsed() {
+        use super::parse_relative as p;
+        assert_eq!(p("Patient/p1"), Some(("Patient", "p1")));
+        assert_eq!(p("Patient/p1/_history/2"), Some(("Patient", "p1")));
+        assert_eq!(p("/p1"), Some(("", "p1")));
+        for bad in [
+            "Patient",
+            "Patient/",
+            "Patient/p 1",
+            "Patient/p1/",
+            "Patient/p1/x",
+            "Patient/p1/_history/",
+            "Patient/p1/_history",
+            "Patient/p1/x/2",
+            "Patient/p1/_history/2/x",
+            "a/b/c/d/e",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn indexes_are_appended() {
         let mut p = String::from("Task.input");

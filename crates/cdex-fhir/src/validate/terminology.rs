@@ -149,11 +149,11 @@ impl Terminology {
     /// The codes of a value bound to a value set, shown as an issue names them
     /// (`system#code`, or `` `code` `` without a system), when none of them is in it; `None`
     /// when one is in it or cannot be judged (an open system).
-    pub fn none_in(&self, url: &str, codes: &[(Option<String>, String)]) -> Option<String> {
+    pub fn none_in(&self, url: &str, codes: &[(Option<&str>, &str)]) -> Option<String> {
         let judged = !codes.is_empty()
             && codes
                 .iter()
-                .map(|(s, c)| self.member(url, s.as_deref(), c))
+                .map(|(s, c)| self.member(url, *s, c))
                 .all(|m| m == Membership::NotIn);
         judged.then(|| {
             codes
@@ -200,22 +200,19 @@ pub fn strip_version(url: &str) -> &str {
     url.split('|').next().unwrap_or(url)
 }
 
+/// (system, code) pairs, borrowed from the value: most values carry one or two.
+pub type Codings<'v> = smallvec::SmallVec<[(Option<&'v str>, &'v str); 2]>;
+
 /// The (system, code) pairs a bound value carries: a `code` string, a Coding, a
 /// CodeableConcept, a Quantity (system + code), or a string (no system).
-pub fn codings(ty: &str, v: &Value) -> Vec<(Option<String>, String)> {
-    let pair = |c: &Value| {
-        c.get("code").and_then(Value::as_str).map(|code| {
-            (
-                c.get("system").and_then(Value::as_str).map(str::to_string),
-                code.to_string(),
-            )
-        })
+pub fn codings<'v>(ty: &str, v: &'v Value) -> Codings<'v> {
+    let pair = |c: &'v Value| {
+        c.get("code")
+            .and_then(Value::as_str)
+            .map(|code| (c.get("system").and_then(Value::as_str), code))
     };
     match ty {
-        "code" | "string" | "uri" => v
-            .as_str()
-            .map(|s| vec![(None, s.to_string())])
-            .unwrap_or_default(),
+        "code" | "string" | "uri" => v.as_str().map(|s| (None, s)).into_iter().collect(),
         "Coding" | "Quantity" => pair(v).into_iter().collect(),
         "CodeableConcept" => v
             .get("coding")
@@ -224,6 +221,6 @@ pub fn codings(ty: &str, v: &Value) -> Vec<(Option<String>, String)> {
             .flatten()
             .filter_map(pair)
             .collect(),
-        _ => Vec::new(),
+        _ => Codings::new(),
     }
 }

@@ -85,8 +85,10 @@ impl Validator {
 
 /// The profiles `meta.profile` declares.
 pub fn declared_profiles(resource: &Value) -> Vec<String> {
+    // `get`, not `pointer("/meta/profile")`, which parses and allocates the pointer.
     resource
-        .pointer("/meta/profile")
+        .get("meta")
+        .and_then(|m| m.get("profile"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
