@@ -266,8 +266,12 @@ impl Store {
             .and_then(Value::as_str)
             .ok_or("a served resource needs a resourceType")?
             .to_string();
-        let stored = match resource.get("id").and_then(Value::as_str) {
-            Some(id) => self.put(&rtype, &id.to_string(), resource).0,
+        let id = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let stored = match id {
+            Some(id) => self.put(&rtype, &id, resource).0,
             None => self.create(&rtype, resource),
         };
         Ok(format!("{rtype}/{}", stored.id()))
