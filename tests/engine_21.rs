@@ -335,11 +335,15 @@ fn client(base: String, source: Arc<ScriptedSource>) {
         .next()
         .unwrap()
         .to_string();
+    // The client gives up past this: a run that ended before the client's first request
+    // (its server stopped) must not leave the test waiting on a client that retries forever.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let call = |method: &str, path: &str, body: &str| -> String {
         let mut s = loop {
             match TcpStream::connect(&addr) {
                 Ok(s) => break s,
-                Err(_) => std::thread::yield_now(),
+                Err(_) if std::time::Instant::now() > deadline => return String::new(),
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
             }
         };
         let req = format!(
@@ -354,7 +358,9 @@ fn client(base: String, source: Arc<ScriptedSource>) {
     // The endpoint answers 503 until the scenario installs its counterpart (a handler that
     // takes no script has had no timeline to wait for).
     let task = r#"{"resourceType":"Task","status":"requested","intent":"order"}"#;
-    while call("POST", "Task", task).starts_with("HTTP/1.1 503") {
+    while call("POST", "Task", task).starts_with("HTTP/1.1 503")
+        && std::time::Instant::now() < deadline
+    {
         std::thread::yield_now();
     }
     for _ in 0..50 {
