@@ -204,10 +204,7 @@ impl InformationServer {
             strip_subject(&mut resource);
         }
         let stored = self.store.create(rtype, resource.clone());
-        let id = stored.resource()["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let id = stored.id().to_string();
         if let Some(err) = self.enforce(rtype, &id, &resource) {
             return err;
         }

@@ -108,8 +108,7 @@ impl Message {
     /// Parse the body now and keep the result (or the reason it is not JSON) for every later
     /// [`json`](Self::json) and [`json_arc`](Self::json_arc). Call it once the body is final.
     pub fn parse_once(&mut self) {
-        self.parsed = None;
-        self.parsed = Some(self.json_arc());
+        self.parsed = Some(self.parse_json().map(std::sync::Arc::new));
     }
 
     fn parse_json(&self) -> Result<serde_json::Value, String> {
